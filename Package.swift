@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "OrderLog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LogStorage", targets: ["LogStorage"]),
+        .executable(name: "orderlog", targets: ["orderlog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // liblz4 from the system (Debian: liblz4-dev), found through pkg-config.
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
+        ),
+        // CRC32C (Castagnoli) with the SSE4.2 / ARMv8 CRC instructions and a portable fallback.
+        // Swift cannot reach those instructions directly; this is the one piece of C we keep.
+        .target(name: "CCRC32C"),
+        .target(
+            name: "LogStorage",
+            dependencies: [
+                "CLZ4",
+                "CCRC32C",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "orderlog",
+            dependencies: [
+                "LogStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A child process for the crash tests: appends with policy `always` and reports each
+        // durable batch on stdout until the test kills it with SIGKILL.
+        .executableTarget(
+            name: "logstorage-crash-child",
+            dependencies: ["LogStorage"],
+            path: "Tests/CrashChild"
+        ),
+        .testTarget(
+            name: "LogStorageTests",
+            dependencies: ["LogStorage", "logstorage-crash-child"]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,25 @@
+/// One record to append.
+public struct AppendRequest: Sendable {
+    public var key: LogKey
+    public var type: RecordType
+    public var payload: [UInt8]
+
+    public init(key: LogKey, type: RecordType, payload: [UInt8]) {
+        self.key = key
+        self.type = type
+        self.payload = payload
+    }
+}
+
+/// What a batch append was given: its positions (consecutive, `firstPosition` onward), each
+/// record's sequence within its key, and the time recorded on all of them.
+public struct AppendReceipt: Sendable, Equatable {
+    public var firstPosition: LogPosition
+    public var sequences: [RecordSequence]
+    public var recordedAt: RecordTimestamp
+
+    public var count: Int { sequences.count }
+    /// The position after the batch's last record.
+    public var endPosition: LogPosition { firstPosition.advanced(by: UInt64(sequences.count)) }
+    public var positions: Range<UInt64> { firstPosition.rawValue..<endPosition.rawValue }
+}

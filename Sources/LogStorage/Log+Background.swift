@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The flusher (group commit) and the sealer: the log's two background threads.
+extension Log {
+    func startBackgroundThreads() {
+        commit.lock.withLock {
+            if configuration.durability != .none { commit.flusherRunning = true }
+            if configuration.sealsInBackground { commit.sealerRunning = true }
+        }
+        if configuration.durability != .none {
+            let thread = Thread { [self] in runFlusher() }
+            thread.name = "orderlog-flusher"
+            thread.start()
+        }
+        if configuration.sealsInBackground {
+            let thread = Thread { [self] in runSealer() }
+            thread.name = "orderlog-sealer"
+            thread.start()
+        }
+    }
+
+    /// Stops both threads and waits for them; the flusher first syncs what is pending.
+    func stopBackgroundThreads() {
+        commit.lock.lock()
+        commit.stopFlusher = true
+        commit.stopSealer = true
+        commit.lock.broadcast()
+        while commit.flusherRunning || commit.sealerRunning { commit.lock.wait() }
+        commit.lock.unlock()
+    }
+
+    /// Group commit. Appenders write their records and wait; this thread syncs everything
+    /// written so far with one fdatasync, then releases every appender it covered. Appends
+    /// that arrive during a sync are covered by the next one, so the number of fsyncs adapts
+    /// to the load instead of growing with it.
+    private func runFlusher() {
+        let interval: Int? = if case .interval(let ms) = configuration.durability { ms } else { nil }
+        commit.lock.lock()
+        while true {
+            if let interval {
+                if !commit.stopFlusher { commit.lock.wait(milliseconds: interval) }
+            } else {
+                while commit.writtenEnd == commit.durableEnd && !commit.stopFlusher && commit.failure == nil { commit.lock.wait() }
+            }
+            if commit.failure != nil || (commit.stopFlusher && commit.writtenEnd == commit.durableEnd) { break }
+            if commit.writtenEnd == commit.durableEnd { continue }
+            let target = commit.writtenEnd, segment = commit.writtenSegment, bytes = commit.writtenSegmentBytes
+            commit.lock.unlock()
+
+            var failure: LogError?
+            do {
+                try segment.file.syncData()
+                // The commit slot names what is now durable; it is itself made durable by the
+                // next sync (docs/FORMAT.md, "Recovery").
+                try segment.writeCommitSlot(durableBytes: bytes)
+            } catch {
+                failure = error
+            }
+
+            commit.lock.lock()
+            if let failure {
+                logger.critical("fsync failed; the log refuses further appends until reopened", metadata: ["error": "\(failure)"])
+                commit.failure = LogError(.failed, "fsync failed: \(failure.message)", file: failure.file)
+                let waiters = commit.durabilityWaiters.map(\.continuation)
+                commit.durabilityWaiters.removeAll()
+                let error = commit.failure!
+                commit.lock.unlock()
+                for w in waiters { w.resume(throwing: error) }
+                writer.withLock { $0.failure = error }
+                commit.lock.lock()
+                break
+            }
+            commit.durableEnd = max(commit.durableEnd, target)
+            var readers: [CheckedContinuation<Void, Never>] = []
+            if configuration.durability == .always {
+                committed.store(commit.durableEnd, ordering: .releasing)
+                readers = commit.takeRecordWaiters(reaching: commit.durableEnd)
+            }
+            let durable = commit.takeDurabilityWaiters(reaching: commit.durableEnd)
+            commit.lock.unlock()
+            for w in durable { w.resume() }
+            for r in readers { r.resume() }
+            commit.lock.lock()
+        }
+        commit.flusherRunning = false
+        commit.lock.broadcast()
+        commit.lock.unlock()
+    }
+
+    /// Seals rolled segments one at a time, oldest first.
+    private func runSealer() {
+        commit.lock.lock()
+        while true {
+            while commit.sealQueue.isEmpty && !commit.stopSealer { commit.lock.wait() }
+            if commit.stopSealer { break }
+            let segment = commit.sealQueue.removeFirst()
+            commit.sealing = true
+            commit.lock.unlock()
+            sealOne(segment)
+            commit.lock.lock()
+            commit.sealing = false
+            commit.lock.broadcast()
+        }
+        commit.sealerRunning = false
+        commit.lock.broadcast()
+        commit.lock.unlock()
+    }
+
+    /// Seals `segment`, swaps it into the segment list, and removes its `.log`. On failure
+    /// the `.log` stays (it is complete and readable) and the next open tries again.
+    func sealOne(_ segment: ActiveSegment) {
+        do {
+            let sealed = try SegmentSealer.seal(segment, directory: path, blockBytesTarget: configuration.blockBytesTarget)
+            segmentList.withLock { $0.replace(base: segment.base, with: .sealed(sealed)) }
+            try SystemFile.remove(segment.path)
+            try SystemFile.syncDirectory(path)
+            logger.debug("sealed segment", metadata: ["base": "\(segment.base)", "records": "\(sealed.recordCount)"])
+        } catch {
+            logger.error("sealing failed; the segment stays uncompressed", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+        }
+    }
+
+    func enqueueForSealing(_ segment: ActiveSegment) {
+        commit.lock.withLock {
+            commit.sealQueue.append(segment)
+            commit.lock.broadcast()
+        }
+    }
+
+    /// Seals every rolled segment now (on this thread when background sealing is off),
+    /// or waits until the background sealer has. For tools and deterministic tests.
+    public func sealPendingSegments() {
+        if configuration.sealsInBackground {
+            commit.lock.lock()
+            while (!commit.sealQueue.isEmpty || commit.sealing) && commit.sealerRunning { commit.lock.wait() }
+            commit.lock.unlock()
+            return
+        }
+        while true {
+            let next: ActiveSegment? = commit.lock.withLock {
+                commit.sealQueue.isEmpty ? nil : commit.sealQueue.removeFirst()
+            }
+            guard let next else { return }
+            sealOne(next)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct OrderLogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orderlog",
+        abstract: "OrderLog: an append-only event store for the order lifecycle.",
+        subcommands: [DemoCommand.self, VerifyCommand.self, InspectCommand.self],
+        defaultSubcommand: DemoCommand.self
+    )
+}
