@@ -183,7 +183,10 @@ enum LogRecovery {
         guard base == expectedBase else {
             throw LogError(.corruption, "segment starts at position \(base) but the log so far ends at \(expectedBase)", file: path)
         }
-        let durable = Int(min(header.durableBytes ?? UInt64(SegmentFile.headerBytes), UInt64(size)))
+        let durable = Int(header.durableBytes ?? UInt64(SegmentFile.headerBytes))
+        guard durable <= size else {
+            throw LogError(.corruption, "segment is \(size) bytes but \(durable) were recorded as durable: its end was cut off", file: path, offset: UInt64(size))
+        }
 
         var found: [(offset: Int, length: Int, recordedAt: Int64, hash: KeyHash, entry: KeyDirectory.Entry, batchEnd: Bool)] = []
         var offset = SegmentFile.headerBytes

@@ -120,6 +120,9 @@ enum LogVerifier {
                 return nil
             }
             let durable = Int(header.durableBytes ?? UInt64(SegmentFile.headerBytes))
+            if durable > size {
+                problems.append(LogProblem(file: path, offset: UInt64(size), kind: .damagedRecord, message: "file is \(size) bytes but \(durable) were recorded as durable: its end was cut off; open refuses"))
+            }
             var offset = SegmentFile.headerBytes, position = base, lastBatchEnd = offset, batchEndPosition = base
             while offset < size {
                 switch RecordLayout.validate(data, at: offset, expectedPosition: position) {
