@@ -19,6 +19,7 @@ final class CommitState: @unchecked Sendable {
 
     var sealQueue: [ActiveSegment] = []
     var sealing = false
+    var sealFailed = false
     var stopFlusher = false
     var stopSealer = false
     var flusherRunning = false

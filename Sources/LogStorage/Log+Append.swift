@@ -43,11 +43,11 @@ extension Log {
         return try writer.withLock { (w) throws(LogError) -> PendingAppend in
             if w.closed { throw LogError(.closed, "the log was closed") }
             if let failure = w.failure { throw failure }
-            if w.active.freeBytes < totalBytes { try roll(&w) }
             let first = w.nextPosition
             guard first + UInt64(batch.count) <= LogPosition.limit.rawValue else {
                 throw LogError(.invalidArgument, "the log is full (\(LogPosition.limit) records)")
             }
+            if w.active.freeBytes < totalBytes { try roll(&w) }
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let recordedAt = max(now, w.lastRecordedAt)
 

@@ -98,9 +98,12 @@ extension Log {
             let segment = commit.sealQueue.removeFirst()
             commit.sealing = true
             commit.lock.unlock()
-            sealOne(segment)
+            let sealed = sealOne(segment)
             commit.lock.lock()
             commit.sealing = false
+            // Segments are sealed oldest first; after a failure, stop rather than seal around
+            // the hole (the next open retries from the first unsealed segment).
+            if !sealed { commit.sealQueue.removeAll(); commit.sealFailed = true }
             commit.lock.broadcast()
         }
         commit.sealerRunning = false
@@ -110,20 +113,24 @@ extension Log {
 
     /// Seals `segment`, swaps it into the segment list, and removes its `.log`. On failure
     /// the `.log` stays (it is complete and readable) and the next open tries again.
-    func sealOne(_ segment: ActiveSegment) {
+    @discardableResult
+    func sealOne(_ segment: ActiveSegment) -> Bool {
         do {
             let sealed = try SegmentSealer.seal(segment, directory: path, blockBytesTarget: configuration.blockBytesTarget)
             segmentList.withLock { $0.replace(base: segment.base, with: .sealed(sealed)) }
             try SystemFile.remove(segment.path)
             try SystemFile.syncDirectory(path)
             logger.debug("sealed segment", metadata: ["base": "\(segment.base)", "records": "\(sealed.recordCount)"])
+            return true
         } catch {
-            logger.error("sealing failed; the segment stays uncompressed", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+            logger.error("sealing failed; this and later segments stay uncompressed until the log is reopened", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+            return false
         }
     }
 
     func enqueueForSealing(_ segment: ActiveSegment) {
         commit.lock.withLock {
+            if commit.sealFailed { return }
             commit.sealQueue.append(segment)
             commit.lock.broadcast()
         }
@@ -140,10 +147,10 @@ extension Log {
         }
         while true {
             let next: ActiveSegment? = commit.lock.withLock {
-                commit.sealQueue.isEmpty ? nil : commit.sealQueue.removeFirst()
+                commit.sealQueue.isEmpty || commit.sealFailed ? nil : commit.sealQueue.removeFirst()
             }
             guard let next else { return }
-            sealOne(next)
+            if !sealOne(next) { commit.lock.withLock { commit.sealQueue.removeAll(); commit.sealFailed = true } }
         }
     }
 }

@@ -24,50 +24,53 @@ enum LogRecovery {
         var list = SegmentList()
         var expectedBase: UInt64 = 0
         var lastRecordedAt = Int64.min
-        var logBases: [UInt64] = []
+        var unsealed: [ActiveSegment] = []
+        let capacity = max(configuration.segmentBytesMax, SegmentFile.headerBytes + configuration.batchBytesMax)
+        let lastBase = kinds.filter { $0.value.contains(.seg) || $0.value.contains(.log) }.keys.max()
 
         for base in kinds.keys.sorted() {
-            let present = kinds[base]!
-            if present.contains(.seg) {
-                if present.contains(.log) {
-                    // The crash came after the seal was complete and before the .log was removed.
+            var present = kinds[base]!
+            let segPath = path + "/" + SegmentFile.name(base: base, .seg)
+            if present.contains(.seg) && present.contains(.log) {
+                // A crash came after the seal and before the .log was removed. The .log stays
+                // the authority until the .seg is proven whole, block by block.
+                if sealedSegmentIsWhole(segPath) {
                     logger.info("removing segment already sealed", metadata: ["base": "\(base)"])
                     try SystemFile.remove(path + "/" + SegmentFile.name(base: base, .log))
+                    present.remove(.log)
+                } else {
+                    logger.warning("discarding a damaged seal; its .log is kept", metadata: ["base": "\(base)"])
+                    try SystemFile.remove(segPath)
+                    try SystemFile.remove(path + "/" + SegmentFile.name(base: base, .idx))
+                    present.remove(.seg)
                 }
-                guard logBases.isEmpty else {
-                    throw LogError(.corruption, "sealed segment follows an unsealed one", file: path + "/" + SegmentFile.name(base: base, .seg))
-                }
+                try SystemFile.syncDirectory(path)
+            }
+            if present.contains(.seg) {
                 let (sealed, keyTable) = try openSealed(directory: path, base: base, logger: logger)
-                for (hash, packed) in keyTable { keys.update(hash, KeyDirectory.Entry(packed: packed)) }
                 guard sealed.base == expectedBase else {
-                    throw LogError(.corruption, "segment starts at position \(sealed.base) but the log so far ends at \(expectedBase)", file: sealed.path)
+                    throw LogError(.corruption, "segment starts at position \(sealed.base) but the log before it ends at \(expectedBase)", file: sealed.path)
                 }
+                for (hash, packed) in keyTable { keys.update(hash, KeyDirectory.Entry(packed: packed)) }
                 expectedBase = sealed.endPosition
                 lastRecordedAt = max(lastRecordedAt, try lastRecordedAtOf(sealed))
                 list.segments.append(.sealed(sealed))
             } else if present.contains(.log) {
-                logBases.append(base)
+                let segment = try recoverLog(
+                    directory: path, base: base, expectedBase: expectedBase, isLast: base == lastBase,
+                    capacity: capacity, keys: &keys, logger: logger)
+                expectedBase = segment.endPosition
+                if segment.count > 0 { lastRecordedAt = max(lastRecordedAt, segment.lastRecordedAt) }
+                list.segments.append(.active(segment))
+                unsealed.append(segment)
             } else if present.contains(.idx) {
                 logger.warning("removing index without its segment", metadata: ["base": "\(base)"])
                 try SystemFile.remove(path + "/" + SegmentFile.name(base: base, .idx))
             }
         }
 
-        let capacity = max(configuration.segmentBytesMax, SegmentFile.headerBytes + configuration.batchBytesMax)
-        var unsealed: [ActiveSegment] = []
-        for (i, base) in logBases.enumerated() {
-            let isLast = i == logBases.count - 1
-            let segment = try recoverLog(
-                directory: path, base: base, expectedBase: expectedBase, isLast: isLast,
-                capacity: capacity, keys: &keys, logger: logger)
-            expectedBase = segment.endPosition
-            if segment.count > 0 { lastRecordedAt = max(lastRecordedAt, segment.lastRecordedAt) }
-            list.segments.append(.active(segment))
-            unsealed.append(segment)
-        }
-
         let active: ActiveSegment
-        if let last = unsealed.last {
+        if let last = unsealed.last, last.base == lastBase {
             active = last
             unsealed.removeLast()
         } else {
@@ -102,6 +105,21 @@ enum LogRecovery {
 
     // MARK: - Sealed segments
 
+    /// True when every block and record of the `.seg` at `path` checks out.
+    static func sealedSegmentIsWhole(_ path: String) -> Bool {
+        do {
+            let file = try SystemFile(path: path, mode: .readOnly)
+            let size = try file.size
+            guard size >= UInt64(SegmentFile.headerBytes) else { return false }
+            let map = try MappedRegion(file: file, length: Int(size))
+            let header = try SegmentFile.decodeSegHeader(map.bytes(at: 0, count: SegmentFile.headerBytes), path: path)
+            _ = try SegmentSealer.rebuildIndex(segPath: path, header: header, map: map)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Opens a sealed segment through its index, rebuilding the index when it is missing,
     /// damaged or stale. Returns it with its key table, for the caller to merge.
     static func openSealed(directory: String, base: UInt64, logger: Logger) throws -> (SealedSegment, [(KeyHash, UInt64)]) {
@@ -128,7 +146,7 @@ enum LogRecovery {
                     let loaded = try SegmentIndex.decode(idxMap.bytes(at: 0, count: Int(idxSize)), path: idxPath)
                     idxMap.dropResidentPages()
                     if loaded.base == base, loaded.recordCount == header.recordCount, loaded.segFileBytes == size,
-                       loaded.segHeaderChecksum == header.checksum, loaded.blocks.count == Int(header.blockCount) {
+                       loaded.segHeaderChecksum == header.checksum, loaded.describesBlocks(of: header, fileBytes: size) {
                         index = loaded
                     } else {
                         logger.warning("index is stale; rebuilding", metadata: ["file": "\(idxPath)"])

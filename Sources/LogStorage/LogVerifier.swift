@@ -79,7 +79,8 @@ enum LogVerifier {
             }
             let rebuilt: SegmentIndex
             do { rebuilt = try SegmentSealer.rebuildIndex(segPath: segPath, header: header, map: map) } catch {
-                let kind: LogProblem.Kind = error.message.contains("record") ? .damagedRecord : .damagedBlock
+                // rebuildIndex names record-level damage "record N in block: …".
+                let kind: LogProblem.Kind = error.message.hasPrefix("record ") ? .damagedRecord : .damagedBlock
                 problems.append(LogProblem(file: segPath, offset: error.offset, kind: kind, message: error.message))
                 return header.base + header.recordCount
             }
@@ -143,7 +144,11 @@ enum LogVerifier {
                 }
             }
             if lastBatchEnd < size {
-                problems.append(LogProblem(file: path, offset: UInt64(lastBatchEnd), kind: .tornTail, message: "incomplete batch at the end; open truncates it"))
+                if isLast && lastBatchEnd >= durable {
+                    problems.append(LogProblem(file: path, offset: UInt64(lastBatchEnd), kind: .tornTail, message: "incomplete batch at the end; open truncates it"))
+                } else {
+                    problems.append(LogProblem(file: path, offset: UInt64(lastBatchEnd), kind: .damagedRecord, message: "segment ends inside a batch before its durable point or in a rolled segment; open refuses"))
+                }
             }
             return batchEndPosition
         } catch {

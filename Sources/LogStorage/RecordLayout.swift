@@ -57,6 +57,7 @@ enum RecordLayout {
         case badKeyLength(UInt8)
         case badKeyByte
         case unexpectedPosition(found: UInt64, expected: UInt64)
+        case badSequence(UInt32)
 
         var kind: String {
             switch self {
@@ -67,6 +68,7 @@ enum RecordLayout {
             case .badKeyLength: "bad_key_length"
             case .badKeyByte: "bad_key_byte"
             case .unexpectedPosition: "unexpected_position"
+            case .badSequence: "bad_sequence"
             }
         }
 
@@ -79,6 +81,7 @@ enum RecordLayout {
             case .badKeyLength(let n): "key length \(n) outside 1…\(LogKey.bytesMax)"
             case .badKeyByte: "key holds a byte outside visible ASCII"
             case .unexpectedPosition(let f, let e): "record holds position \(f) where \(e) was expected"
+            case .badSequence(let s): "sequence \(s) outside 1…\(RecordSequence.limit)"
             }
         }
     }
@@ -101,6 +104,12 @@ enum RecordLayout {
         guard keyLength >= 1, Int(keyLength) <= LogKey.bytesMax, headerBytes + Int(keyLength) <= Int(length) else {
             return .failure(.badKeyLength(keyLength))
         }
+        for i in 0..<Int(keyLength) {
+            let byte = data[offset + headerBytes + i]
+            guard byte >= 0x21 && byte <= 0x7E else { return .failure(.badKeyByte) }
+        }
+        let sequence = data.u32(offset + 32)
+        guard sequence >= 1 && sequence <= RecordSequence.limit else { return .failure(.badSequence(sequence)) }
         if let expectedPosition {
             let found = data.u64(offset + 8)
             guard found == expectedPosition else { return .failure(.unexpectedPosition(found: found, expected: expectedPosition)) }

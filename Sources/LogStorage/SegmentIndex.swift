@@ -50,6 +50,20 @@ struct SegmentIndex: Sendable {
         return w.bytes
     }
 
+    /// True when the block table covers the segment exactly: consecutive positions from its
+    /// base to its end, blocks in file order inside the file.
+    func describesBlocks(of header: SegmentFile.SegHeader, fileBytes: UInt64) -> Bool {
+        guard blocks.count == Int(header.blockCount), !blocks.isEmpty else { return false }
+        var position = header.base
+        var offset = UInt64(SegmentFile.headerBytes)
+        for b in blocks {
+            guard b.firstPosition == position, b.fileOffset == offset, b.recordCount >= 1 else { return false }
+            position += UInt64(b.recordCount)
+            offset += UInt64(SegmentFile.blockHeaderBytes) + UInt64(b.compressedLength)
+        }
+        return position == header.base + header.recordCount && offset == fileBytes
+    }
+
     /// Parses and checks an index file.
     static func decode(_ data: UnsafeRawBufferPointer, path: String) throws(LogError) -> SegmentIndex {
         guard data.count >= 68 else { throw LogError(.corruption, "index file cut short (\(data.count) bytes)", file: path, offset: 0) }
@@ -62,6 +76,9 @@ struct SegmentIndex: Sendable {
         }
         let blockCount = Int(data.u32(44))
         let keyCount = data.u64(48)
+        guard keyCount <= UInt64(data.count / 24) else {
+            throw LogError(.corruption, "index claims \(keyCount) keys, more than its \(data.count) bytes can hold", file: path, offset: 48)
+        }
         let expected = 64 + UInt64(blockCount) * UInt64(BlockInfo.encodedBytes) + keyCount * 24 + 4
         guard UInt64(data.count) == expected else {
             throw LogError(.corruption, "index file is \(data.count) bytes; its header implies \(expected)", file: path, offset: 0)

@@ -88,3 +88,12 @@ func recordOffsets(_ path: String) -> [Int] {
     }
     return offsets
 }
+
+import Synchronization
+
+/// A flag one task raises and others watch.
+final class Flag: Sendable {
+    private let value = Atomic(false)
+    func raise() { value.store(true, ordering: .releasing) }
+    var isRaised: Bool { value.load(ordering: .acquiring) }
+}
