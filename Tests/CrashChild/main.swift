@@ -8,11 +8,12 @@ import LogStorage
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: logstorage-crash-child DIR [TASKS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: logstorage-crash-child DIR [TASKS [RUN]]\n".utf8))
     exit(2)
 }
 let directory = arguments[1]
 let tasks = arguments.count > 2 ? Int(arguments[2]) ?? 4 : 4
+let run = arguments.count > 3 ? Int(arguments[3]) ?? 0 : 0
 
 var configuration = LogConfiguration()
 configuration.segmentBytesMax = 256 << 10  // small, so kills also land during rolls and seals
@@ -21,7 +22,7 @@ configuration.durability = .always
 let log = try Log.open(path: directory, configuration: configuration)
 
 func payload(task: Int, batch: Int, index: Int, size: Int) -> [UInt8] {
-    Array("t\(task) b\(batch) i\(index) n\(size) ".utf8) + [UInt8](repeating: UInt8(truncatingIfNeeded: batch), count: 60 + (batch % 40))
+    Array("r\(run) t\(task) b\(batch) i\(index) n\(size) ".utf8) + [UInt8](repeating: UInt8(truncatingIfNeeded: batch), count: 60 + (batch % 40))
 }
 
 let output = FileHandle.standardOutput
