@@ -6,11 +6,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LogStorage", targets: ["LogStorage"]),
+        .library(name: "LogWorkload", targets: ["LogWorkload"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // liblz4 from the system (Debian: liblz4-dev), found through pkg-config.
@@ -30,12 +32,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Order-shaped sample records for benchmarks and demos of the storage engine.
+        .target(name: "LogWorkload", dependencies: ["LogStorage"]),
         .executableTarget(
             name: "orderlog",
             dependencies: [
                 "LogStorage",
+                "LogWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // A child process for the crash tests: appends with policy `always` and reports each

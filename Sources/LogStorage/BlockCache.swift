@@ -1,18 +1,43 @@
 import Synchronization
 
 /// Decompressed blocks of sealed segments, kept for random reads (a key's records are spread
-/// over many blocks). Bounded in bytes; evicts the least recently used block. Sequential
-/// scans bypass it so a full scan does not wash out the blocks that point reads need.
+/// over many blocks). Bounded in bytes. Eviction is CLOCK (second chance): each hit sets a
+/// reference bit, and the hand sweeps past referenced blocks, clearing their bit, to the first
+/// unreferenced one. That approximates LRU at O(1) per operation whatever the block count.
+/// Sequential scans bypass the cache so a full scan does not wash out what point reads need.
 final class BlockCache: Sendable {
     struct Key: Hashable { var segmentBase: UInt64; var block: Int }
 
-    private struct Entry { var block: DecodedBlock; var lastUse: UInt64 }
+    private struct Slot { var key: Key; var block: DecodedBlock; var referenced: Bool }
     private struct State {
-        var entries: [Key: Entry] = [:]
+        var index: [Key: Int] = [:]
+        var slots: [Slot] = []
+        var hand = 0
         var bytes = 0
-        var tick: UInt64 = 0
         var hits: UInt64 = 0
         var misses: UInt64 = 0
+
+        mutating func evictOne() {
+            while true {
+                if hand >= slots.count { hand = 0 }
+                if slots[hand].referenced {
+                    slots[hand].referenced = false
+                    hand += 1
+                    continue
+                }
+                let victim = slots[hand]
+                index.removeValue(forKey: victim.key)
+                bytes -= victim.block.storage.count
+                // Fill the hole with the last slot so `slots` stays dense.
+                let last = slots.count - 1
+                if hand != last {
+                    slots[hand] = slots[last]
+                    index[slots[hand].key] = hand
+                }
+                slots.removeLast()
+                return
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -22,39 +47,28 @@ final class BlockCache: Sendable {
 
     func block(_ key: Key, load: () throws(LogError) -> DecodedBlock) throws(LogError) -> DecodedBlock {
         let cached: DecodedBlock? = state.withLock { s in
-            s.tick += 1
-            guard var e = s.entries[key] else { s.misses += 1; return nil }
+            guard let i = s.index[key] else { s.misses += 1; return nil }
             s.hits += 1
-            e.lastUse = s.tick
-            s.entries[key] = e
-            return e.block
+            s.slots[i].referenced = true
+            return s.slots[i].block
         }
         if let cached { return cached }
         // Decompress outside the lock: two readers may race to load the same block; both
-        // results are identical and the second simply replaces the first.
+        // results are identical and the later simply replaces the earlier.
         let block = try load()
         guard bytesMax > 0 else { return block }
         state.withLock { s in
-            if let old = s.entries[key] { s.bytes -= old.block.storage.count }
-            s.entries[key] = Entry(block: block, lastUse: s.tick)
-            s.bytes += block.storage.count
-            while s.bytes > bytesMax, s.entries.count > 1 {
-                // O(entries) per eviction; entries ≤ bytesMax / block size (about 1,000 at the
-                // defaults), cheap next to the decompression that caused it.
-                guard let victim = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
-                s.bytes -= victim.value.block.storage.count
-                s.entries.removeValue(forKey: victim.key)
+            if let i = s.index[key] {
+                s.bytes += block.storage.count - s.slots[i].block.storage.count
+                s.slots[i].block = block
+                return
             }
+            while s.bytes + block.storage.count > bytesMax && !s.slots.isEmpty { s.evictOne() }
+            s.index[key] = s.slots.count
+            s.slots.append(Slot(key: key, block: block, referenced: false))
+            s.bytes += block.storage.count
         }
         return block
-    }
-
-    func removeAll(segmentBase: UInt64) {
-        state.withLock { s in
-            for key in s.entries.keys where key.segmentBase == segmentBase {
-                s.bytes -= s.entries.removeValue(forKey: key)!.block.storage.count
-            }
-        }
     }
 
     var statistics: (hits: UInt64, misses: UInt64, bytes: Int) {

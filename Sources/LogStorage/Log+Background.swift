@@ -116,7 +116,9 @@ extension Log {
     @discardableResult
     func sealOne(_ segment: ActiveSegment) -> Bool {
         do {
-            let sealed = try SegmentSealer.seal(segment, directory: path, blockBytesTarget: configuration.blockBytesTarget)
+            let sealed = try SegmentSealer.seal(
+                segment, directory: path, blockBytesTarget: configuration.blockBytesTarget,
+                dictionaryBytesTarget: configuration.dictionaryBytesTarget)
             segmentList.withLock { $0.replace(base: segment.base, with: .sealed(sealed)) }
             try SystemFile.remove(segment.path)
             try SystemFile.syncDirectory(path)

@@ -24,9 +24,13 @@ public enum DurabilityPolicy: Sendable, Equatable, CustomStringConvertible {
 public struct LogConfiguration: Sendable {
     /// The active segment rolls before an append would take it past this size. Default 64 MiB.
     public var segmentBytesMax: Int = 64 << 20
-    /// Sealed segments are compressed in blocks of about this many raw bytes (a block holds
-    /// whole records, so a block can be larger by one record). Default 64 KiB.
-    public var blockBytesTarget: Int = 64 << 10
+    /// Sealed segments are compressed in blocks of at most this many raw bytes (a block holds
+    /// whole records; only a single record larger than this makes a larger block). Small
+    /// blocks make random reads cheap; the segment dictionary keeps them compact. Default 4 KiB.
+    public var blockBytesTarget: Int = 4 << 10
+    /// Bytes of records sampled into each sealed segment's compression dictionary (0: none;
+    /// at most 64 KiB, LZ4's reach). Default 32 KiB.
+    public var dictionaryBytesTarget: Int = 32 << 10
     /// Largest payload of one record. Default 64 KiB; never above `payloadBytesHardLimit`.
     public var payloadBytesMax: Int = 64 << 10
     /// Most records in one atomic batch. Default 10,000.
@@ -52,7 +56,8 @@ public struct LogConfiguration: Sendable {
             if !ok { throw LogError(.invalidArgument, "configuration: \(message)") }
         }
         try check(segmentBytesMax >= 4096 && segmentBytesMax <= 1 << 32, "segmentBytesMax must be 4 KiB…4 GiB, got \(segmentBytesMax)")
-        try check(blockBytesTarget >= 1024 && blockBytesTarget <= 16 << 20, "blockBytesTarget must be 1 KiB…16 MiB, got \(blockBytesTarget)")
+        try check(blockBytesTarget >= 512 && blockBytesTarget <= 16 << 20, "blockBytesTarget must be 512 B…16 MiB, got \(blockBytesTarget)")
+        try check(dictionaryBytesTarget >= 0 && dictionaryBytesTarget <= SegmentFile.dictionaryBytesMax, "dictionaryBytesTarget must be 0…64 KiB, got \(dictionaryBytesTarget)")
         try check(payloadBytesMax >= 0 && payloadBytesMax <= Int(LogConfiguration.payloadBytesHardLimit), "payloadBytesMax must be 0…16 MiB, got \(payloadBytesMax)")
         try check(batchRecordsMax >= 1, "batchRecordsMax must be at least 1")
         let largestRecord = RecordLayout.headerBytes + LogKey.bytesMax + payloadBytesMax

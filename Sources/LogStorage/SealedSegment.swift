@@ -7,6 +7,7 @@ final class SealedSegment: @unchecked Sendable {
     let file: SystemFile
     let map: MappedRegion
     let blocks: [BlockInfo]
+    let dictionary: UnsafeRawBufferPointer
 
     var path: String { file.path }
     var endPosition: UInt64 { base + recordCount }
@@ -16,7 +17,9 @@ final class SealedSegment: @unchecked Sendable {
         self.base = header.base
         self.recordCount = header.recordCount
         self.blocks = blocks
-        self.map = try MappedRegion(file: file, length: Int(try file.size))
+        let map = try MappedRegion(file: file, length: Int(try file.size))
+        self.map = map
+        self.dictionary = try SegmentFile.dictionary(in: map, header: header, path: file.path)
     }
 
     /// The block holding `position` (binary search over the block table).
@@ -33,7 +36,7 @@ final class SealedSegment: @unchecked Sendable {
     /// Reads, checks and decompresses block `index`.
     func decodeBlock(_ index: Int) throws(LogError) -> DecodedBlock {
         let info = blocks[index]
-        return try DecodedBlock.decode(map: map, at: Int(info.fileOffset), path: path, expected: info)
+        return try DecodedBlock.decode(map: map, at: Int(info.fileOffset), path: path, expected: info, dictionary: dictionary)
     }
 }
 
@@ -57,7 +60,7 @@ final class DecodedBlock: @unchecked Sendable {
 
     /// Checks the block header and checksum at `offset` of a sealed segment, decompresses it and
     /// walks its record lengths. When `expected` is given (from the index), the header must agree.
-    static func decode(map: MappedRegion, at offset: Int, path: String, expected: BlockInfo?) throws(LogError) -> DecodedBlock {
+    static func decode(map: MappedRegion, at offset: Int, path: String, expected: BlockInfo?, dictionary: UnsafeRawBufferPointer) throws(LogError) -> DecodedBlock {
         let headerBytes = SegmentFile.blockHeaderBytes
         guard offset + headerBytes <= map.length else {
             throw LogError(.corruption, "block header cut short by the end of the file", file: path, offset: UInt64(offset))
@@ -82,7 +85,7 @@ final class DecodedBlock: @unchecked Sendable {
             throw LogError(.corruption, "block claims \(raw) raw bytes and \(count) records", file: path, offset: UInt64(offset))
         }
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 8)
-        guard LZ4Block.decompress(map.bytes(at: offset + headerBytes, count: compressed), into: storage) else {
+        guard LZ4Block.decompress(map.bytes(at: offset + headerBytes, count: compressed), into: storage, dictionary: dictionary) else {
             storage.deallocate()
             throw LogError(.corruption, "block does not decompress to its \(raw) bytes", file: path, offset: UInt64(offset))
         }

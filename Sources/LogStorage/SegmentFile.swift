@@ -76,9 +76,10 @@ enum SegmentFile {
 
     // MARK: - Sealed segment header
     //
-    //   0  8 magic "ORDLOG-Z"   16 8 base position     40 4 block count
-    //   8  4 format version     24 8 record count      44 4 block bytes target
-    //   12 4 codec (1 = LZ4)    32 8 raw record bytes  48 12 zero   60 4 crc32c of [0, 60)
+    //   0  8 magic "ORDLOG-Z"   16 8 base position     40 4 block count          52 4 crc32c of the dictionary
+    //   8  4 format version     24 8 record count      44 4 block bytes target   56 4 zero
+    //   12 4 codec (1 = LZ4)    32 8 raw record bytes  48 4 dictionary bytes     60 4 crc32c of [0, 60)
+    // The dictionary (raw records sampled from the segment) follows the header; blocks follow it.
 
     struct SegHeader: Equatable {
         var base: UInt64
@@ -86,8 +87,16 @@ enum SegmentFile {
         var rawBytes: UInt64
         var blockCount: UInt32
         var blockBytesTarget: UInt32
+        var dictionaryBytes: UInt32 = 0
+        var dictionaryChecksum: UInt32 = 0
         var checksum: UInt32 = 0
+
+        /// Where the first block starts.
+        var blocksOffset: Int { SegmentFile.headerBytes + Int(dictionaryBytes) }
     }
+
+    /// LZ4 matches reach back at most 64 KiB, so a longer dictionary would be dead weight.
+    static let dictionaryBytesMax = 64 << 10
 
     static let codecLZ4: UInt32 = 1
 
@@ -95,6 +104,7 @@ enum SegmentFile {
         var w = ByteWriter(capacity: headerBytes)
         w.raw(segMagic); w.u32(formatVersion); w.u32(codecLZ4)
         w.u64(s.base); w.u64(s.recordCount); w.u64(s.rawBytes); w.u32(s.blockCount); w.u32(s.blockBytesTarget)
+        w.u32(s.dictionaryBytes); w.u32(s.dictionaryChecksum)
         w.pad(to: 60)
         w.u32(CRC32C.checksum(w.bytes))
         return w.bytes
@@ -111,7 +121,25 @@ enum SegmentFile {
             throw LogError(.unsupportedVersion, "sealed segment format version \(h.u32(8)); this build reads version \(formatVersion)", file: path, offset: 8)
         }
         guard h.u32(12) == codecLZ4 else { throw LogError(.unsupportedVersion, "unknown codec \(h.u32(12))", file: path, offset: 12) }
-        return SegHeader(base: h.u64(16), recordCount: h.u64(24), rawBytes: h.u64(32), blockCount: h.u32(40), blockBytesTarget: h.u32(44), checksum: stored)
+        guard h.u32(48) <= UInt32(dictionaryBytesMax) else {
+            throw LogError(.corruption, "dictionary of \(h.u32(48)) bytes exceeds \(dictionaryBytesMax)", file: path, offset: 48)
+        }
+        return SegHeader(
+            base: h.u64(16), recordCount: h.u64(24), rawBytes: h.u64(32), blockCount: h.u32(40), blockBytesTarget: h.u32(44),
+            dictionaryBytes: h.u32(48), dictionaryChecksum: h.u32(52), checksum: stored)
+    }
+
+    /// The segment's compression dictionary, checked against its checksum.
+    static func dictionary(in map: MappedRegion, header: SegHeader, path: String) throws(LogError) -> UnsafeRawBufferPointer {
+        let count = Int(header.dictionaryBytes)
+        guard headerBytes + count <= map.length else {
+            throw LogError(.corruption, "dictionary runs past the end of the file", file: path, offset: UInt64(headerBytes))
+        }
+        let bytes = map.bytes(at: headerBytes, count: count)
+        guard CRC32C.checksum(bytes) == header.dictionaryChecksum else {
+            throw LogError(.corruption, "dictionary checksum mismatch", file: path, offset: UInt64(headerBytes))
+        }
+        return bytes
     }
 
     // MARK: - Block header (in a sealed segment, 32 bytes, followed by the LZ4 bytes)

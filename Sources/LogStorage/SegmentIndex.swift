@@ -55,7 +55,7 @@ struct SegmentIndex: Sendable {
     func describesBlocks(of header: SegmentFile.SegHeader, fileBytes: UInt64) -> Bool {
         guard blocks.count == Int(header.blockCount), !blocks.isEmpty else { return false }
         var position = header.base
-        var offset = UInt64(SegmentFile.headerBytes)
+        var offset = UInt64(header.blocksOffset)
         for b in blocks {
             guard b.firstPosition == position, b.fileOffset == offset, b.recordCount >= 1 else { return false }
             position += UInt64(b.recordCount)

@@ -5,7 +5,7 @@
 /// directory is fsynced; only then is the `.log` removed. Open treats a `.log` that has a
 /// `.seg` beside it as already sealed, so a crash at any point leaves one complete copy.
 enum SegmentSealer {
-    static func seal(_ segment: ActiveSegment, directory: String, blockBytesTarget: Int) throws(LogError) -> SealedSegment {
+    static func seal(_ segment: ActiveSegment, directory: String, blockBytesTarget: Int, dictionaryBytesTarget: Int) throws(LogError) -> SealedSegment {
         let count = segment.count
         precondition(count > 0, "an empty segment is never rolled")
         let base = segment.base
@@ -14,11 +14,14 @@ enum SegmentSealer {
         try SystemFile.remove(tmpPath)
         let out = try SystemFile(path: tmpPath, mode: .createExclusive)
 
+        let dictionary = makeDictionary(segment, bytesTarget: dictionaryBytesTarget)
+        let compressor = LZ4DictionaryCompressor(dictionary: dictionary)
+        try out.write(dictionary, at: UInt64(SegmentFile.headerBytes))
         var blocks: [BlockInfo] = []
         var keys = KeyTableBuilder()
         var pending = ByteWriter(capacity: 4 << 20)
-        var fileOffset = UInt64(SegmentFile.headerBytes)
-        var written = UInt64(SegmentFile.headerBytes)
+        var fileOffset = UInt64(SegmentFile.headerBytes + dictionary.count)
+        var written = fileOffset
         var compressed: [UInt8] = []
         var rawTotal: UInt64 = 0
 
@@ -38,7 +41,7 @@ enum SegmentSealer {
             }
             let area = segment.recordArea(from: first, to: last)
             precondition(area.count == rawBytes)
-            let n = LZ4Block.compress(area, into: &compressed)
+            let n = compressor.compress(area, into: &compressed)
             var header = ByteWriter(capacity: SegmentFile.blockHeaderBytes)
             header.u32(0); header.u32(UInt32(n)); header.u32(UInt32(rawBytes)); header.u32(UInt32(last - first))
             header.u64(first); header.i64(segment.recordedAt(of: first))
@@ -65,7 +68,8 @@ enum SegmentSealer {
         try out.write(pending.bytes, at: written)
         let header = SegmentFile.SegHeader(
             base: base, recordCount: UInt64(count), rawBytes: rawTotal,
-            blockCount: UInt32(blocks.count), blockBytesTarget: UInt32(blockBytesTarget))
+            blockCount: UInt32(blocks.count), blockBytesTarget: UInt32(blockBytesTarget),
+            dictionaryBytes: UInt32(dictionary.count), dictionaryChecksum: CRC32C.checksum(dictionary))
         let headerBytes = SegmentFile.encodeSegHeader(header)
         try out.write(headerBytes, at: 0)
         try out.syncData()
@@ -81,6 +85,27 @@ enum SegmentSealer {
         var finalHeader = header
         finalHeader.checksum = index.segHeaderChecksum
         return try SealedSegment(file: file, header: finalHeader, blocks: blocks)
+    }
+
+    /// A dictionary of whole records sampled evenly across the segment: the field names, ids
+    /// and values its blocks repeat. Blocks compressed against it may be small (a random
+    /// read decompresses little) and still compress well.
+    static func makeDictionary(_ segment: ActiveSegment, bytesTarget: Int) -> [UInt8] {
+        let target = min(bytesTarget, SegmentFile.dictionaryBytesMax)
+        guard target > 0, segment.count > 0 else { return [] }
+        let average = max(1, (segment.writtenBytes - SegmentFile.headerBytes) / segment.count)
+        let wanted = max(1, target / average)
+        let step = max(1, segment.count / wanted)
+        var dictionary: [UInt8] = []
+        dictionary.reserveCapacity(target)
+        var i = 0
+        while i < segment.count {
+            let record = segment.recordBytes(at: segment.base + UInt64(i))
+            if dictionary.count + record.count > target { break }
+            dictionary.append(contentsOf: record)
+            i += step
+        }
+        return dictionary
     }
 
     static func writeIndex(_ index: SegmentIndex, directory: String) throws(LogError) {
@@ -99,10 +124,11 @@ enum SegmentSealer {
     static func rebuildIndex(segPath: String, header: SegmentFile.SegHeader, map: MappedRegion) throws(LogError) -> SegmentIndex {
         var blocks: [BlockInfo] = []
         var keys = KeyTableBuilder()
-        var offset = SegmentFile.headerBytes
+        let dictionary = try SegmentFile.dictionary(in: map, header: header, path: segPath)
+        var offset = header.blocksOffset
         var expected = header.base
         for _ in 0..<header.blockCount {
-            let block = try DecodedBlock.decode(map: map, at: offset, path: segPath, expected: nil)
+            let block = try DecodedBlock.decode(map: map, at: offset, path: segPath, expected: nil, dictionary: dictionary)
             guard block.firstPosition == expected else {
                 throw LogError(.corruption, "block starts at position \(block.firstPosition) where \(expected) was expected", file: segPath, offset: UInt64(offset))
             }

@@ -5,7 +5,7 @@ struct OrderLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderlog",
         abstract: "OrderLog: an append-only event store for the order lifecycle.",
-        subcommands: [DemoCommand.self, VerifyCommand.self, InspectCommand.self],
+        subcommands: [DemoCommand.self, VerifyCommand.self, InspectCommand.self, StorageBenchCommand.self],
         defaultSubcommand: DemoCommand.self
     )
 }
