@@ -63,7 +63,7 @@ extension Log {
                 guard view.sequence.rawValue == expectedSequence else {
                     throw LogError(.corruption, "record \(position) of key \(key) has sequence \(view.sequence) where \(expectedSequence) was expected")
                 }
-                if position < end { result.append(view.copy()) }
+                if position < end { result.append(view.copy(key: key)) }
                 return view.previousPosition?.rawValue
             }
             expectedSequence &-= 1

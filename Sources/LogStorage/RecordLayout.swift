@@ -140,8 +140,13 @@ public struct RecordView {
     public var encodedByteCount: Int { bytes.count }
 
     public func copy() -> Record {
+        copy(key: LogKey(trusted: Array(keyBytes)))
+    }
+
+    /// A copy that shares `key` (already known equal to this record's) instead of copying it.
+    func copy(key: LogKey) -> Record {
         Record(
-            position: position, previousPosition: previousPosition, key: LogKey(trusted: Array(keyBytes)),
+            position: position, previousPosition: previousPosition, key: key,
             sequence: sequence, recordedAt: recordedAt, type: type, payload: Array(payload))
     }
 }
