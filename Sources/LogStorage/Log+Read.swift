@@ -30,9 +30,7 @@ extension Log {
             return try body(RecordView(bytes: bytes))
         case .sealed(let segment):
             let b = segment.blockIndex(containing: position)
-            let block = try blockCache.block(BlockCache.Key(segmentBase: segment.base, block: b)) { () throws(LogError) in
-                try segment.decodeBlock(b)
-            }
+            let block = try cachedBlock(segment, b)
             let bytes = block.recordBytes(at: position)
             try checkRecord(bytes, position: position, path: segment.path, offset: segment.blocks[b].fileOffset)
             return try body(RecordView(bytes: bytes))
@@ -120,9 +118,10 @@ extension Log {
                     }
                 }
             case .sealed(let segment):
+                segment.map.adviseWillNeed()
                 var b = segment.blockIndex(containing: next)
                 while next < segmentEnd {
-                    let block = try segment.decodeBlock(b)
+                    let block = try segment.scanBlock(b)
                     let bytes = block.bytes
                     var i = Int(next - block.firstPosition)
                     while i < block.recordCount && next < segmentEnd {
@@ -139,6 +138,8 @@ extension Log {
                     }
                     b += 1
                 }
+                // The scan is done with this segment; do not keep its pages resident.
+                segment.map.dropResidentPages()
             }
             s += 1
         }
@@ -176,9 +177,7 @@ extension Log {
                 let mid = (lo + hi + 1) / 2
                 if segment.blocks[mid].firstRecordedAt < t { lo = mid } else { hi = mid - 1 }
             }
-            let block = try blockCache.block(BlockCache.Key(segmentBase: segment.base, block: lo)) { () throws(LogError) in
-                try segment.decodeBlock(lo)
-            }
+            let block = try cachedBlock(segment, lo)
             var a = 0, b = block.recordCount
             while a < b {
                 let mid = (a + b) / 2

@@ -171,7 +171,7 @@ enum LogRecovery {
 
     static func lastRecordedAtOf(_ segment: SealedSegment) throws -> Int64 {
         guard let last = segment.blocks.indices.last else { return .min }
-        let block = try segment.decodeBlock(last)
+        let block = try segment.readBlock(last)
         return RecordView(bytes: block.recordBytes(at: segment.endPosition - 1)).recordedAt.rawValue
     }
 

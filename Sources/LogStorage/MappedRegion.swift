@@ -27,6 +27,11 @@ final class MappedRegion: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + offset, count: count)
     }
 
+    /// Starts reading the whole file into the page cache (before a sequential scan).
+    func adviseWillNeed() {
+        madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_WILLNEED)
+    }
+
     /// Tells the kernel it may drop these pages from this process's resident set (they stay
     /// in the page cache). Used after one-pass reads such as loading an index at open.
     func dropResidentPages() {

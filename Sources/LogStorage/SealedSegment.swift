@@ -1,4 +1,5 @@
-/// A sealed segment: records in independent LZ4 blocks, read through a mapping of the whole
+/// A sealed segment: records in LZ4 blocks (independent of each other, sharing the segment's
+/// dictionary), read through a mapping of the whole
 /// file. A random read decompresses one block (or finds it in the block cache).
 final class SealedSegment: @unchecked Sendable {
     // @unchecked: everything is immutable after init.
@@ -7,7 +8,10 @@ final class SealedSegment: @unchecked Sendable {
     let file: SystemFile
     let map: MappedRegion
     let blocks: [BlockInfo]
-    let dictionary: UnsafeRawBufferPointer
+    /// A copy of the segment's dictionary: every decompression reads it, and a copy keeps the
+    /// mapping's pages out of the resident set.
+    private let dictionaryStorage: UnsafeMutableRawBufferPointer
+    var dictionary: UnsafeRawBufferPointer { UnsafeRawBufferPointer(dictionaryStorage) }
 
     var path: String { file.path }
     var endPosition: UInt64 { base + recordCount }
@@ -19,8 +23,14 @@ final class SealedSegment: @unchecked Sendable {
         self.blocks = blocks
         let map = try MappedRegion(file: file, length: Int(try file.size))
         self.map = map
-        self.dictionary = try SegmentFile.dictionary(in: map, header: header, path: file.path)
+        let dictionary = try SegmentFile.dictionary(in: map, header: header, path: file.path)
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(dictionary.count, 1), alignment: 8)
+        storage.copyMemory(from: dictionary)
+        dictionaryStorage = UnsafeMutableRawBufferPointer(rebasing: storage[0..<dictionary.count])
+        map.dropResidentPages()
     }
+
+    deinit { UnsafeMutableRawBufferPointer(start: dictionaryStorage.baseAddress, count: max(dictionaryStorage.count, 1)).deallocate() }
 
     /// The block holding `position` (binary search over the block table).
     func blockIndex(containing position: UInt64) -> Int {
@@ -33,10 +43,29 @@ final class SealedSegment: @unchecked Sendable {
         return low
     }
 
-    /// Reads, checks and decompresses block `index`.
-    func decodeBlock(_ index: Int) throws(LogError) -> DecodedBlock {
+    /// Reads block `index` with pread, checks and decompresses it: the path of point reads.
+    ///
+    /// Not through the mapping: a page fault on a file mapping maps a whole window of the
+    /// page cache (fault-around, and on file systems with large folios up to 2 MiB at once),
+    /// and those pages stay in the resident set. Random reads over a large log would then
+    /// grow RSS towards the size of the log. pread copies only the block.
+    func readBlock(_ index: Int) throws(LogError) -> DecodedBlock {
         let info = blocks[index]
-        return try DecodedBlock.decode(map: map, at: Int(info.fileOffset), path: path, expected: info, dictionary: dictionary)
+        let bytes = try file.read(count: SegmentFile.blockHeaderBytes + Int(info.compressedLength), at: info.fileOffset)
+        return try bytes.withUnsafeBytes { buffer in
+            Result { () throws(LogError) in
+                try DecodedBlock.decode(buffer, at: 0, fileOffset: info.fileOffset, path: path, expected: info, dictionary: dictionary)
+            }
+        }.get()
+    }
+
+    /// Checks and decompresses block `index` through the mapping: the path of sequential
+    /// scans, which drop the segment's pages when they leave it.
+    func scanBlock(_ index: Int) throws(LogError) -> DecodedBlock {
+        let info = blocks[index]
+        return try DecodedBlock.decode(
+            map.bytes(at: 0, count: map.length), at: Int(info.fileOffset), fileOffset: info.fileOffset,
+            path: path, expected: info, dictionary: dictionary)
     }
 }
 
@@ -60,34 +89,37 @@ final class DecodedBlock: @unchecked Sendable {
 
     /// Checks the block header and checksum at `offset` of a sealed segment, decompresses it and
     /// walks its record lengths. When `expected` is given (from the index), the header must agree.
-    static func decode(map: MappedRegion, at offset: Int, path: String, expected: BlockInfo?, dictionary: UnsafeRawBufferPointer) throws(LogError) -> DecodedBlock {
+    static func decode(
+        _ data: UnsafeRawBufferPointer, at offset: Int, fileOffset: UInt64, path: String,
+        expected: BlockInfo?, dictionary: UnsafeRawBufferPointer
+    ) throws(LogError) -> DecodedBlock {
         let headerBytes = SegmentFile.blockHeaderBytes
-        guard offset + headerBytes <= map.length else {
-            throw LogError(.corruption, "block header cut short by the end of the file", file: path, offset: UInt64(offset))
+        guard offset + headerBytes <= data.count else {
+            throw LogError(.corruption, "block header cut short by the end of the file", file: path, offset: fileOffset)
         }
-        let header = map.bytes(at: offset, count: headerBytes)
+        let header = UnsafeRawBufferPointer(rebasing: data[offset..<(offset + headerBytes)])
         let compressed = Int(header.u32(4)), raw = Int(header.u32(8)), count = Int(header.u32(12))
         let firstPosition = header.u64(16)
-        guard compressed > 0, offset + headerBytes + compressed <= map.length else {
-            throw LogError(.corruption, "block of \(compressed) compressed bytes runs past the end of the file", file: path, offset: UInt64(offset))
+        guard compressed > 0, offset + headerBytes + compressed <= data.count else {
+            throw LogError(.corruption, "block of \(compressed) compressed bytes runs past the end of the file", file: path, offset: fileOffset)
         }
-        let covered = map.bytes(at: offset + 4, count: headerBytes - 4 + compressed)
+        let covered = UnsafeRawBufferPointer(rebasing: data[(offset + 4)..<(offset + headerBytes + compressed)])
         let stored = header.u32(0), computed = CRC32C.checksum(covered)
         guard stored == computed else {
-            throw LogError(.corruption, "block checksum mismatch: stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))", file: path, offset: UInt64(offset))
+            throw LogError(.corruption, "block checksum mismatch: stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))", file: path, offset: fileOffset)
         }
         if let e = expected {
             guard e.compressedLength == UInt32(compressed), e.rawLength == UInt32(raw), e.recordCount == UInt32(count), e.firstPosition == firstPosition else {
-                throw LogError(.corruption, "block header disagrees with the index", file: path, offset: UInt64(offset))
+                throw LogError(.corruption, "block header disagrees with the index", file: path, offset: fileOffset)
             }
         }
         guard raw >= RecordLayout.minimumBytes, raw <= Int(LogConfiguration.payloadBytesHardLimit) * 2, count >= 1 else {
-            throw LogError(.corruption, "block claims \(raw) raw bytes and \(count) records", file: path, offset: UInt64(offset))
+            throw LogError(.corruption, "block claims \(raw) raw bytes and \(count) records", file: path, offset: fileOffset)
         }
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 8)
-        guard LZ4Block.decompress(map.bytes(at: offset + headerBytes, count: compressed), into: storage, dictionary: dictionary) else {
+        guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: data[(offset + headerBytes)..<(offset + headerBytes + compressed)]), into: storage, dictionary: dictionary) else {
             storage.deallocate()
-            throw LogError(.corruption, "block does not decompress to its \(raw) bytes", file: path, offset: UInt64(offset))
+            throw LogError(.corruption, "block does not decompress to its \(raw) bytes", file: path, offset: fileOffset)
         }
         var offsets: [UInt32] = []
         offsets.reserveCapacity(count)
@@ -102,7 +134,7 @@ final class DecodedBlock: @unchecked Sendable {
         }
         guard cursor == raw, offsets.count == count else {
             storage.deallocate()
-            throw LogError(.corruption, "block's records do not add up (\(offsets.count) of \(count) records, \(cursor) of \(raw) bytes)", file: path, offset: UInt64(offset))
+            throw LogError(.corruption, "block's records do not add up (\(offsets.count) of \(count) records, \(cursor) of \(raw) bytes)", file: path, offset: fileOffset)
         }
         return DecodedBlock(firstPosition: firstPosition, storage: storage, offsets: offsets)
     }

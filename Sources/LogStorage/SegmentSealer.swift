@@ -91,7 +91,8 @@ enum SegmentSealer {
     /// and values its blocks repeat. Blocks compressed against it may be small (a random
     /// read decompresses little) and still compress well.
     static func makeDictionary(_ segment: ActiveSegment, bytesTarget: Int) -> [UInt8] {
-        let target = min(bytesTarget, SegmentFile.dictionaryBytesMax)
+        // A dictionary pays for itself across many blocks; in a small segment it would not.
+        let target = min(bytesTarget, SegmentFile.dictionaryBytesMax, (segment.writtenBytes - SegmentFile.headerBytes) / 8)
         guard target > 0, segment.count > 0 else { return [] }
         let average = max(1, (segment.writtenBytes - SegmentFile.headerBytes) / segment.count)
         let wanted = max(1, target / average)
@@ -128,7 +129,7 @@ enum SegmentSealer {
         var offset = header.blocksOffset
         var expected = header.base
         for _ in 0..<header.blockCount {
-            let block = try DecodedBlock.decode(map: map, at: offset, path: segPath, expected: nil, dictionary: dictionary)
+            let block = try DecodedBlock.decode(map.bytes(at: 0, count: map.length), at: offset, fileOffset: UInt64(offset), path: segPath, expected: nil, dictionary: dictionary)
             guard block.firstPosition == expected else {
                 throw LogError(.corruption, "block starts at position \(block.firstPosition) where \(expected) was expected", file: segPath, offset: UInt64(offset))
             }

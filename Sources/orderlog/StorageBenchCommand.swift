@@ -93,8 +93,8 @@ struct StorageBenchCommand: AsyncParsableCommand {
                 for try await b in group { generatedBytes += b }
             }
             let elapsed = ContinuousClock.now - started
-            print(String(format: "append: %.0f records/s (%d records in %.2f s%@)", Double(records) / elapsed.seconds, records, elapsed.seconds,
-                         pregenerate ? "" : ", including record generation"))
+            print(String(format: "append: %.0f records/s (", Double(records) / elapsed.seconds) + "\(records) records in " + String(format: "%.2f s", elapsed.seconds)
+                  + (pregenerate ? ")" : ", including record generation)"))
             let totalRawBytes = rawBytes + generatedBytes
             let sealStart = ContinuousClock.now
             try log.rollActiveSegment()
@@ -102,7 +102,8 @@ struct StorageBenchCommand: AsyncParsableCommand {
             try log.close()
             print(String(format: "seal backlog drained in %.2f s after the last append", (ContinuousClock.now - sealStart).seconds))
             let sealedBytes = fileBytes(directory, ext: "seg")
-            print(String(format: "compression: %d raw record bytes -> %d sealed bytes (%.1f%%)", totalRawBytes, sealedBytes, 100 * Double(sealedBytes) / Double(totalRawBytes)))
+            let indexBytes = fileBytes(directory, ext: "idx")
+            print("compression: \(totalRawBytes) raw record bytes -> \(sealedBytes) sealed bytes (" + String(format: "%.1f%%", 100 * Double(sealedBytes) / Double(totalRawBytes)) + "); indexes \(indexBytes) bytes")
         }
 
         // Open time and memory.
@@ -113,8 +114,8 @@ struct StorageBenchCommand: AsyncParsableCommand {
         let log = try Log.open(path: directory, configuration: readConfiguration)
         let openTime = ContinuousClock.now - openStart
         let stats = log.keyDirectoryStatistics
-        print(String(format: "open: %.3f s, %d records, %d keys, key directory %d MiB", openTime.seconds, log.endPosition.rawValue, stats.keys, stats.bytes >> 20))
-        print("rss after open: \(residentBytes() >> 20) MiB (before \(rssBefore >> 20) MiB)")
+        print(String(format: "open: %.3f s, ", openTime.seconds) + "\(log.endPosition.rawValue) records, \(stats.keys) keys, key directory \(stats.bytes >> 20) MiB")
+        print("rss after open: \(residentBytes() >> 20) MiB (before \(rssBefore >> 20) MiB; peak so far \(peakResidentBytes() >> 20) MiB)")
 
         // Full scan.
         let scanStart = ContinuousClock.now
@@ -126,7 +127,8 @@ struct StorageBenchCommand: AsyncParsableCommand {
             return true
         }
         let scanTime = ContinuousClock.now - scanStart
-        print(String(format: "full scan: %.0f records/s (%d records in %.2f s)", Double(scanned) / scanTime.seconds, scanned, scanTime.seconds))
+        print(String(format: "full scan: %.0f records/s (", Double(scanned) / scanTime.seconds) + "\(scanned) records in " + String(format: "%.2f s)", scanTime.seconds))
+        print("rss after scan: \(residentBytes() >> 20) MiB (peak so far \(peakResidentBytes() >> 20) MiB)")
 
         // Per-order reads. "random": orders drawn from the whole log, so most blocks they
         // need are not in the block cache (the page cache holds the files). "hot": a working
@@ -148,12 +150,12 @@ struct StorageBenchCommand: AsyncParsableCommand {
                 events += history.count
                 histogram.record(UInt64(max(ns, 1)))
             }
-            print(String(format: "per-order read (%@, %.1f events/order, %d reads): p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
+            print(String(format: "per-order read (%@, %.1f events/order, %ld reads): p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
                          name, Double(events) / Double(histogram.totalCount), sample.count,
                          Double(histogram.valueAtPercentile(50)) / 1000, Double(histogram.valueAtPercentile(99)) / 1000,
                          Double(histogram.valueAtPercentile(99.9)) / 1000, Double(histogram.max) / 1000))
         }
-        print("rss after reads: \(residentBytes() >> 20) MiB; peak (VmHWM): \(peakResidentBytes() >> 20) MiB")
+        print("rss after reads: \(residentBytes() >> 20) MiB (anonymous \(procStatus("RssAnon:") >> 20) MiB, file \(procStatus("RssFile:") >> 20) MiB); peak (VmHWM): \(peakResidentBytes() >> 20) MiB")
         try log.close()
         if checksum == 42 { print("") }  // keeps the scan's work observable
     }
@@ -179,7 +181,7 @@ func parsePolicy(_ text: String) throws -> DurabilityPolicy {
 /// VmRSS and VmHWM from /proc/self/status, in bytes.
 func residentBytes() -> Int { procStatus("VmRSS:") }
 func peakResidentBytes() -> Int { procStatus("VmHWM:") }
-private func procStatus(_ field: String) -> Int {
+func procStatus(_ field: String) -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in text.split(separator: "\n") where line.hasPrefix(field) {
         return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) * 1024
