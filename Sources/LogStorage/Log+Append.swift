@@ -152,8 +152,14 @@ extension Log {
     func roll(_ w: inout WriterState) throws(LogError) {
         let old = w.active
         guard old.count > 0 else { return }
-        try old.file.syncData()
-        try old.writeCommitSlot(durableBytes: old.writtenBytes)
+        do throws(LogError) {
+            try old.file.syncData()
+            try old.writeCommitSlot(durableBytes: old.writtenBytes)
+        } catch {
+            // As after any failed fsync, the page cache can no longer be trusted.
+            w.failure = LogError(.failed, "fsync at segment roll failed: \(error.message)", file: error.file)
+            throw error
+        }
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let capacity = max(configuration.segmentBytesMax, SegmentFile.headerBytes + configuration.batchBytesMax)
         let new = try ActiveSegment.create(directory: path, base: old.endPosition, capacityBytes: capacity, now: now)

@@ -113,6 +113,8 @@ enum LogRecovery {
             guard size >= UInt64(SegmentFile.headerBytes) else { return false }
             let map = try MappedRegion(file: file, length: Int(size))
             let header = try SegmentFile.decodeSegHeader(map.bytes(at: 0, count: SegmentFile.headerBytes), path: path)
+            let name = String(path.split(separator: "/").last ?? "")
+            guard SegmentFile.parse(name)?.base == header.base else { return false }
             _ = try SegmentSealer.rebuildIndex(segPath: path, header: header, map: map)
             return true
         } catch {

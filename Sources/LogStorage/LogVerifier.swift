@@ -39,7 +39,9 @@ enum LogVerifier {
         }
         var expected: UInt64 = 0
         let bases = kinds.keys.sorted()
-        let lastLog = bases.last(where: { kinds[$0]!.contains(.log) && !kinds[$0]!.contains(.seg) })
+        // As open decides: the last segment, if it is unsealed, is the one whose tail may be torn.
+        let lastBase = bases.last(where: { kinds[$0]!.contains(.log) || kinds[$0]!.contains(.seg) })
+        let lastLog = lastBase.flatMap { kinds[$0]!.contains(.seg) ? nil : $0 }
         for base in bases {
             let present = kinds[base]!
             let end: UInt64?

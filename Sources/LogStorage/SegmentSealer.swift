@@ -2,8 +2,9 @@
 /// (whole records only), plus its index. Runs off the append path.
 ///
 /// Crash safety: the `.seg` and `.idx` are each written under `.tmp`, fsynced and renamed; the
-/// directory is fsynced; only then is the `.log` removed. Open treats a `.log` that has a
-/// `.seg` beside it as already sealed, so a crash at any point leaves one complete copy.
+/// directory is fsynced; only then is the `.log` removed. When open finds a `.log` with a `.seg`
+/// beside it, it keeps the `.seg` only if every block checks out (else it keeps the `.log`), so
+/// a crash at any point leaves one complete copy.
 enum SegmentSealer {
     static func seal(_ segment: ActiveSegment, directory: String, blockBytesTarget: Int, dictionaryBytesTarget: Int) throws(LogError) -> SealedSegment {
         let count = segment.count
