@@ -37,10 +37,17 @@ extension Log {
     /// to the load instead of growing with it.
     private func runFlusher() {
         let interval: Int? = if case .interval(let ms) = configuration.durability { ms } else { nil }
+        var nextSync = ContinuousClock.now
         commit.lock.lock()
         while true {
             if let interval {
-                if !commit.stopFlusher { commit.lock.wait(milliseconds: interval) }
+                // Wake-ups for other reasons (the lock's condition is shared) must not sync
+                // early: sleep until the interval since the last sync has passed.
+                while !commit.stopFlusher && commit.failure == nil && ContinuousClock.now < nextSync {
+                    let remaining = nextSync - ContinuousClock.now
+                    commit.lock.wait(milliseconds: max(1, Int(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+                }
+                nextSync = ContinuousClock.now + .milliseconds(interval)
             } else {
                 while commit.writtenEnd == commit.durableEnd && !commit.stopFlusher && commit.failure == nil { commit.lock.wait() }
             }

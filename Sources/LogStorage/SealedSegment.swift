@@ -32,15 +32,26 @@ final class SealedSegment: @unchecked Sendable {
 
     deinit { UnsafeMutableRawBufferPointer(start: dictionaryStorage.baseAddress, count: max(dictionaryStorage.count, 1)).deallocate() }
 
-    /// The block holding `position` (binary search over the block table).
+    /// The block holding `position`. Blocks hold about the same number of records, so the
+    /// search starts where the average puts it and walks a step or two; a binary search
+    /// over a segment's thousands of blocks would take a cache miss per probe.
     func blockIndex(containing position: UInt64) -> Int {
         precondition(position >= base && position < endPosition)
-        var low = 0, high = blocks.count - 1
-        while low < high {
-            let mid = (low + high + 1) / 2
-            if blocks[mid].firstPosition <= position { low = mid } else { high = mid - 1 }
+        return blocks.withUnsafeBufferPointer { blocks in
+            let count = blocks.count
+            var i = min(count - 1, Int((position - base) * UInt64(count) / recordCount))
+            for _ in 0..<8 {
+                if blocks[i].firstPosition > position { i -= 1; continue }
+                if i + 1 < count && blocks[i + 1].firstPosition <= position { i += 1; continue }
+                return i
+            }
+            var low = 0, high = count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if blocks[mid].firstPosition <= position { low = mid } else { high = mid - 1 }
+            }
+            return low
         }
-        return low
     }
 
     /// Reads block `index` with pread, checks and decompresses it: the path of point reads.
