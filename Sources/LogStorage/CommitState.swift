@@ -54,7 +54,8 @@ final class CommitState: @unchecked Sendable {
         return ready
     }
 
-    /// Ends every wait: durable ones succeed up to `durableEnd`, the rest fail with `error`.
+    /// Ends every wait: durable ones succeed up to `durableEnd`, the rest fail with `error`
+    /// (or with the log's failure, if it has failed).
     func finish(durableEnd: UInt64?, error: LogError) {
         lock.lock()
         finished = true
@@ -63,9 +64,24 @@ final class CommitState: @unchecked Sendable {
         let failed = durabilityWaiters.map(\.continuation)
         durabilityWaiters.removeAll()
         let readers = takeRecordWaiters(reaching: .max)
+        let reason = failure ?? error
         lock.unlock()
         for c in done { c.resume() }
-        for c in failed { c.resume(throwing: failure ?? error) }
+        for c in failed { c.resume(throwing: reason) }
         for c in readers { c.resume() }
+    }
+
+    /// Marks the log failed after a failed fsync: every append still waiting for durability
+    /// fails, and so will every later one. Linux reports a writeback error to one fsync only,
+    /// so a later fsync that "succeeds" proves nothing; the log must not trust it.
+    func fail(_ error: LogError) {
+        lock.lock()
+        if failure == nil { failure = error }
+        let waiters = durabilityWaiters.map(\.continuation)
+        durabilityWaiters.removeAll()
+        let reason = failure!
+        lock.broadcast()
+        lock.unlock()
+        for w in waiters { w.resume(throwing: reason) }
     }
 }

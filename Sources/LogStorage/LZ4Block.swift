@@ -3,6 +3,9 @@ import CLZ4
 /// LZ4 block format (not the frame format): the block header in the segment file carries the
 /// sizes and the checksum, so the frame's own would be redundant (docs/FORMAT.md).
 enum LZ4Block {
+    /// The most bytes LZ4 can compress `count` bytes into.
+    static func compressBound(_ count: Int) -> Int { Int(LZ4_compressBound(Int32(clamping: count))) }
+
     /// Decompresses exactly `destination.count` bytes or returns false (malformed input or
     /// wrong size). `dictionary` is the segment's dictionary (may be empty).
     static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, dictionary: UnsafeRawBufferPointer) -> Bool {

@@ -156,8 +156,11 @@ extension Log {
             try old.file.syncData()
             try old.writeCommitSlot(durableBytes: old.writtenBytes)
         } catch {
-            // As after any failed fsync, the page cache can no longer be trusted.
-            w.failure = LogError(.failed, "fsync at segment roll failed: \(error.message)", file: error.file)
+            // As after any failed fsync, the page cache can no longer be trusted: fail the log,
+            // including appends waiting for a sync that can no longer be believed.
+            let failure = LogError(.failed, "fsync at segment roll failed: \(error.message)", file: error.file)
+            w.failure = failure
+            commit.fail(failure)
             throw error
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
@@ -172,6 +175,7 @@ extension Log {
     public func rollActiveSegment() throws {
         try writer.withLock { (w) throws(LogError) in
             if w.closed { throw LogError(.closed, "the log was closed") }
+            if let failure = w.failure { throw failure }
             try roll(&w)
             publish(end: w.nextPosition, segment: w.active)
         }

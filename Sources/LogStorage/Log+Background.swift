@@ -69,12 +69,9 @@ extension Log {
             commit.lock.lock()
             if let failure {
                 logger.critical("fsync failed; the log refuses further appends until reopened", metadata: ["error": "\(failure)"])
-                commit.failure = LogError(.failed, "fsync failed: \(failure.message)", file: failure.file)
-                let waiters = commit.durabilityWaiters.map(\.continuation)
-                commit.durabilityWaiters.removeAll()
-                let error = commit.failure!
+                let error = LogError(.failed, "fsync failed: \(failure.message)", file: failure.file)
                 commit.lock.unlock()
-                for w in waiters { w.resume(throwing: error) }
+                commit.fail(error)
                 writer.withLock { $0.failure = error }
                 commit.lock.lock()
                 break

@@ -25,10 +25,16 @@ extension Log {
         }
         switch list.segments[index] {
         case .active(let segment):
+            guard segment.holds(position) else {
+                throw LogError(.corruption, "position \(position) is past what the log has written (a damaged chain or index)", file: segment.path)
+            }
             let bytes = segment.recordBytes(at: position)
             try checkRecord(bytes, position: position, path: segment.path, offset: UInt64(segment.offset(of: position)))
             return try body(RecordView(bytes: bytes))
         case .sealed(let segment):
+            guard position < segment.endPosition else {
+                throw LogError(.corruption, "position \(position) is not in the segment that should hold it (a damaged chain or index)", file: segment.path)
+            }
             let b = segment.blockIndex(containing: position)
             let block = try cachedBlock(segment, b)
             let bytes = block.recordBytes(at: position)
@@ -38,8 +44,13 @@ extension Log {
     }
 
     private func checkRecord(_ bytes: UnsafeRawBufferPointer, position: UInt64, path: String, offset: UInt64) throws(LogError) {
-        if case .failure(let problem) = RecordLayout.validate(bytes, at: 0, expectedPosition: position) {
+        switch RecordLayout.validate(bytes, at: 0, expectedPosition: position) {
+        case .failure(let problem):
             throw LogError(.corruption, "record \(position): \(problem.message)", file: path, offset: offset)
+        case .success(let length) where length != bytes.count:
+            throw LogError(.corruption, "record \(position) claims \(length) bytes where \(bytes.count) were written", file: path, offset: offset)
+        case .success:
+            return
         }
     }
 
@@ -62,6 +73,9 @@ extension Log {
                     throw LogError(.corruption, "record \(position) of key \(key) has sequence \(view.sequence) where \(expectedSequence) was expected")
                 }
                 if position < end { result.append(view.copy(key: key)) }
+                if let previous = view.previousPosition?.rawValue, previous >= position {
+                    throw LogError(.corruption, "record \(position) of key \(key) points forward to \(previous)")
+                }
                 return view.previousPosition?.rawValue
             }
             expectedSequence &-= 1
@@ -194,11 +208,13 @@ extension Log {
         }
     }
 
-    /// Returns once the log's end is past `position` (a record at `position` is readable), or
-    /// the log is closed. Cancelling the calling task ends the wait too. The basis of live
-    /// subscriptions: catch up with `scan`, then wait here for more.
-    public func waitForRecords(after position: LogPosition) async {
-        if committed.load(ordering: .acquiring) > position.rawValue { return }
+    /// Returns once the log's end is past `position` (a record at `position` is readable):
+    /// true. Returns false instead when the log is closed or the calling task is cancelled, so
+    /// a follow loop knows to stop. The basis of live subscriptions: catch up with `scan`,
+    /// then wait here for more.
+    @discardableResult
+    public func waitForRecords(after position: LogPosition) async -> Bool {
+        if committed.load(ordering: .acquiring) > position.rawValue { return true }
         let id: UInt64 = commit.lock.withLock {
             commit.nextWaiterID += 1
             return commit.nextWaiterID
@@ -218,5 +234,6 @@ extension Log {
             let waiter = commit.lock.withLock { commit.recordWaiters.removeValue(forKey: id) }
             waiter?.continuation.resume()
         }
+        return committed.load(ordering: .acquiring) > position.rawValue
     }
 }

@@ -74,13 +74,20 @@ public final class Log: Sendable {
     /// progress), records the durable length, and releases the directory lock. Appends after
     /// close fail with `.closed`; outstanding waits end.
     public func close() throws {
-        let active: ActiveSegment? = writer.withLock { w in
+        let state: (ActiveSegment, LogError?)? = writer.withLock { w in
             if w.closed { return nil }
             w.closed = true
-            return w.active
+            return (w.active, w.failure)
         }
-        guard let active else { return }
+        guard let (active, writerFailure) = state else { return }
         stopBackgroundThreads()
+        if let logFailure = writerFailure ?? commit.lock.withLock({ commit.failure }) {
+            // A failed log syncs nothing more: a later fsync's success would be a lie, and the
+            // commit slot must not claim what may not be on disk.
+            commit.finish(durableEnd: nil, error: logFailure)
+            lockFile.unlock()
+            return
+        }
         var failure: LogError?
         do throws(LogError) {
             try active.file.syncData()

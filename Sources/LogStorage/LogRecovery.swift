@@ -203,10 +203,11 @@ enum LogRecovery {
         guard base == expectedBase else {
             throw LogError(.corruption, "segment starts at position \(base) but the log so far ends at \(expectedBase)", file: path)
         }
-        let durable = Int(header.durableBytes ?? UInt64(SegmentFile.headerBytes))
-        guard durable <= size else {
-            throw LogError(.corruption, "segment is \(size) bytes but \(durable) were recorded as durable: its end was cut off", file: path, offset: UInt64(size))
+        let durableField = header.durableBytes ?? UInt64(SegmentFile.headerBytes)
+        guard durableField <= UInt64(size) else {
+            throw LogError(.corruption, "segment is \(size) bytes but \(durableField) were recorded as durable: its end was cut off", file: path, offset: UInt64(size))
         }
+        let durable = Int(durableField)
 
         var found: [(offset: Int, length: Int, recordedAt: Int64, hash: KeyHash, entry: KeyDirectory.Entry, batchEnd: Bool)] = []
         var offset = SegmentFile.headerBytes
@@ -250,6 +251,14 @@ enum LogRecovery {
                 "records": "\(found.count - lastBatchEndCount)", "reason": "\(reason)",
             ])
             try file.truncate(to: UInt64(lastBatchEnd))
+            try file.syncData()
+        }
+        if lastBatchEnd > durable {
+            // Whole batches past the durable point survived a process crash in the page cache
+            // but may never have reached the disk. Readers are about to see them as durable:
+            // make them so first.
+            try file.syncData()
+            try file.write(SegmentFile.encodeCommitSlot(durableBytes: UInt64(lastBatchEnd)), at: 48)
             try file.syncData()
         }
         for record in found.prefix(lastBatchEndCount) {

@@ -122,7 +122,7 @@ enum LogVerifier {
                 problems.append(LogProblem(file: path, offset: error.offset, kind: .badHeader, message: error.message))
                 return nil
             }
-            let durable = Int(header.durableBytes ?? UInt64(SegmentFile.headerBytes))
+            let durable = Int(min(header.durableBytes ?? UInt64(SegmentFile.headerBytes), UInt64(size) + 1))
             if durable > size {
                 problems.append(LogProblem(file: path, offset: UInt64(size), kind: .damagedRecord, message: "file is \(size) bytes but \(durable) were recorded as durable: its end was cut off; open refuses"))
             }

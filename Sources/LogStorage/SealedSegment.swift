@@ -124,8 +124,9 @@ final class DecodedBlock: @unchecked Sendable {
                 throw LogError(.corruption, "block header disagrees with the index", file: path, offset: fileOffset)
             }
         }
-        guard raw >= RecordLayout.minimumBytes, raw <= Int(LogConfiguration.payloadBytesHardLimit) * 2, count >= 1 else {
-            throw LogError(.corruption, "block claims \(raw) raw bytes and \(count) records", file: path, offset: fileOffset)
+        guard raw >= RecordLayout.minimumBytes, raw <= Int(LogConfiguration.payloadBytesHardLimit) * 2,
+              count >= 1, count <= raw / RecordLayout.minimumBytes, compressed <= LZ4Block.compressBound(raw) else {
+            throw LogError(.corruption, "block claims \(raw) raw bytes, \(compressed) compressed bytes and \(count) records", file: path, offset: fileOffset)
         }
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 8)
         guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: data[(offset + headerBytes)..<(offset + headerBytes + compressed)]), into: storage, dictionary: dictionary) else {

@@ -71,6 +71,9 @@ enum SegmentFile {
             throw LogError(.unsupportedVersion, "segment format version \(version); this build reads version \(formatVersion)", file: path, offset: 8)
         }
         let slotOK = h.u32(56) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[48..<56]))
+        guard h.u64(16) < LogPosition.limit.rawValue else {
+            throw LogError(.corruption, "segment base \(h.u64(16)) is beyond the log's limit", file: path, offset: 16)
+        }
         return LogHeader(base: h.u64(16), durableBytes: slotOK ? h.u64(48) : nil)
     }
 
@@ -121,6 +124,9 @@ enum SegmentFile {
             throw LogError(.unsupportedVersion, "sealed segment format version \(h.u32(8)); this build reads version \(formatVersion)", file: path, offset: 8)
         }
         guard h.u32(12) == codecLZ4 else { throw LogError(.unsupportedVersion, "unknown codec \(h.u32(12))", file: path, offset: 12) }
+        guard h.u64(16) < LogPosition.limit.rawValue, h.u64(24) >= 1, h.u64(24) <= LogPosition.limit.rawValue - h.u64(16) else {
+            throw LogError(.corruption, "sealed segment claims base \(h.u64(16)) and \(h.u64(24)) records, outside the log's limits", file: path, offset: 16)
+        }
         guard h.u32(48) <= UInt32(dictionaryBytesMax) else {
             throw LogError(.corruption, "dictionary of \(h.u32(48)) bytes exceeds \(dictionaryBytesMax)", file: path, offset: 48)
         }

@@ -187,6 +187,64 @@ struct RecoveryTests {
         try log.close()
     }
 
+    @Test("whole batches found past the durable point are fsynced and recorded as durable at open")
+    func unsyncedTailMadeDurableAtOpen() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await makeLog(dir)
+        let size = readFile(path).count
+        let offsets = recordOffsets(path)
+        setDurableBytes(path, offsets[6])  // as a crash before the last fsyncs leaves it
+        let log = try Log.open(path: dir.path, configuration: .small())
+        #expect(log.endPosition == LogPosition(15))
+        #expect(readFile(path)[48..<64] == SegmentFile.encodeCommitSlot(durableBytes: UInt64(size))[0..<16])
+        try log.close()
+    }
+
+    @Test("a length field damaged while the log is open is reported by reads, never followed")
+    func lengthDamagedUnderAnOpenLog() async throws {
+        let dir = TemporaryDirectory()
+        let log = try Log.open(path: dir.path, configuration: .small())
+        try await appendSample(log, count: 10, batchSize: 10)
+        let path = dir.files(withExtension: "log").last!
+        let offsets = recordOffsets(path)
+        let handle = FileHandle(forUpdatingAtPath: path)!
+        try handle.seek(toOffset: UInt64(offsets[9] + 4))
+        try handle.write(contentsOf: [0x00, 0x00, 0xF0, 0x00])  // ~15.7 MB: far past the file's end
+        try handle.close()
+        do {
+            _ = try log.record(at: LogPosition(9))
+            Issue.record("read a record with a damaged length")
+        } catch let error as LogError {
+            #expect(error.code == .corruption)
+            #expect(error.file == path)
+        }
+        #expect(throws: LogError.self) { try log.scan(from: LogPosition(0)) { _ in true } }
+        #expect(try log.record(at: LogPosition(8)).position == LogPosition(8))
+        try log.close()
+    }
+
+    @Test("a sealed header with impossible counts and a valid checksum is corruption, not a crash")
+    func hostileSealedHeader() async throws {
+        let dir = TemporaryDirectory()
+        let log = try Log.open(path: dir.path, configuration: .small())
+        try await appendSample(log, count: 300)
+        log.sealPendingSegments()
+        try log.close()
+        let seg = dir.files(withExtension: "seg")[0]
+        var bytes = readFile(seg)
+        var header = try bytes.withUnsafeBytes { try SegmentFile.decodeSegHeader($0, path: seg) }
+        header.recordCount = UInt64.max - 5
+        bytes.replaceSubrange(0..<64, with: SegmentFile.encodeSegHeader(header))
+        writeFile(seg, bytes)
+        #expect(!Log.verify(path: dir.path).isEmpty)
+        do {
+            _ = try Log.open(path: dir.path, configuration: .small())
+            Issue.record("opened a log with an impossible sealed header")
+        } catch let error as LogError {
+            #expect(error.code == .corruption)
+        }
+    }
+
     @Test("a missing segment in the middle is a gap error, not silent loss")
     func missingSegmentIsGap() async throws {
         let dir = TemporaryDirectory()
