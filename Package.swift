@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LogStorage", targets: ["LogStorage"]),
         .library(name: "LogWorkload", targets: ["LogWorkload"]),
+        .library(name: "OrderModel", targets: ["OrderModel"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
     ],
     dependencies: [
@@ -32,6 +33,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The order event catalog, codecs, lifecycle rules and snapshots. Pure: no I/O.
+        .target(name: "OrderModel"),
         // Order-shaped sample records for benchmarks and demos of the storage engine.
         .target(name: "LogWorkload", dependencies: ["LogStorage"]),
         .executableTarget(
@@ -51,6 +54,7 @@ let package = Package(
             dependencies: ["LogStorage"],
             path: "Tests/CrashChild"
         ),
+        .testTarget(name: "OrderModelTests", dependencies: ["OrderModel"]),
         .testTarget(
             name: "LogStorageTests",
             dependencies: ["LogStorage", "logstorage-crash-child"]

@@ -1,0 +1,134 @@
+/// A moment with the UTC offset it was written in: microseconds since the Unix epoch, plus the
+/// offset in minutes, so an event's `ts` comes back as it was given (`+02:00` stays `+02:00`).
+/// Ordering and comparisons use the instant only.
+public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var microseconds: Int64
+    public var offsetMinutes: Int16
+
+    public init(microseconds: Int64, offsetMinutes: Int16 = 0) {
+        self.microseconds = microseconds
+        self.offsetMinutes = offsetMinutes
+    }
+
+    public static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
+    public static func == (a: EventTime, b: EventTime) -> Bool { a.microseconds == b.microseconds && a.offsetMinutes == b.offsetMinutes }
+
+    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (also `t`, `z`, or a space
+    /// for `T`). Fractions beyond microseconds are truncated.
+    public init(rfc3339 text: String) throws(OrderError) {
+        let b = Array(text.utf8)
+        func fail(_ why: String) -> OrderError {
+            OrderError(.invalidTimestamp, "\"\(text)\" is not an RFC 3339 time: \(why)", field: "ts")
+        }
+        func digits(_ at: Int, _ n: Int) throws(OrderError) -> Int {
+            guard at + n <= b.count else { throw fail("cut short") }
+            var v = 0
+            for i in at..<(at + n) {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { throw fail("expected a digit at \(i + 1)") }
+                v = v * 10 + Int(b[i] - 0x30)
+            }
+            return v
+        }
+        func expect(_ at: Int, _ c: UInt8) throws(OrderError) {
+            guard at < b.count, b[at] == c else { throw fail("expected '\(Character(Unicode.Scalar(c)))' at \(at + 1)") }
+        }
+        let year = try digits(0, 4); try expect(4, 0x2D)
+        let month = try digits(5, 2); try expect(7, 0x2D)
+        let day = try digits(8, 2)
+        guard b.count > 10, b[10] == 0x54 || b[10] == 0x74 || b[10] == 0x20 else { throw fail("expected 'T' at 11") }
+        let hour = try digits(11, 2); try expect(13, 0x3A)
+        let minute = try digits(14, 2); try expect(16, 0x3A)
+        let second = try digits(17, 2)
+        var i = 19
+        var micros = 0
+        if i < b.count && b[i] == 0x2E {
+            i += 1
+            var n = 0
+            while i < b.count && b[i] >= 0x30 && b[i] <= 0x39 {
+                if n < 6 { micros = micros * 10 + Int(b[i] - 0x30) }
+                n += 1; i += 1
+            }
+            guard n > 0 else { throw fail("empty fraction") }
+            if n < 6 { for _ in n..<6 { micros *= 10 } }
+        }
+        guard i < b.count else { throw fail("missing offset (Z or ±HH:MM)") }
+        var offset = 0
+        if b[i] == 0x5A || b[i] == 0x7A {
+            i += 1
+        } else if b[i] == 0x2B || b[i] == 0x2D {
+            let sign = b[i] == 0x2D ? -1 : 1
+            let oh = try digits(i + 1, 2); try expect(i + 3, 0x3A)
+            let om = try digits(i + 4, 2)
+            guard oh <= 23, om <= 59 else { throw fail("offset out of range") }
+            offset = sign * (oh * 60 + om)
+            i += 6
+        } else {
+            throw fail("expected Z or ±HH:MM at \(i + 1)")
+        }
+        guard i == b.count else { throw fail("unexpected text after the offset") }
+        guard (1...12).contains(month), day >= 1, day <= EventTime.daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 60 else { throw fail("a field is out of range") }
+        let days = EventTime.daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
+        self.init(microseconds: seconds * 1_000_000 + Int64(micros), offsetMinutes: Int16(offset))
+    }
+
+    /// RFC 3339 in the time's own offset; `Z` for UTC; a 6-digit fraction only when non-zero.
+    public var rfc3339: String {
+        let local = microseconds + Int64(offsetMinutes) * 60_000_000
+        let micros = Int(((local % 1_000_000) + 1_000_000) % 1_000_000)
+        let seconds = (local - Int64(micros)) / 1_000_000
+        let days = Int((seconds - ((seconds % 86_400) + 86_400) % 86_400) / 86_400)
+        let secondOfDay = Int(((seconds % 86_400) + 86_400) % 86_400)
+        let (y, m, d) = EventTime.civilFromDays(days)
+        var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
+        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+        if micros != 0 { text += "." + pad(micros, 6) }
+        if offsetMinutes == 0 {
+            text += "Z"
+        } else {
+            let o = Int(abs(Int32(offsetMinutes)))
+            text += (offsetMinutes < 0 ? "-" : "+") + pad(o / 60, 2) + ":" + pad(o % 60, 2)
+        }
+        return text
+    }
+
+    public var description: String { rfc3339 }
+
+    private func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}

@@ -1,0 +1,289 @@
+/// The lifecycle rules (docs/EVENTS.md, "Rules"), checked in their documented order, and the
+/// changes an accepted event makes. `apply` changes nothing when it throws.
+extension OrderSnapshot {
+    /// What an event is, measured against the order before it.
+    public enum Admission: Equatable, Sendable {
+        /// A new event: apply it.
+        case accept
+        /// Its `event_id` was already stored for this order, at this position: store nothing.
+        case duplicate(position: UInt64)
+    }
+
+    /// Rules 1 and 2: idempotency, then the expected version.
+    public func admit(_ event: OrderEvent, expected: ExpectedVersion) throws(OrderError) -> Admission {
+        if let id = event.eventID, let position = eventIDs[id] { return .duplicate(position: position) }
+        switch expected {
+        case .any: break
+        case .none:
+            if exists { throw violation(.versionConflict, event, "expected the order not to exist; it has \(version) events") }
+        case .exactly(let n):
+            if Int(version) != n { throw violation(.versionConflict, event, "expected version \(n); the order's version is \(version)") }
+        }
+        return .accept
+    }
+
+    /// Checks rules 3–8 for `event` and, if it passes, applies it. `time` is when it happened
+    /// (its `ts`, else its recorded time), used for milestones.
+    public mutating func apply(_ event: OrderEvent, position: UInt64, time: Int64) throws(OrderError) {
+        var next = self
+        try next.check(event)
+        next.change(event, time: time)
+        next.version += 1
+        next.lastPosition = position
+        if let id = event.eventID { next.eventIDs[id] = position }
+        self = next
+    }
+
+    func violation(_ code: OrderError.Code, _ event: OrderEvent, _ message: String) -> OrderError {
+        OrderError(code, "\(event.type.rawValue) for order \(orderID): \(message)", orderID: orderID.value)
+    }
+
+    // MARK: - Checks
+
+    private func check(_ e: OrderEvent) throws(OrderError) {
+        // Rule 3 (shape): the first event is OrderPlaced, once.
+        if !exists, e.type != .orderPlaced {
+            throw violation(.firstEventNotPlaced, e, "the first event of an order must be OrderPlaced")
+        }
+        switch e.data {
+        case .orderPlaced(_, _, let currency, let placed, let shipping, let tax, let discount):
+            if exists { throw violation(.alreadyPlaced, e, "the order was already placed (version \(version))") }
+            guard !placed.isEmpty else { throw violation(.invalidQuantity, e, "an order needs at least one line") }
+            var seen = Set<String>()
+            for line in placed {
+                if !seen.insert(line.sku).inserted { throw violation(.duplicateSku, e, "sku \(line.sku) appears twice") }
+                if line.qty < 1 { throw violation(.invalidQuantity, e, "sku \(line.sku) has qty \(line.qty); at least 1") }
+                if line.unitPriceMinor < 0 { throw violation(.negativeAmount, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)") }
+            }
+            for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
+                if let value, value < 0 { throw violation(.negativeAmount, e, "\(name) is \(value)") }
+            }
+            let c = Array(currency.utf8)
+            guard c.count == 3, c.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
+                throw violation(.invalidCurrency, e, "currency \"\(currency)\" is not three capital letters")
+            }
+
+        case .paymentAuthorized(let id, let amount):
+            try nonNegative(amount, e)
+            if payment(id)?.authorizations ?? 0 > 0 { throw violation(.duplicateID, e, "payment \(id) was already authorized") }
+            try notCancelled(e)
+
+        case .paymentCaptured(let id, let amount):
+            try nonNegative(amount, e)
+            let p = payment(id) ?? Payment(id: id)
+            if p.captured + amount > p.authorized - p.voided {
+                throw violation(.overCapture, e, "capturing \(amount) on payment \(id) would make captured \(p.captured + amount) > authorized \(p.authorized) − voided \(p.voided)")
+            }
+            try notCancelled(e)
+
+        case .paymentVoided(let id, let amount):
+            try nonNegative(amount, e)
+            let p = payment(id) ?? Payment(id: id)
+            if p.voided + amount > p.authorized - p.captured {
+                throw violation(.overVoid, e, "voiding \(amount) on payment \(id) would make voided \(p.voided + amount) > authorized \(p.authorized) − captured \(p.captured)")
+            }
+
+        case .paymentFailed:
+            try notCancelled(e)
+
+        case .fulfillmentRequested(let id, _, let requested):
+            if fulfillments.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "fulfillment \(id) already exists") }
+            try shapeOf(requested, e)
+            try knownSkus(requested, e)
+            for r in requested {
+                let line = lines[lineIndex(r.sku)!]
+                let open = line.ordered - line.cancelled - line.requested
+                if r.qty > open {
+                    throw violation(.overFulfillment, e, "sku \(r.sku): requesting \(r.qty) but only \(open) are unrequested (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
+                }
+            }
+            try notCancelled(e)
+
+        case .fulfillmentPacked(let id):
+            let f = try fulfillment(id, e)
+            if f.state != .requested { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested one can be packed") }
+            try notCancelled(e)
+
+        case .shipped(let id, _, _):
+            let f = try fulfillment(id, e)
+            if f.state != .requested && f.state != .packed {
+                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested or packed one can ship")
+            }
+            try notCancelled(e)
+
+        case .delivered(let id):
+            let f = try fulfillment(id, e)
+            if f.state != .shipped { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a shipped one can be delivered") }
+            try notCancelled(e)
+
+        case .itemsCancelled(let cancelled, _):
+            try shapeOf(cancelled, e)
+            try knownSkus(cancelled, e)
+            for c in cancelled {
+                let line = lines[lineIndex(c.sku)!]
+                let open = line.ordered - line.cancelled - line.requested
+                if c.qty > open {
+                    throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) but only \(open) can be (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
+                }
+            }
+            try notCancelled(e)
+
+        case .orderCancelled:
+            let shipped = lines.reduce(0) { $0 + $1.shipped }
+            if shipped > 0 { throw violation(.cancelAfterShipment, e, "\(shipped) units have shipped") }
+            try notCancelled(e)
+
+        case .returnRequested(let id, let requested, _):
+            if returns.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "return \(id) already exists") }
+            try shapeOf(requested, e)
+            try knownSkus(requested, e)
+            try notCancelled(e)
+            for r in requested {
+                let line = lines[lineIndex(r.sku)!]
+                if r.qty > line.delivered - line.returnRequested {
+                    throw violation(.overReturn, e, "sku \(r.sku): returning \(r.qty) but delivered \(line.delivered) − already requested for return \(line.returnRequested) = \(line.delivered - line.returnRequested)")
+                }
+            }
+
+        case .returnReceived(let id, let received):
+            try notCancelled(e)
+            guard let ret = returns.first(where: { $0.id == id }) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
+            if ret.received != nil { throw violation(.returnAlreadyReceived, e, "return \(id) was already received") }
+            if let received {
+                try shapeOf(received, e)
+                for r in received {
+                    let requested = ret.lines.filter { $0.sku == r.sku }.reduce(0) { $0 + $1.qty }
+                    if r.qty > requested { throw violation(.overReturn, e, "sku \(r.sku): receiving \(r.qty) but return \(id) requested \(requested)") }
+                }
+            }
+
+        case .refundIssued(let id, let amount, let paymentID, let returnID):
+            try nonNegative(amount, e)
+            if refunds.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "refund \(id) already exists") }
+            let refunded = refundedMinor, captured = capturedMinor
+            if refunded + amount > captured {
+                throw violation(.overRefund, e, "refunding \(amount) would make refunded \(refunded + amount) > captured \(captured)")
+            }
+            if let paymentID {
+                let p = payment(paymentID) ?? Payment(id: paymentID)
+                if amount > p.captured - p.refunded {
+                    throw violation(.overRefund, e, "refunding \(amount) on payment \(paymentID) exceeds its captured \(p.captured) − refunded \(p.refunded)")
+                }
+            }
+            if let returnID, !returns.contains(where: { $0.id == returnID }) {
+                throw violation(.unknownReturn, e, "return \(returnID) does not exist")
+            }
+
+        case .priceAdjusted(let sku, let amount, _):
+            guard lineIndex(sku) != nil else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
+            if totalMinor + amount < 0 {
+                throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(totalMinor + amount)")
+            }
+            try notCancelled(e)
+
+        case .noteAdded:
+            break
+        }
+    }
+
+    private func nonNegative(_ amount: Money, _ e: OrderEvent) throws(OrderError) {
+        if amount < 0 { throw violation(.negativeAmount, e, "amount_minor is \(amount)") }
+    }
+
+    private func shapeOf(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {
+        guard !lines.isEmpty else { throw violation(.invalidQuantity, e, "lines is empty") }
+        for l in lines where l.qty < 1 { throw violation(.invalidQuantity, e, "sku \(l.sku) has qty \(l.qty); at least 1") }
+        var seen = Set<String>()
+        for l in lines where !seen.insert(l.sku).inserted { throw violation(.duplicateSku, e, "sku \(l.sku) appears twice") }
+    }
+
+    private func knownSkus(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {
+        for l in lines where lineIndex(l.sku) == nil { throw violation(.unknownSku, e, "sku \(l.sku) is not in the order") }
+    }
+
+    /// Rule 7: after OrderCancelled only PaymentVoided, RefundIssued and NoteAdded.
+    private func notCancelled(_ e: OrderEvent) throws(OrderError) {
+        if isCancelled { throw violation(.orderCancelled, e, "the order is cancelled; only PaymentVoided, RefundIssued and NoteAdded are accepted") }
+    }
+
+    private func fulfillment(_ id: String, _ e: OrderEvent) throws(OrderError) -> Fulfillment {
+        guard let f = fulfillments.first(where: { $0.id == id }) else { throw violation(.unknownFulfillment, e, "fulfillment \(id) does not exist") }
+        return f
+    }
+
+    func payment(_ id: String) -> Payment? { payments.first { $0.id == id } }
+
+    // MARK: - Changes
+
+    private mutating func change(_ e: OrderEvent, time: Int64) {
+        switch e.data {
+        case .orderPlaced(let customer, let channel, let currency, let placed, let shipping, let tax, let discount):
+            customerID = customer
+            self.channel = channel
+            self.currency = currency
+            lines = placed.map { SkuLine(sku: $0.sku, unitPriceMinor: $0.unitPriceMinor, ordered: $0.qty) }
+            shippingMinor = shipping ?? 0
+            taxMinor = tax ?? 0
+            discountMinor = discount ?? 0
+            placedAt = time
+        case .paymentAuthorized(let id, let amount): updatePayment(id) { $0.authorized += amount; $0.authorizations += 1 }
+        case .paymentCaptured(let id, let amount):
+            updatePayment(id) { $0.captured += amount }
+            if paidAt == nil && isPaid { paidAt = time }
+        case .paymentVoided(let id, let amount): updatePayment(id) { $0.voided += amount }
+        case .paymentFailed(let id, let reason): updatePayment(id) { $0.failures += 1; $0.lastFailureReason = reason }
+        case .fulfillmentRequested(let id, let location, let requested):
+            fulfillments.append(Fulfillment(id: id, location: location, lines: requested))
+            for r in requested { lines[lineIndex(r.sku)!].requested += r.qty }
+        case .fulfillmentPacked(let id):
+            let i = fulfillments.firstIndex { $0.id == id }!
+            fulfillments[i].state = .packed
+            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].packed += l.qty }
+        case .shipped(let id, let carrier, let tracking):
+            let i = fulfillments.firstIndex { $0.id == id }!
+            fulfillments[i].state = .shipped
+            fulfillments[i].carrier = carrier
+            fulfillments[i].trackingNo = tracking
+            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].shipped += l.qty }
+            if shippedAt == nil { shippedAt = time }
+        case .delivered(let id):
+            let i = fulfillments.firstIndex { $0.id == id }!
+            fulfillments[i].state = .delivered
+            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].delivered += l.qty }
+            if deliveredAt == nil && status == .delivered { deliveredAt = time }
+        case .itemsCancelled(let cancelled, _):
+            for c in cancelled { lines[lineIndex(c.sku)!].cancelled += c.qty }
+        case .orderCancelled:
+            isCancelled = true
+            for i in lines.indices { lines[i].cancelled = lines[i].ordered }
+            for i in fulfillments.indices where fulfillments[i].state == .requested || fulfillments[i].state == .packed {
+                fulfillments[i].state = .cancelled
+            }
+        case .returnRequested(let id, let requested, let reason):
+            returns.append(Return(id: id, lines: requested, reason: reason))
+            for r in requested { lines[lineIndex(r.sku)!].returnRequested += r.qty }
+        case .returnReceived(let id, let received):
+            let i = returns.firstIndex { $0.id == id }!
+            let units = received ?? returns[i].lines
+            returns[i].received = units
+            for u in units { lines[lineIndex(u.sku)!].returned += u.qty }
+        case .refundIssued(let id, let amount, let paymentID, let returnID):
+            refunds.append(Refund(id: id, amountMinor: amount, paymentID: paymentID, returnID: returnID))
+            if let paymentID { updatePayment(paymentID) { $0.refunded += amount } }
+        case .priceAdjusted(let sku, let amount, _):
+            lines[lineIndex(sku)!].adjustmentsMinor += amount
+        case .noteAdded:
+            notes += 1
+        }
+    }
+
+    private mutating func updatePayment(_ id: String, _ body: (inout Payment) -> Void) {
+        if let i = payments.firstIndex(where: { $0.id == id }) {
+            body(&payments[i])
+        } else {
+            var p = Payment(id: id)
+            body(&p)
+            payments.append(p)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+/// An order's state, replayed from its events: what `show` prints, what the rules check
+/// against, and what the status lists index. A value: applying an event to a copy and
+/// keeping the copy only if every event of the batch passes is how a batch stays atomic.
+public struct OrderSnapshot: Hashable, Sendable {
+    public struct SkuLine: Hashable, Sendable {
+        public var sku: String
+        public var unitPriceMinor: Money
+        public var ordered: Int64 = 0
+        public var cancelled: Int64 = 0
+        public var requested: Int64 = 0
+        public var packed: Int64 = 0
+        public var shipped: Int64 = 0
+        public var delivered: Int64 = 0
+        public var returnRequested: Int64 = 0
+        public var returned: Int64 = 0
+        public var adjustmentsMinor: Money = 0
+
+        /// Units still owed to the customer: ordered and not cancelled.
+        public var active: Int64 { ordered - cancelled }
+    }
+
+    public struct Payment: Hashable, Sendable {
+        public var id: String
+        public var authorized: Money = 0
+        public var captured: Money = 0
+        public var voided: Money = 0
+        public var refunded: Money = 0
+        public var authorizations: Int = 0
+        public var failures: Int = 0
+        public var lastFailureReason: String?
+    }
+
+    public struct Fulfillment: Hashable, Sendable {
+        public enum State: String, Sendable { case requested, packed, shipped, delivered, cancelled }
+        public var id: String
+        public var location: String
+        public var lines: [SkuQuantity]
+        public var state: State = .requested
+        public var carrier: String?
+        public var trackingNo: String?
+    }
+
+    public struct Return: Hashable, Sendable {
+        public var id: String
+        public var lines: [SkuQuantity]
+        public var reason: String
+        /// The units received, once the return is closed.
+        public var received: [SkuQuantity]?
+    }
+
+    public struct Refund: Hashable, Sendable {
+        public var id: String
+        public var amountMinor: Money
+        public var paymentID: String?
+        public var returnID: String?
+    }
+
+    public enum Status: String, Sendable, CaseIterable {
+        case placed, authorized, paid, fulfilling, packed
+        case partiallyShipped = "partially_shipped", shipped
+        case partiallyDelivered = "partially_delivered", delivered, cancelled
+    }
+
+    public enum PaymentStatus: String, Sendable, CaseIterable {
+        case unpaid, authorized
+        case partiallyPaid = "partially_paid", paid
+        case partiallyRefunded = "partially_refunded", refunded
+    }
+
+    public enum ReturnStatus: String, Sendable, CaseIterable { case none, requested, received }
+
+    public let orderID: OrderID
+    /// How many events the order has.
+    public internal(set) var version: UInt32 = 0
+    public internal(set) var lastPosition: UInt64?
+    public internal(set) var currency = ""
+    public internal(set) var customerID = ""
+    public internal(set) var channel = ""
+    public internal(set) var lines: [SkuLine] = []
+    public internal(set) var shippingMinor: Money = 0
+    public internal(set) var taxMinor: Money = 0
+    public internal(set) var discountMinor: Money = 0
+    public internal(set) var payments: [Payment] = []
+    public internal(set) var fulfillments: [Fulfillment] = []
+    public internal(set) var returns: [Return] = []
+    public internal(set) var refunds: [Refund] = []
+    public internal(set) var isCancelled = false
+    public internal(set) var notes = 0
+    /// Milestones, µs since the Unix epoch (the event's `ts`, or its recorded time).
+    public internal(set) var placedAt: Int64?
+    public internal(set) var paidAt: Int64?
+    public internal(set) var shippedAt: Int64?
+    public internal(set) var deliveredAt: Int64?
+    /// Idempotency keys seen, with the position of the event that carried each.
+    public internal(set) var eventIDs: [String: UInt64] = [:]
+
+    public init(orderID: OrderID) { self.orderID = orderID }
+
+    public var exists: Bool { version > 0 }
+
+    // MARK: Money
+
+    public var authorizedMinor: Money { payments.reduce(0) { $0 + $1.authorized } }
+    public var capturedMinor: Money { payments.reduce(0) { $0 + $1.captured } }
+    public var voidedMinor: Money { payments.reduce(0) { $0 + $1.voided } }
+    public var refundedMinor: Money { refunds.reduce(0) { $0 + $1.amountMinor } }
+    public var adjustmentsMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsMinor } }
+
+    /// Σ (ordered − cancelled) × unit price + Σ adjustments + shipping + tax − discount;
+    /// 0 once the order is cancelled.
+    public var totalMinor: Money {
+        if isCancelled { return 0 }
+        return lines.reduce(0) { $0 + $1.active * $1.unitPriceMinor } + adjustmentsMinor + shippingMinor + taxMinor - discountMinor
+    }
+
+    // MARK: Statuses (docs/EVENTS.md, "Statuses")
+
+    public var status: Status {
+        let active = lines.reduce(0) { $0 + $1.active }
+        if isCancelled || (!lines.isEmpty && active == 0) { return .cancelled }
+        if active > 0 && lines.allSatisfy({ $0.delivered >= $0.active }) { return .delivered }
+        if lines.contains(where: { $0.delivered > 0 }) { return .partiallyDelivered }
+        if active > 0 && lines.allSatisfy({ $0.shipped >= $0.active }) { return .shipped }
+        if lines.contains(where: { $0.shipped > 0 }) { return .partiallyShipped }
+        if lines.contains(where: { $0.packed > 0 }) { return .packed }
+        if lines.contains(where: { $0.requested > 0 }) { return .fulfilling }
+        if isPaid { return .paid }
+        if authorizedMinor - voidedMinor > 0 { return .authorized }
+        return .placed
+    }
+
+    var isPaid: Bool { capturedMinor > 0 && capturedMinor >= totalMinor }
+
+    public var paymentStatus: PaymentStatus {
+        let refunded = refundedMinor, captured = capturedMinor
+        if refunded > 0 && refunded == captured { return .refunded }
+        if refunded > 0 { return .partiallyRefunded }
+        if isPaid { return .paid }
+        if captured > 0 { return .partiallyPaid }
+        if authorizedMinor - voidedMinor > 0 { return .authorized }
+        return .unpaid
+    }
+
+    public var returnStatus: ReturnStatus {
+        if returns.isEmpty { return .none }
+        return returns.contains { $0.received == nil } ? .requested : .received
+    }
+
+    func lineIndex(_ sku: String) -> Int? { lines.firstIndex { $0.sku == sku } }
+}
