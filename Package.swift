@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "LogStorage", targets: ["LogStorage"]),
         .library(name: "LogWorkload", targets: ["LogWorkload"]),
         .library(name: "OrderModel", targets: ["OrderModel"]),
+        .library(name: "OrderStore", targets: ["OrderStore"]),
+        .library(name: "OrderWorkload", targets: ["OrderWorkload"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
     ],
     dependencies: [
@@ -35,6 +37,13 @@ let package = Package(
         ),
         // The order event catalog, codecs, lifecycle rules and snapshots. Pure: no I/O.
         .target(name: "OrderModel"),
+        // The query layer: validated appends, snapshots, as-of queries, lists, audits.
+        .target(
+            name: "OrderStore",
+            dependencies: ["LogStorage", "OrderModel", .product(name: "Logging", package: "swift-log")]
+        ),
+        // A realistic, seeded order workload (orderlog generate, benchmarks, tests).
+        .target(name: "OrderWorkload", dependencies: ["OrderModel"]),
         // Order-shaped sample records for benchmarks and demos of the storage engine.
         .target(name: "LogWorkload", dependencies: ["LogStorage"]),
         .executableTarget(
@@ -42,6 +51,9 @@ let package = Package(
             dependencies: [
                 "LogStorage",
                 "LogWorkload",
+                "OrderModel",
+                "OrderStore",
+                "OrderWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -49,7 +49,8 @@ extension Log {
             }
             if w.active.freeBytes < totalBytes { try roll(&w) }
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let recordedAt = max(now, w.lastRecordedAt)
+            var recordedAt = max(now, w.lastRecordedAt)
+            var firstRecordedAt = recordedAt
 
             // Chain each record to its key's previous record: the directory for keys seen
             // before this batch, `batchHeads` for keys repeated within it.
@@ -71,6 +72,10 @@ extension Log {
                         return
                     }
                     w.batchHeads[hashes[i]] = KeyDirectory.Entry(position: position, sequence: sequence)
+                    if let given = request.recordedAt {
+                        recordedAt = max(given.rawValue, i == 0 ? w.lastRecordedAt : recordedAt)
+                    }
+                    if i == 0 { firstRecordedAt = recordedAt }
                     offsets.append(cursor)
                     cursor += request.payload.withUnsafeBytes { payload in
                         RecordLayout.encode(
@@ -102,7 +107,7 @@ extension Log {
                 for (hash, entry) in w.batchHeads { directory.update(hash, entry) }
             }
             publish(end: w.nextPosition, segment: w.active)
-            return PendingAppend(receipt: AppendReceipt(firstPosition: LogPosition(first), sequences: sequences, recordedAt: RecordTimestamp(rawValue: recordedAt)))
+            return PendingAppend(receipt: AppendReceipt(firstPosition: LogPosition(first), sequences: sequences, recordedAt: RecordTimestamp(rawValue: firstRecordedAt)))
         }
     }
 

@@ -1,0 +1,293 @@
+import Foundation
+import LogStorage
+import Logging
+import OrderModel
+import Synchronization
+
+/// Every tunable of a store, each with its default.
+public struct StoreConfiguration: Sendable {
+    /// The log underneath (durability, segment size, …).
+    public var log = LogConfiguration()
+    /// Snapshots kept in memory; others are replayed from their events (a handful of reads)
+    /// when asked for. Default 200,000.
+    public var snapshotCacheMax = 200_000
+    /// Events in one append batch. Default 10,000.
+    public var batchEventsMax = 10_000
+
+    public init() {}
+}
+
+/// One event to append, with its condition.
+public struct AppendEvent: Sendable {
+    public var event: OrderEvent
+    public var expectedVersion: ExpectedVersion
+    /// Keep this recorded time (an import of an export); nil: now.
+    public var recordedAt: Int64?
+
+    public init(_ event: OrderEvent, expectedVersion: ExpectedVersion = .any, recordedAt: Int64? = nil) {
+        self.event = event
+        self.expectedVersion = expectedVersion
+        self.recordedAt = recordedAt
+    }
+}
+
+/// What became of one event of an append.
+public enum AppendResult: Sendable, Equatable {
+    case stored(position: UInt64, seq: UInt32)
+    /// Its `event_id` was already stored for its order, at this position; nothing was stored.
+    case duplicate(position: UInt64)
+
+    public var position: UInt64 {
+        switch self {
+        case .stored(let p, _), .duplicate(let p): p
+        }
+    }
+}
+
+/// The query layer: validated appends, snapshots (now, as of a time or a position), timelines,
+/// lists by customer and status, totals and audits, over one `Log`.
+///
+/// Appends are serialized (each batch is checked against the orders' current state and
+/// written under one lock, then awaits durability outside it, so batches from many producers
+/// share fsyncs). Snapshots are cached; a miss replays the order's few events through its key
+/// chain.
+public final class OrderStore: Sendable {
+    public let log: Log
+    public let configuration: StoreConfiguration
+    let logger: Logger
+
+    struct State {
+        var cache: [OrderID: OrderSnapshot] = [:]
+        var indexes = OrderIndexes()
+        var nextPosition: UInt64 = 0
+        /// Rule violations met while replaying the log at open (stored events that the current
+        /// rules refuse): reported by `audit`, never silently fixed.
+        var replayViolations = 0
+    }
+
+    let state: Mutex<State>
+
+    private init(log: Log, configuration: StoreConfiguration, logger: Logger, state: State) {
+        self.log = log
+        self.configuration = configuration
+        self.logger = logger
+        self.state = Mutex(state)
+    }
+
+    /// Opens (or creates) the store in `path`, replaying its log to rebuild the lists.
+    public static func open(path: String, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger? = nil) throws -> OrderStore {
+        let logger = logger ?? Logger(label: "orderlog.store", factory: { _ in SwiftLogNoOpLogHandler() })
+        let log: Log
+        do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
+        var state = State()
+        var snapshots: [OrderID: OrderSnapshot] = [:]
+        do {
+            try log.scan(from: LogPosition(0)) { view in
+                let stored = try StoredEvent.decode(view)
+                var snapshot = snapshots[stored.event.orderID] ?? OrderSnapshot(orderID: stored.event.orderID)
+                do {
+                    try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                } catch {
+                    state.replayViolations += 1
+                    logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
+                }
+                snapshots[stored.event.orderID] = snapshot
+                return true
+            }
+        } catch {
+            try? log.close()
+            throw StoreError.storage(error)
+        }
+        for snapshot in snapshots.values { state.indexes.update(snapshot) }
+        state.nextPosition = log.endPosition.rawValue
+        // Keep the most recently changed orders warm.
+        if snapshots.count <= configuration.snapshotCacheMax {
+            state.cache = snapshots
+        } else {
+            let recent = snapshots.values.sorted { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }.prefix(configuration.snapshotCacheMax)
+            for s in recent { state.cache[s.orderID] = s }
+        }
+        return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
+    }
+
+    public func close() throws {
+        do { try log.close() } catch { throw StoreError.storage(error) }
+    }
+
+    // MARK: - Appends
+
+    /// Checks `batch` against the rules and the orders' current state, and stores it if every
+    /// event passes — or nothing, if any is rejected (the error names its index). Events whose
+    /// `event_id` their order already has are not stored again; their result is `.duplicate`
+    /// with the original position. Returns when the stored events are durable.
+    public func append(_ batch: [AppendEvent]) async throws -> [AppendResult] {
+        guard !batch.isEmpty else { return [] }
+        guard batch.count <= configuration.batchEventsMax else {
+            throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
+        }
+        let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
+            var working: [OrderID: OrderSnapshot] = [:]
+            var results: [AppendResult] = []
+            var requests: [AppendRequest] = []
+            results.reserveCapacity(batch.count)
+            requests.reserveCapacity(batch.count)
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            for (i, item) in batch.enumerated() {
+                var event = item.event
+                let id = event.orderID
+                var snapshot: OrderSnapshot
+                if let w = working[id] { snapshot = w } else {
+                    do { snapshot = try loadSnapshot(id, cache: &s.cache) } catch { throw StoreError.storage(error) }
+                }
+                do {
+                    switch try snapshot.admit(event, expected: item.expectedVersion) {
+                    case .duplicate(let position):
+                        results.append(.duplicate(position: position))
+                        continue
+                    case .accept:
+                        // An event without `ts` happened when it is recorded; storing that
+                        // time makes every replay see the same milestones.
+                        if event.ts == nil { event.ts = EventTime(microseconds: item.recordedAt ?? now) }
+                        let position = s.nextPosition + UInt64(requests.count)
+                        try snapshot.apply(event, position: position, time: event.ts!.microseconds)
+                        results.append(.stored(position: position, seq: snapshot.version))
+                    }
+                } catch let error as OrderError {
+                    throw StoreError.rejected(error, at: i)
+                }
+                working[id] = snapshot
+                requests.append(AppendRequest(
+                    key: try! LogKey(id.value), type: RecordType(event.type.code), payload: event.encodeBinary(),
+                    recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
+            }
+            guard !requests.isEmpty else { return (results, nil) }
+            let pending: PendingAppend
+            do { pending = try log.write(requests) } catch { throw StoreError.storage(error) }
+            precondition(pending.receipt.firstPosition.rawValue == s.nextPosition, "the store is the log's only writer")
+            s.nextPosition += UInt64(requests.count)
+            for snapshot in working.values {
+                s.indexes.update(snapshot)
+                s.cache[snapshot.orderID] = snapshot
+            }
+            trimCache(&s.cache)
+            return (results, pending)
+        }
+        if let pending {
+            do { try await log.waitUntilDurable(pending) } catch { throw StoreError.storage(error) }
+        }
+        return results
+    }
+
+    private func trimCache(_ cache: inout [OrderID: OrderSnapshot]) {
+        guard cache.count > configuration.snapshotCacheMax else { return }
+        // Drop an arbitrary tenth; a dropped order is replayed from its events when next read.
+        let excess = cache.count - configuration.snapshotCacheMax + configuration.snapshotCacheMax / 10
+        for key in cache.keys.prefix(excess) { cache.removeValue(forKey: key) }
+    }
+
+    /// The order's current snapshot from the cache, or replayed from its events.
+    private func loadSnapshot(_ id: OrderID, cache: inout [OrderID: OrderSnapshot]) throws -> OrderSnapshot {
+        if let cached = cache[id] { return cached }
+        let snapshot = try replay(id, through: nil)
+        if snapshot.exists { cache[id] = snapshot }
+        return snapshot
+    }
+
+    /// Replays `id`'s events whose filter passes into a snapshot.
+    func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?) throws -> OrderSnapshot {
+        var snapshot = OrderSnapshot(orderID: id)
+        for stored in try history(id) {
+            if let include, !include(stored) { break }
+            do { try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime) } catch {
+                logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
+            }
+        }
+        return snapshot
+    }
+
+    // MARK: - Reads
+
+    /// The order now, or nil if it has no events.
+    public func snapshot(_ id: OrderID) throws -> OrderSnapshot? {
+        if let cached = state.withLock({ $0.cache[id] }) { return cached }
+        let snapshot = try replay(id, through: nil)
+        guard snapshot.exists else { return nil }
+        state.withLock { s in
+            // Only if no append changed it meanwhile (a newer one would be in the cache).
+            if s.cache[id] == nil { s.cache[id] = snapshot; trimCache(&s.cache) }
+        }
+        return snapshot
+    }
+
+    /// The order as of global position `position`: exactly its events at or before it.
+    public func snapshot(_ id: OrderID, asOfPosition position: UInt64) throws -> OrderSnapshot? {
+        let s = try replay(id, through: { $0.position <= position })
+        return s.exists ? s : nil
+    }
+
+    /// The order as it was recorded at time `time` (µs since the Unix epoch): its events
+    /// recorded at or before it.
+    public func snapshot(_ id: OrderID, asOfTime time: Int64) throws -> OrderSnapshot? {
+        let s = try replay(id, through: { $0.recordedAt <= time })
+        return s.exists ? s : nil
+    }
+
+    /// The order's timeline: every event, oldest first, with its position and times.
+    public func history(_ id: OrderID) throws -> [StoredEvent] {
+        let key: LogKey
+        do { key = try LogKey(id.value) } catch { throw StoreError.storage(error) }
+        do { return try log.records(forKey: key).map { try StoredEvent.decode($0) } } catch { throw StoreError.storage(error) }
+    }
+
+    /// A customer's orders, most recently placed first.
+    public func orders(ofCustomer customer: String) -> [OrderID] {
+        state.withLock { $0.indexes.orders(ofCustomer: customer) }
+    }
+
+    /// The orders whose status is `status`, by id.
+    public func orders(withStatus status: OrderSnapshot.Status) -> [OrderID] {
+        state.withLock { $0.indexes.orders(withStatus: status) }
+    }
+
+    public var orderCount: Int { state.withLock { $0.indexes.orderCount } }
+
+    /// Stored events in log order from `position`, up to `limit`.
+    public func events(from position: UInt64, limit: Int) throws -> [StoredEvent] {
+        var result: [StoredEvent] = []
+        do {
+            try log.scan(from: LogPosition(position)) { view in
+                result.append(try StoredEvent.decode(view))
+                return result.count < limit
+            }
+        } catch { throw StoreError.storage(error) }
+        return result
+    }
+
+    /// Visits every stored event in log order from `position`.
+    public func forEachEvent(from position: UInt64 = 0, _ body: (StoredEvent) throws -> Bool) throws {
+        do {
+            try log.scan(from: LogPosition(position)) { view in try body(try StoredEvent.decode(view)) }
+        } catch { throw StoreError.storage(error) }
+    }
+}
+
+extension StoredEvent {
+    /// Decodes a log record into the event it holds.
+    static func decode(_ view: RecordView) throws -> StoredEvent {
+        let orderID = try OrderID(String(decoding: view.keyBytes, as: UTF8.self))
+        guard let type = EventType(code: view.type.rawValue) else {
+            throw OrderError(.corruptPayload, "record \(view.position) has unknown event type code \(view.type.rawValue)", orderID: orderID.value)
+        }
+        let event = try OrderEvent.decodeBinary(orderID: orderID, type: type, view.payload)
+        return StoredEvent(event: event, position: view.position.rawValue, seq: view.sequence.rawValue, recordedAt: view.recordedAt.rawValue)
+    }
+
+    static func decode(_ record: Record) throws -> StoredEvent {
+        let orderID = try OrderID(record.key.string)
+        guard let type = EventType(code: record.type.rawValue) else {
+            throw OrderError(.corruptPayload, "record \(record.position) has unknown event type code \(record.type.rawValue)", orderID: orderID.value)
+        }
+        let event = try record.payload.withUnsafeBytes { try OrderEvent.decodeBinary(orderID: orderID, type: type, $0) }
+        return StoredEvent(event: event, position: record.position.rawValue, seq: record.sequence.rawValue, recordedAt: record.recordedAt.rawValue)
+    }
+}
