@@ -5,7 +5,10 @@ struct OrderLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderlog",
         abstract: "OrderLog: an append-only event store for the order lifecycle.",
-        subcommands: [DemoCommand.self, VerifyCommand.self, InspectCommand.self, StorageBenchCommand.self],
+        subcommands: [
+            GenerateCommand.self, ImportCommand.self, ExportCommand.self, ShowCommand.self, HistoryCommand.self, OrdersCommand.self,
+            TotalsCommand.self, AuditCommand.self, VerifyCommand.self, InspectCommand.self, DemoCommand.self, StorageBenchCommand.self,
+        ],
         defaultSubcommand: DemoCommand.self
     )
 }

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import LogStorage
+import OrderModel
+import OrderStore
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Append events from a JSONL file (or - for standard input).",
+        discussion: """
+            Every event is checked against the lifecycle rules. By default the import stops at the \
+            first invalid line, naming its line number and the reason, after storing every line \
+            before it. With --skip-invalid it stores the valid lines and lists the others. Events \
+            whose event_id their order already has are not stored again.
+            """)
+
+    @Argument(help: "A JSONL file, or - for standard input.") var file: String
+    @Option(help: "Data directory.") var data: String
+    @Flag(help: "Store the valid lines and list the invalid ones, instead of stopping at the first.") var skipInvalid = false
+    @Option(help: "Events per append batch (1–10000).") var batch = 1000
+    @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    struct Failure { var line: Int; var code: String; var message: String }
+
+    func validate() throws {
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1–10000") }
+    }
+
+    func run() async throws {
+        var configuration = StoreConfiguration()
+        configuration.log.durability = try parsePolicy(fsync)
+        let store = try OrderStore.open(path: data, configuration: configuration)
+        defer { try? store.close() }
+        let reader: LineReader
+        if file == "-" { reader = LineReader(handle: .standardInput) } else {
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
+            reader = LineReader(handle: handle)
+        }
+        let progress = Progress(enabled: isatty(2) == 1 && !json)
+        var pending: [(line: Int, event: AppendEvent)] = []
+        var stored = 0, duplicates = 0, lines = 0
+        var failures: [Failure] = []
+
+        /// Appends `items`; on a rejected event, stores the ones before it and, with
+        /// --skip-invalid, goes on after it. Returns false to stop.
+        func flush(_ items: ArraySlice<(line: Int, event: AppendEvent)>) async throws -> Bool {
+            var rest = items
+            while !rest.isEmpty {
+                do {
+                    for r in try await store.append(rest.map(\.event)) {
+                        if case .duplicate = r { duplicates += 1 } else { stored += 1 }
+                    }
+                    return true
+                } catch let error as StoreError where error.code == .rejected && error.eventIndex != nil {
+                    let k = error.eventIndex!
+                    let bad = rest[rest.startIndex + k]
+                    if k > 0 { _ = try await flush(rest.prefix(k)) }
+                    failures.append(Failure(line: bad.line, code: error.stableCode, message: error.orderError?.description ?? error.message))
+                    if !skipInvalid { return false }
+                    rest = rest.dropFirst(k + 1)
+                }
+            }
+            return true
+        }
+
+        var stopped = false
+        while let (number, bytes) = try reader.next() {
+            lines = number
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            do {
+                let decoded = try OrderEvent.decodeJSONLine(bytes)
+                pending.append((number, AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt)))
+            } catch {
+                if !(try await flush(pending[...])) { stopped = true; break }
+                pending.removeAll()
+                failures.append(Failure(line: number, code: error.code.rawValue, message: error.description))
+                if !skipInvalid { stopped = true; break }
+                continue
+            }
+            if pending.count >= batch {
+                if !(try await flush(pending[...])) { stopped = true; break }
+                pending.removeAll(keepingCapacity: true)
+                progress.update(lines: number, stored: stored)
+            }
+        }
+        if !stopped { _ = try await flush(pending[...]) }
+        progress.finish()
+
+        if json {
+            var w = JSONWriter()
+            w.raw("{\"lines\":\(lines),\"stored\":\(stored),\"duplicates\":\(duplicates),\"invalid\":[")
+            for (i, f) in failures.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.raw("{\"line\":\(f.line),\"code\":"); w.string(f.code); w.raw(",\"message\":"); w.string(f.message); w.raw("}")
+            }
+            w.raw("],\"complete\":\(!stopped)}")
+            print(w.text)
+        } else {
+            for f in failures { printError("line \(f.line): \(f.message)") }
+            var summary = "read \(lines) lines: stored \(stored) events"
+            if duplicates > 0 { summary += ", \(duplicates) already stored (same event_id), nothing new stored for them" }
+            if !failures.isEmpty { summary += ", \(failures.count) invalid" }
+            if stopped { summary += "; stopped at line \(failures.last!.line) (everything before it is stored; --skip-invalid goes on)" }
+            print(summary)
+        }
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Reads a file line by line in large chunks. Line numbers start at 1.
+final class LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+    private var number = 0
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    func next() throws -> (Int, [UInt8])? {
+        while true {
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                let line = Array(buffer[start..<nl])
+                start = nl + 1
+                number += 1
+                return (number, line)
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                start = buffer.count
+                number += 1
+                return (number, line)
+            }
+            if start > 0 { buffer.removeFirst(start); start = 0 }
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}
+
+/// A one-line progress display on a terminal.
+final class Progress {
+    let enabled: Bool
+    let started = ContinuousClock.now
+    var last = ContinuousClock.now
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(lines: Int, stored: Int) {
+        guard enabled, ContinuousClock.now - last > .milliseconds(200) else { return }
+        last = ContinuousClock.now
+        let seconds = (ContinuousClock.now - started).seconds
+        let rate = seconds > 0 ? Double(lines) / seconds : 0
+        FileHandle.standardError.write(Data("\r\u{1B}[Kline \(lines), \(stored) stored, \(Int(rate)) lines/s".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

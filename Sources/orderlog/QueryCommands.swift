@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import OrderModel
+import OrderStore
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show an order's snapshot: now, as of a time, or as of a log position.")
+
+    @Argument(help: "The order id.") var orderID: String
+    @Option(help: "Data directory.") var data: String
+    @Option(help: "As recorded at this RFC 3339 time.") var asOf: String?
+    @Option(help: "As of this global log position (events at or before it).") var position: UInt64?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if asOf != nil && position != nil { throw ValidationError("give --as-of or --position, not both") }
+    }
+
+    func run() throws {
+        let id = try parseOrderID(orderID)
+        let store = try OrderStore.open(path: data)
+        defer { try? store.close() }
+        let snapshot: OrderSnapshot?
+        if let asOf { snapshot = try store.snapshot(id, asOfTime: try parseTime(asOf)) }
+        else if let position { snapshot = try store.snapshot(id, asOfPosition: position) }
+        else { snapshot = try store.snapshot(id) }
+        guard let s = snapshot else {
+            if json { print("null") }
+            throw CLIError("order \(orderID) not found" + (asOf.map { " as of \($0)" } ?? position.map { " as of position \($0)" } ?? ""))
+        }
+        if json { print(s.json); return }
+        let c = s.currency
+        print("Order \(s.orderID)  \(s.status.rawValue) · payment \(s.paymentStatus.rawValue) · returns \(s.returnStatus.rawValue)")
+        print("customer \(s.customerID) · channel \(s.channel) · version \(s.version) · last position \(s.lastPosition.map(String.init) ?? "-")")
+        print("total \(money(s.totalMinor, c)) · authorized \(money(s.authorizedMinor, c)) · captured \(money(s.capturedMinor, c)) · voided \(money(s.voidedMinor, c)) · refunded \(money(s.refundedMinor, c))")
+        print("")
+        var rows = [["SKU", "PRICE", "ORDERED", "CANCELLED", "REQUESTED", "PACKED", "SHIPPED", "DELIVERED", "RETURN REQ", "RETURNED"]]
+        for l in s.lines {
+            rows.append([l.sku, money(l.unitPriceMinor, c), "\(l.ordered)", "\(l.cancelled)", "\(l.requested)", "\(l.packed)", "\(l.shipped)", "\(l.delivered)", "\(l.returnRequested)", "\(l.returned)"])
+        }
+        print(table(rows))
+        if !s.fulfillments.isEmpty {
+            print("\nFulfillments")
+            print(table([["ID", "STATE", "LOCATION", "CARRIER", "TRACKING", "LINES"]] + s.fulfillments.map { f in
+                [f.id, f.state.rawValue, f.location, f.carrier ?? "-", f.trackingNo ?? "-", f.lines.map { "\($0.sku)×\($0.qty)" }.joined(separator: " ")]
+            }))
+        }
+        if !s.returns.isEmpty {
+            print("\nReturns")
+            print(table([["ID", "STATE", "REASON", "LINES"]] + s.returns.map { r in
+                [r.id, r.received == nil ? "requested" : "received", r.reason, r.lines.map { "\($0.sku)×\($0.qty)" }.joined(separator: " ")]
+            }))
+        }
+        if !s.refunds.isEmpty {
+            print("\nRefunds")
+            print(table([["ID", "AMOUNT", "PAYMENT", "RETURN"]] + s.refunds.map { [$0.id, money($0.amountMinor, c), $0.paymentID ?? "-", $0.returnID ?? "-"] }))
+        }
+        print("\nplaced \(timeText(s.placedAt)) · paid \(timeText(s.paidAt)) · shipped \(timeText(s.shippedAt)) · delivered \(timeText(s.deliveredAt))")
+    }
+}
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "Show an order's timeline: every event with its actor, channel and position.")
+
+    @Argument(help: "The order id.") var orderID: String
+    @Option(help: "Data directory.") var data: String
+    @Flag(help: "Print JSONL (the export form).") var json = false
+
+    func run() throws {
+        let id = try parseOrderID(orderID)
+        let store = try OrderStore.open(path: data)
+        defer { try? store.close() }
+        let events = try store.history(id)
+        guard !events.isEmpty else { throw CLIError("order \(orderID) not found") }
+        if json {
+            for e in events { print(e.event.jsonLine(stored: e)) }
+            return
+        }
+        var rows = [["SEQ", "POSITION", "TIME", "EVENT", "ACTOR", "CHANNEL", "DETAILS"]]
+        for e in events {
+            let actor = e.event.actor.map { "\($0.kind.rawValue):\($0.id)" } ?? "-"
+            rows.append(["\(e.seq)", "\(e.position)", timeText(e.effectiveTime), e.event.type.rawValue, actor, e.event.channel ?? "-", e.event.data.json])
+        }
+        print(table(rows))
+    }
+}
+
+struct OrdersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "orders", abstract: "List a customer's orders (newest first) or the orders in a status.")
+
+    @Option(help: "Data directory.") var data: String
+    @Option(help: "A customer id.") var customer: String?
+    @Option(help: "A status: \(OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", ")).") var status: String?
+    @Option(help: "Show at most this many.") var limit = 100
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (customer == nil) != (status == nil) else { throw ValidationError("give exactly one of --customer or --status") }
+        if let status, OrderSnapshot.Status(rawValue: status) == nil {
+            throw ValidationError("unknown status \"\(status)\"; one of: \(OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let store = try OrderStore.open(path: data)
+        defer { try? store.close() }
+        let ids = customer.map { store.orders(ofCustomer: $0) } ?? store.orders(withStatus: OrderSnapshot.Status(rawValue: status!)!)
+        let shown = try ids.prefix(limit).compactMap { try store.snapshot($0) }
+        if json {
+            print("{\"count\":\(ids.count),\"orders\":[" + shown.map(\.json).joined(separator: ",") + "]}")
+            return
+        }
+        var rows = [["ORDER", "STATUS", "PAYMENT", "TOTAL", "CUSTOMER", "PLACED"]]
+        for s in shown { rows.append([s.orderID.value, s.status.rawValue, s.paymentStatus.rawValue, money(s.totalMinor, s.currency), s.customerID, timeText(s.placedAt)]) }
+        print(table(rows))
+        print("\(ids.count) order(s)" + (ids.count > shown.count ? ", first \(shown.count) shown (--limit)" : ""))
+    }
+}
+
+struct TotalsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "totals", abstract: "Totals per currency and channel: orders, total, captured, refunded, net.")
+
+    @Option(help: "Data directory.") var data: String
+    @Option(help: "As recorded at this RFC 3339 time.") var asOf: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let store = try OrderStore.open(path: data)
+        defer { try? store.close() }
+        let rows = try store.totals(asOf: try asOf.map(parseTime))
+        if json {
+            print("[" + rows.map { r in
+                "{\"currency\":\(JSONWriter.quoted(r.currency)),\"channel\":\(JSONWriter.quoted(r.channel)),\"orders\":\(r.orders),\"total_minor\":\(r.total),\"captured_minor\":\(r.captured),\"refunded_minor\":\(r.refunded),\"net_minor\":\(r.net)}"
+            }.joined(separator: ",") + "]")
+            return
+        }
+        print(table([["CURRENCY", "CHANNEL", "ORDERS", "TOTAL", "CAPTURED", "REFUNDED", "NET"]] + rows.map { r in
+            [r.currency, r.channel, "\(r.orders)", money(r.total, ""), money(r.captured, ""), money(r.refunded, ""), money(r.net, "")]
+        }))
+    }
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Replay every event: re-check checksums and every rule, rebuild every snapshot, report counts, money and violations.",
+        discussion: "Exits 1 when there is any violation.")
+
+    @Option(help: "Data directory.") var data: String
+    @Flag(help: "Print one JSON object with events, orders, by_status, money, violations.") var json = false
+
+    func run() throws {
+        let store = try OrderStore.open(path: data)
+        defer { try? store.close() }
+        let started = ContinuousClock.now
+        let r = store.audit()
+        let seconds = (ContinuousClock.now - started).seconds
+        if json {
+            var w = JSONWriter()
+            w.raw("{\"events\":\(r.events),\"orders\":\(r.orders),\"by_status\":{")
+            w.raw(r.byStatus.sorted { $0.key < $1.key }.map { "\(JSONWriter.quoted($0.key)):\($0.value)" }.joined(separator: ","))
+            w.raw("},\"money\":{")
+            w.raw(r.money.sorted { $0.key < $1.key }.map { c, m in
+                "\(JSONWriter.quoted(c)):{\"orders\":\(m.orders),\"total_minor\":\(m.total),\"authorized_minor\":\(m.authorized),\"captured_minor\":\(m.captured),\"voided_minor\":\(m.voided),\"refunded_minor\":\(m.refunded)}"
+            }.joined(separator: ","))
+            w.raw("},\"violations\":[")
+            w.raw(r.violations.map { v in
+                "{\"position\":\(v.position.map(String.init) ?? "null"),\"order_id\":\(v.orderID.map(JSONWriter.quoted) ?? "null"),\"code\":\(JSONWriter.quoted(v.code)),\"message\":\(JSONWriter.quoted(v.message))}"
+            }.joined(separator: ","))
+            w.raw("]}")
+            print(w.text)
+        } else {
+            print("audit of \(data): \(r.events) events, \(r.orders) orders, replayed in " + String(format: "%.2f s (%.0f events/s)", seconds, Double(r.events) / max(seconds, 1e-9)))
+            print("\nby status")
+            print(table(r.byStatus.sorted { $0.key < $1.key }.map { ["  " + $0.key, "\($0.value)"] }))
+            print("\nmoney")
+            print(table([["  CURRENCY", "ORDERS", "TOTAL", "AUTHORIZED", "CAPTURED", "VOIDED", "REFUNDED"]] + r.money.sorted { $0.key < $1.key }.map { c, m in
+                ["  " + c, "\(m.orders)", money(m.total, ""), money(m.authorized, ""), money(m.captured, ""), money(m.voided, ""), money(m.refunded, "")]
+            }))
+            if r.violations.isEmpty {
+                print("\nno violations")
+            } else {
+                print("\n\(r.violations.count) violation(s)")
+                for v in r.violations { print("  position \(v.position.map(String.init) ?? "?") \(v.orderID ?? "") \(v.code): \(v.message)") }
+            }
+        }
+        if !r.isClean { throw ExitCode(1) }
+    }
+}
