@@ -14,6 +14,9 @@ public struct OrderID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.value = value
     }
 
+    /// For ids read back from storage, which were validated when they were stored.
+    public init(trusted value: String) { self.value = value }
+
     @inline(__always) static func allowed(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x3A || b == 0x2D
     }

@@ -11,7 +11,7 @@ extension OrderSnapshot {
 
     /// Rules 1 and 2: idempotency, then the expected version.
     public func admit(_ event: OrderEvent, expected: ExpectedVersion) throws(OrderError) -> Admission {
-        if let id = event.eventID, let position = eventIDs[id] { return .duplicate(position: position) }
+        if let id = event.eventID, let position = position(ofEventID: id) { return .duplicate(position: position) }
         switch expected {
         case .any: break
         case .none:
@@ -25,13 +25,13 @@ extension OrderSnapshot {
     /// Checks rules 3–8 for `event` and, if it passes, applies it. `time` is when it happened
     /// (its `ts`, else its recorded time), used for milestones.
     public mutating func apply(_ event: OrderEvent, position: UInt64, time: Int64) throws(OrderError) {
-        var next = self
-        try next.check(event)
-        next.change(event, time: time)
-        next.version += 1
-        next.lastPosition = position
-        if let id = event.eventID { next.eventIDs[id] = position }
-        self = next
+        // Every check runs before the first change, and changes cannot fail: a rejected
+        // event leaves the snapshot as it was, without copying it first.
+        try check(event)
+        change(event, time: time)
+        version += 1
+        lastPosition = position
+        if let id = event.eventID { eventIDs.append((id, position)) }
     }
 
     func violation(_ code: OrderError.Code, _ event: OrderEvent, _ message: String) -> OrderError {

@@ -91,8 +91,27 @@ public struct OrderSnapshot: Hashable, Sendable {
     public internal(set) var paidAt: Int64?
     public internal(set) var shippedAt: Int64?
     public internal(set) var deliveredAt: Int64?
-    /// Idempotency keys seen, with the position of the event that carried each.
-    public internal(set) var eventIDs: [String: UInt64] = [:]
+    /// Idempotency keys seen, with the position of the event that carried each. An array, not
+    /// a dictionary: an order has a handful of events, and a dictionary per order costs more to
+    /// build than every lookup it would save (replay of a whole log builds one per order).
+    public internal(set) var eventIDs: [(id: String, position: UInt64)] = []
+
+    public func position(ofEventID id: String) -> UInt64? { eventIDs.first { $0.id == id }?.position }
+
+    public static func == (a: OrderSnapshot, b: OrderSnapshot) -> Bool {
+        a.orderID == b.orderID && a.version == b.version && a.lastPosition == b.lastPosition && a.currency == b.currency
+            && a.customerID == b.customerID && a.channel == b.channel && a.lines == b.lines && a.shippingMinor == b.shippingMinor
+            && a.taxMinor == b.taxMinor && a.discountMinor == b.discountMinor && a.payments == b.payments
+            && a.fulfillments == b.fulfillments && a.returns == b.returns && a.refunds == b.refunds && a.isCancelled == b.isCancelled
+            && a.notes == b.notes && a.placedAt == b.placedAt && a.paidAt == b.paidAt && a.shippedAt == b.shippedAt
+            && a.deliveredAt == b.deliveredAt && a.eventIDs.elementsEqual(b.eventIDs, by: { $0.id == $1.id && $0.position == $1.position })
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(orderID)
+        hasher.combine(version)
+        hasher.combine(lastPosition)
+    }
 
     public init(orderID: OrderID) { self.orderID = orderID }
 

@@ -46,6 +46,7 @@ extension OrderStore {
     public func audit() -> AuditReport {
         var report = AuditReport()
         var snapshots: [OrderID: OrderSnapshot] = [:]
+        snapshots.reserveCapacity(Int(min(log.endPosition.rawValue / 8, 50_000_000)))
         var lastPosition: UInt64?
         do {
             try log.scan(from: LogPosition(0)) { view in
@@ -57,22 +58,24 @@ extension OrderStore {
                                                    code: (error as? OrderError)?.code.rawValue ?? "corrupt_payload", message: "\(error)"))
                     return true
                 }
-                var snapshot = snapshots[stored.event.orderID] ?? OrderSnapshot(orderID: stored.event.orderID)
-                if stored.seq != snapshot.version + 1 {
-                    report.violations.append(.init(position: stored.position, orderID: stored.event.orderID.value, code: "sequence_gap",
-                                                   message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
-                }
-                do {
-                    if case .duplicate(let original) = try snapshot.admit(stored.event, expected: .any) {
-                        report.violations.append(.init(position: stored.position, orderID: stored.event.orderID.value, code: "duplicate_event",
-                                                       message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
-                        return true
+                let id = stored.event.orderID
+                // Mutated in place: a copy out of the dictionary would copy its arrays on change.
+                try? { (snapshot: inout OrderSnapshot) throws in
+                    if stored.seq != snapshot.version + 1 {
+                        report.violations.append(.init(position: stored.position, orderID: id.value, code: "sequence_gap",
+                                                       message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
                     }
-                    try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                } catch let error as OrderError {
-                    report.violations.append(.init(position: stored.position, orderID: stored.event.orderID.value, code: error.code.rawValue, message: error.message))
-                }
-                snapshots[stored.event.orderID] = snapshot
+                    do {
+                        if case .duplicate(let original) = try snapshot.admit(stored.event, expected: .any) {
+                            report.violations.append(.init(position: stored.position, orderID: id.value, code: "duplicate_event",
+                                                           message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
+                            return
+                        }
+                        try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                    } catch let error as OrderError {
+                        report.violations.append(.init(position: stored.position, orderID: id.value, code: error.code.rawValue, message: error.message))
+                    }
+                }(&snapshots[id, default: OrderSnapshot(orderID: id)])
                 return true
             }
         } catch {
@@ -104,9 +107,8 @@ extension OrderStore {
         } catch { throw StoreError.storage(error) }
         try forEachEvent { stored in
             guard stored.position < end.rawValue else { return false }
-            var s = snapshots[stored.event.orderID] ?? OrderSnapshot(orderID: stored.event.orderID)
-            try? s.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-            snapshots[stored.event.orderID] = s
+            let id = stored.event.orderID
+            try? snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
             return true
         }
         var rows: [String: TotalsRow] = [:]

@@ -81,17 +81,20 @@ public final class OrderStore: Sendable {
         do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
         var state = State()
         var snapshots: [OrderID: OrderSnapshot] = [:]
+        // Orders have several events each; reserving for a guess avoids most rehashing.
+        snapshots.reserveCapacity(Int(min(log.endPosition.rawValue / 8, 50_000_000)))
         do {
             try log.scan(from: LogPosition(0)) { view in
                 let stored = try StoredEvent.decode(view)
-                var snapshot = snapshots[stored.event.orderID] ?? OrderSnapshot(orderID: stored.event.orderID)
+                let id = stored.event.orderID
                 do {
-                    try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                    // In place: a copy out of the dictionary would make every change copy the
+                    // snapshot's arrays.
+                    try snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
                 } catch {
                     state.replayViolations += 1
                     logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
                 }
-                snapshots[stored.event.orderID] = snapshot
                 return true
             }
         } catch {
