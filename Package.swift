@@ -67,6 +67,7 @@ let package = Package(
             path: "Tests/CrashChild"
         ),
         .testTarget(name: "OrderModelTests", dependencies: ["OrderModel"]),
+        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage"]),
         .testTarget(
             name: "LogStorageTests",
             dependencies: ["LogStorage", "logstorage-crash-child"]

@@ -1,0 +1,202 @@
+import Foundation
+import LogStorage
+import OrderModel
+import OrderWorkload
+import Testing
+@testable import OrderStore
+
+/// A fresh store in a temporary directory.
+final class StoreFixture: @unchecked Sendable {
+    let path: String
+    var store: OrderStore
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.path + "/orderstore-test-\(UUID().uuidString.prefix(8))"
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        store = try OrderStore.open(path: path, configuration: c)
+    }
+
+    func reopen() throws {
+        try store.close()
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        store = try OrderStore.open(path: path, configuration: c)
+    }
+
+    deinit {
+        try? store.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+func oid(_ s: String) -> OrderID { try! OrderID(s) }
+
+func placed(_ id: String, customer: String = "CUS-1", eventID: String? = nil, ts: Int64? = nil) -> OrderEvent {
+    OrderEvent(orderID: oid(id), ts: ts.map { EventTime(microseconds: $0) }, eventID: eventID,
+               data: .orderPlaced(customerID: customer, channel: "web", currency: "USD",
+                                  lines: [PlacedLine(sku: "A", qty: 2, unitPriceMinor: 1000), PlacedLine(sku: "B", qty: 1, unitPriceMinor: 500)],
+                                  shippingMinor: 100, taxMinor: nil, discountMinor: nil))
+}
+
+func event(_ id: String, _ data: EventData, eventID: String? = nil) -> OrderEvent {
+    OrderEvent(orderID: oid(id), eventID: eventID, data: data)
+}
+
+@Suite("Order store")
+struct OrderStoreTests {
+    @Test("a batch with one rule-breaking event stores nothing and names the event")
+    func atomicBatches() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"))])
+        let before = try f.store.snapshot(oid("O1"))
+        let end = f.store.log.endPosition
+        do {
+            _ = try await f.store.append([
+                AppendEvent(event("O1", .paymentAuthorized(paymentID: "P1", amountMinor: 2600))),
+                AppendEvent(event("O1", .paymentCaptured(paymentID: "P1", amountMinor: 9999))),
+            ])
+            Issue.record("an over-capture was accepted")
+        } catch let error as StoreError {
+            #expect(error.eventIndex == 1)
+            #expect(error.orderError?.code == .overCapture)
+            #expect(error.message.contains("O1"))
+        }
+        #expect(f.store.log.endPosition == end)
+        #expect(try f.store.snapshot(oid("O1")) == before)
+    }
+
+    @Test("an event whose event_id its order already has is not stored again and reports the original position")
+    func idempotentAppends() async throws {
+        let f = try StoreFixture()
+        let first = try await f.store.append([AppendEvent(placed("O1", eventID: "evt-1"))])
+        let again = try await f.store.append([AppendEvent(placed("O1", eventID: "evt-1"))])
+        #expect(again == [.duplicate(position: first[0].position)])
+        // event ids are scoped per order
+        let other = try await f.store.append([AppendEvent(placed("O2", eventID: "evt-1"))])
+        guard case .stored = other[0] else { Issue.record("evt-1 of another order was treated as a duplicate"); return }
+        #expect(f.store.log.endPosition == LogPosition(2))
+    }
+
+    @Test("expected versions: none, exactly N, and a conflict that states the actual version")
+    func expectedVersions() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"), expectedVersion: .none)])
+        _ = try await f.store.append([AppendEvent(event("O1", .noteAdded(text: "hi")), expectedVersion: .exactly(1))])
+        do {
+            _ = try await f.store.append([AppendEvent(event("O1", .noteAdded(text: "late")), expectedVersion: .exactly(1))])
+            Issue.record("a stale expected version was accepted")
+        } catch let error as StoreError {
+            #expect(error.orderError?.code == .versionConflict)
+            #expect(error.message.contains("version is 2"))
+        }
+        await #expect(throws: StoreError.self) { try await f.store.append([AppendEvent(placed("O1"), expectedVersion: .none)]) }
+    }
+
+    @Test("a snapshot as of a position equals replaying exactly the events up to it")
+    func asOfPosition() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1")), AppendEvent(placed("O2"))])
+        _ = try await f.store.append([AppendEvent(event("O1", .paymentAuthorized(paymentID: "P1", amountMinor: 2600)))])
+        _ = try await f.store.append([AppendEvent(event("O1", .paymentCaptured(paymentID: "P1", amountMinor: 2600)))])
+        let atTwo = try #require(try f.store.snapshot(oid("O1"), asOfPosition: 2))
+        #expect(atTwo.version == 2)
+        #expect(atTwo.status == .authorized)
+        #expect(try f.store.snapshot(oid("O1"))?.status == .paid)
+        #expect(try f.store.snapshot(oid("O1"), asOfPosition: 0)?.version == 1)
+        #expect(try f.store.snapshot(oid("O2"), asOfPosition: 0) == nil)
+        // As of a time: the events recorded at or before it.
+        let history = try f.store.history(oid("O1"))
+        let t = history[1].recordedAt
+        #expect(try f.store.snapshot(oid("O1"), asOfTime: t)?.version == 2)
+    }
+
+    @Test("customer and status lists follow events as they arrive and survive a reopen")
+    func lists() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1", customer: "C1")), AppendEvent(placed("O2", customer: "C1")), AppendEvent(placed("O3", customer: "C2"))])
+        #expect(f.store.orders(ofCustomer: "C1") == [oid("O2"), oid("O1")])
+        #expect(f.store.orders(withStatus: .placed) == [oid("O1"), oid("O2"), oid("O3")])
+        _ = try await f.store.append([
+            AppendEvent(event("O2", .paymentAuthorized(paymentID: "P", amountMinor: 2600))),
+            AppendEvent(event("O2", .paymentCaptured(paymentID: "P", amountMinor: 2600))),
+            AppendEvent(event("O2", .fulfillmentRequested(fulfillmentID: "F", location: "W", lines: [SkuQuantity(sku: "A", qty: 2), SkuQuantity(sku: "B", qty: 1)]))),
+            AppendEvent(event("O2", .shipped(fulfillmentID: "F", carrier: "UPS", trackingNo: "1Z"))),
+        ])
+        #expect(f.store.orders(withStatus: .shipped) == [oid("O2")])
+        #expect(f.store.orders(withStatus: .placed) == [oid("O1"), oid("O3")])
+        try f.reopen()
+        #expect(f.store.orders(withStatus: .shipped) == [oid("O2")])
+        #expect(f.store.orders(ofCustomer: "C1") == [oid("O2"), oid("O1")])
+        #expect(try f.store.snapshot(oid("O2"))?.version == 5)
+    }
+
+    @Test("import of an export gives an identical export, and importing it again stores nothing")
+    func exportImportRoundTrip() async throws {
+        let source = try StoreFixture()
+        var options = OrderWorkloadGenerator.Options()
+        options.orders = 300
+        options.inFlight = 50
+        var events: [AppendEvent] = []
+        OrderWorkloadGenerator(options: options).generate { events.append(AppendEvent($0)) }
+        for chunk in stride(from: 0, to: events.count, by: 500) {
+            _ = try await source.store.append(Array(events[chunk..<min(events.count, chunk + 500)]))
+        }
+        func export(_ store: OrderStore) throws -> [String] {
+            var lines: [String] = []
+            try store.forEachEvent { lines.append($0.event.jsonLine(stored: $0)); return true }
+            return lines
+        }
+        let first = try export(source.store)
+        let target = try StoreFixture()
+        let decoded = try first.map { try OrderEvent.decodeJSONLine(Array($0.utf8)) }
+        _ = try await target.store.append(decoded.map { AppendEvent($0.event, expectedVersion: $0.expectedVersion, recordedAt: $0.recordedAt) })
+        #expect(try export(target.store) == first)
+        let again = try await target.store.append(decoded.map { AppendEvent($0.event) })
+        #expect(again.allSatisfy { if case .duplicate = $0 { true } else { false } })
+        #expect(target.store.log.endPosition.rawValue == UInt64(first.count))
+    }
+
+    @Test("audit of a generated workload is clean and counts every order and event")
+    func auditClean() async throws {
+        let f = try StoreFixture()
+        var options = OrderWorkloadGenerator.Options()
+        options.orders = 500
+        var events: [AppendEvent] = []
+        OrderWorkloadGenerator(options: options).generate { events.append(AppendEvent($0)) }
+        for chunk in stride(from: 0, to: events.count, by: 1000) {
+            _ = try await f.store.append(Array(events[chunk..<min(events.count, chunk + 1000)]))
+        }
+        let report = f.store.audit()
+        #expect(report.isClean, "\(report.violations.prefix(3))")
+        #expect(report.events == events.count)
+        #expect(report.orders == 500)
+        #expect(report.byStatus.values.reduce(0, +) == 500)
+    }
+
+    @Test("audit reports a stored event that breaks a rule, with its position")
+    func auditFindsViolations() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"))])
+        // Written around the store's checks, as a buggy writer or a rule change would leave it.
+        let bad = event("O1", .paymentCaptured(paymentID: "P9", amountMinor: 100))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(bad.type.code), payload: bad.encodeBinary()))
+        let report = f.store.audit()
+        #expect(report.violations.count == 1)
+        #expect(report.violations.first?.position == 1)
+        #expect(report.violations.first?.code == "over_capture")
+    }
+
+    @Test("totals per currency and channel as of a time count only what was recorded by then")
+    func totalsAsOf() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"))])
+        let t = try f.store.history(oid("O1"))[0].recordedAt
+        try await Task.sleep(for: .milliseconds(2))
+        _ = try await f.store.append([AppendEvent(placed("O2"))])
+        let now = try f.store.totals()
+        #expect(now == [TotalsRow(currency: "USD", channel: "web", orders: 2, total: 5200, captured: 0, refunded: 0)])
+        let then = try f.store.totals(asOf: t)
+        #expect(then.first?.orders == 1)
+    }
+}
