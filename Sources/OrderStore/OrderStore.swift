@@ -90,7 +90,13 @@ public final class OrderStore: Sendable {
                 do {
                     // In place: a copy out of the dictionary would make every change copy the
                     // snapshot's arrays.
-                    try snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                    if let i = snapshots.index(forKey: id) {
+                        try snapshots.values[i].apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                    } else {
+                        var snapshot = OrderSnapshot(orderID: id)
+                        try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                        snapshots[id] = snapshot
+                    }
                 } catch {
                     state.replayViolations += 1
                     logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
