@@ -31,6 +31,7 @@ extension OrderSnapshot {
         change(event, time: time)
         version += 1
         lastPosition = position
+        if event.type == .orderPlaced { placedPosition = position }
         if let id = event.eventID { eventIDs.append((id, position)) }
     }
 

@@ -73,6 +73,8 @@ public struct OrderSnapshot: Hashable, Sendable {
     /// How many events the order has.
     public internal(set) var version: UInt32 = 0
     public internal(set) var lastPosition: UInt64?
+    /// Where its OrderPlaced is in the log: orders are "newer" by this.
+    public internal(set) var placedPosition: UInt64?
     public internal(set) var currency = ""
     public internal(set) var customerID = ""
     public internal(set) var channel = ""
@@ -99,7 +101,7 @@ public struct OrderSnapshot: Hashable, Sendable {
     public func position(ofEventID id: String) -> UInt64? { eventIDs.first { $0.id == id }?.position }
 
     public static func == (a: OrderSnapshot, b: OrderSnapshot) -> Bool {
-        a.orderID == b.orderID && a.version == b.version && a.lastPosition == b.lastPosition && a.currency == b.currency
+        a.orderID == b.orderID && a.version == b.version && a.lastPosition == b.lastPosition && a.placedPosition == b.placedPosition && a.currency == b.currency
             && a.customerID == b.customerID && a.channel == b.channel && a.lines == b.lines && a.shippingMinor == b.shippingMinor
             && a.taxMinor == b.taxMinor && a.discountMinor == b.discountMinor && a.payments == b.payments
             && a.fulfillments == b.fulfillments && a.returns == b.returns && a.refunds == b.refunds && a.isCancelled == b.isCancelled

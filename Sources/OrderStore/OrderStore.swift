@@ -107,7 +107,10 @@ public final class OrderStore: Sendable {
             try? log.close()
             throw StoreError.storage(error)
         }
-        for snapshot in snapshots.values { state.indexes.update(snapshot) }
+        // In placement order, so each customer's list is in the order the orders were placed.
+        for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {
+            state.indexes.update(snapshot)
+        }
         state.nextPosition = log.endPosition.rawValue
         // Keep the most recently changed orders warm.
         if snapshots.count <= configuration.snapshotCacheMax {
@@ -136,6 +139,7 @@ public final class OrderStore: Sendable {
         }
         let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
             var working: [OrderID: OrderSnapshot] = [:]
+            var touched: [OrderID] = []  // in first-seen order, for the lists
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
@@ -164,7 +168,7 @@ public final class OrderStore: Sendable {
                 } catch let error as OrderError {
                     throw StoreError.rejected(error, at: i)
                 }
-                working[id] = snapshot
+                if working.updateValue(snapshot, forKey: id) == nil { touched.append(id) }
                 requests.append(AppendRequest(
                     key: try! LogKey(id.value), type: RecordType(event.type.code), payload: event.encodeBinary(),
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
@@ -174,7 +178,8 @@ public final class OrderStore: Sendable {
             do { pending = try log.write(requests) } catch { throw StoreError.storage(error) }
             precondition(pending.receipt.firstPosition.rawValue == s.nextPosition, "the store is the log's only writer")
             s.nextPosition += UInt64(requests.count)
-            for snapshot in working.values {
+            for id in touched {
+                let snapshot = working[id]!
                 s.indexes.update(snapshot)
                 s.cache[snapshot.orderID] = snapshot
             }

@@ -16,6 +16,9 @@ public struct OrderWorkloadGenerator: Sendable {
         /// The first order's placement time, µs since the Unix epoch (default 2026-01-01T00:00:00Z).
         public var startMicroseconds: Int64 = 1_767_225_600_000_000
         public var customers = 50_000
+        /// The most recently placed orders left mid-life (the file ends as a live shop's log
+        /// would: some orders paid, some packed, some on their way). nil: min(inFlight, orders / 10).
+        public var openOrders: Int?
         public init() {}
     }
 
@@ -32,8 +35,12 @@ public struct OrderWorkloadGenerator: Sendable {
         var rng = SplitMix64(seed: options.seed)
         var active: [[OrderEvent]] = []   // remaining events of each in-flight order, reversed
         var nextOrder = 0
+        let open = options.openOrders ?? min(options.inFlight, options.orders / 10)
         func startOrder() {
             var plan = self.plan(order: nextOrder, rng: &rng)
+            if nextOrder >= options.orders - open {
+                plan.removeLast(plan.count - 1 - Int(rng.next() % UInt64(plan.count)))
+            }
             plan.reverse()
             active.append(plan)
             nextOrder += 1

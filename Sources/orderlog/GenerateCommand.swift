@@ -16,6 +16,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Share of delivered orders with a return (0–1).") var returnRate = 0.08
     @Option(help: "Share of orders shipped in two fulfillments (0–1).") var splitRate = 0.15
     @Option(help: "Share of orders with a goodwill partial refund (0–1).") var partialRefundRate = 0.03
+    @Option(help: "The most recent orders to leave mid-life (default: a tenth of the orders, at most --in-flight).") var openOrders: Int?
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
     func validate() throws {
@@ -35,6 +36,7 @@ struct GenerateCommand: ParsableCommand {
         options.returnRate = returnRate
         options.splitShipmentRate = splitRate
         options.partialRefundRate = partialRefundRate
+        options.openOrders = openOrders
         let handle: FileHandle
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: nil) else { throw CLIError("cannot create \(output)") }

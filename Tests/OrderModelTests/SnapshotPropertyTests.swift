@@ -1,0 +1,302 @@
+import OrderModel
+import Testing
+
+/// The seeds every property test runs over.
+let propertySeeds: [UInt64] = Array(1...300)
+
+extension OrderSnapshot {
+    /// The snapshot read through its public API into the shape the reference model is compared on.
+    var observation: OrderObservation {
+        var counters: [String: RefCounters] = [:], prices: [String: Int64] = [:]
+        for l in lines {
+            counters[l.sku] = RefCounters(ordered: l.ordered, cancelled: l.cancelled, requested: l.requested, packed: l.packed,
+                                          shipped: l.shipped, delivered: l.delivered, returnRequested: l.returnRequested, returned: l.returned)
+            prices[l.sku] = l.unitPriceMinor
+        }
+        var payments: [String: RefPaymentFigures] = [:]
+        for p in self.payments {
+            let figures = RefPaymentFigures(authorized: p.authorized, captured: p.captured, voided: p.voided, refunded: p.refunded)
+            if figures != RefPaymentFigures() { payments[p.id] = figures }
+        }
+        var fulfillments: [String: RefFulfillmentFigures] = [:]
+        for f in self.fulfillments {
+            fulfillments[f.id] = RefFulfillmentFigures(location: f.location, lines: f.lines, state: f.state.rawValue, carrier: f.carrier, trackingNo: f.trackingNo)
+        }
+        var returns: [String: RefReturnFigures] = [:]
+        for r in self.returns { returns[r.id] = RefReturnFigures(lines: r.lines, reason: r.reason, received: r.received) }
+        var refunds: [String: RefRefundFigures] = [:]
+        for r in self.refunds { refunds[r.id] = RefRefundFigures(amount: r.amountMinor, paymentID: r.paymentID, returnID: r.returnID) }
+        return OrderObservation(
+            version: Int(version), lastPosition: lastPosition, currency: currency, customerID: customerID, channel: channel,
+            unitPrices: prices, counters: counters,
+            money: RefMoney(total: totalMinor, authorized: authorizedMinor, captured: capturedMinor, voided: voidedMinor, refunded: refundedMinor),
+            status: status.rawValue, paymentStatus: paymentStatus.rawValue, returnStatus: returnStatus.rawValue,
+            cancelled: isCancelled, notes: notes, payments: payments, fulfillments: fulfillments, returns: returns, refunds: refunds,
+            eventIDs: eventIDs, placedAt: placedAt, shippedAt: shippedAt)
+    }
+}
+
+@Suite("Snapshot properties: valid lifecycles, rule breaks, idempotency")
+struct SnapshotPropertyTests {
+    // MARK: (a) valid lifecycles
+
+    @Test("a random valid lifecycle is accepted event by event and its snapshot equals the reference model after every event", arguments: propertySeeds)
+    func validLifecycleMatchesReferenceModel(seed: UInt64) {
+        var generator = LifecycleGenerator(seed: seed)
+        var snapshot = OrderSnapshot(orderID: generator.orderID)
+        while !generator.isFinished {
+            let g = generator.next()
+            do {
+                #expect(try snapshot.admit(g.event, expected: .any) == .accept)
+                try snapshot.apply(g.event, position: g.position, time: g.time)
+            } catch {
+                Issue.record("seed \(seed), event #\(g.seq) refused (\(error)): \(g.event.jsonLine())")
+                return
+            }
+            let expected = generator.model.observation, actual = snapshot.observation
+            if actual != expected {
+                Issue.record("seed \(seed), after event #\(g.seq) \(g.event.jsonLine()):\n  snapshot ≠ model\n  " + actual.differences(from: expected).joined(separator: "\n  "))
+                return
+            }
+        }
+    }
+
+    @Test("the same seed always generates the same lifecycle, and different seeds differ")
+    func generatorIsDeterministic() {
+        let a = LifecycleGenerator.lifecycle(seed: 42).map { $0.event.jsonLine() }
+        let b = LifecycleGenerator.lifecycle(seed: 42).map { $0.event.jsonLine() }
+        let c = LifecycleGenerator.lifecycle(seed: 43).map { $0.event.jsonLine() }
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test("the generated lifecycles reach every event type, every status and every payment and return status")
+    func generatorCoversTheLifecycle() {
+        var types = Set<EventType>(), statuses = Set<String>(), paymentStatuses = Set<String>(), returnStatuses = Set<String>()
+        var partialReceipts = 0, skippedPacking = 0, refundsWithPayment = 0, refundsWithReturn = 0, bareRefunds = 0
+        for seed in propertySeeds {
+            var g = LifecycleGenerator(seed: seed)
+            while !g.isFinished {
+                let before = g.model
+                let e = g.next().event
+                types.insert(e.type)
+                statuses.insert(g.model.status); paymentStatuses.insert(g.model.paymentStatus); returnStatuses.insert(g.model.returnStatus)
+                switch e.data {
+                case .returnReceived(let id, let lines?)
+                    where lines.reduce(0, { $0 + $1.qty }) < before.returns[id]!.lines.reduce(0, { $0 + $1.qty }): partialReceipts += 1
+                case .shipped(let id, _, _) where before.fulfillments[id]?.state == "requested": skippedPacking += 1
+                case .refundIssued(_, _, let p, let r):
+                    if p != nil { refundsWithPayment += 1 }
+                    if r != nil { refundsWithReturn += 1 }
+                    if p == nil && r == nil { bareRefunds += 1 }
+                default: break
+                }
+            }
+        }
+        #expect(types == Set(EventType.allCases))
+        #expect(statuses == ["placed", "authorized", "paid", "fulfilling", "packed", "partially_shipped", "shipped", "partially_delivered", "delivered", "cancelled"])
+        #expect(paymentStatuses == ["unpaid", "authorized", "partially_paid", "paid", "partially_refunded", "refunded"])
+        #expect(returnStatuses == ["none", "requested", "received"])
+        #expect(partialReceipts > 0 && skippedPacking > 0 && refundsWithPayment > 0 && refundsWithReturn > 0 && bareRefunds > 0)
+    }
+
+    // MARK: (b) rule-breaking events
+
+    @Test("every rule-breaking event is rejected with its rule's code, names the order, and leaves the snapshot exactly unchanged", arguments: propertySeeds)
+    func ruleBreakingEventsAreRejected(seed: UInt64) {
+        var generator = LifecycleGenerator(seed: seed)
+        var snapshot = OrderSnapshot(orderID: generator.orderID)
+        var rng = SplitMix64(seed: seed ^ 0xB4EA_C0DE)
+        var position: UInt64 = 1 << 40
+        while true {
+            for breaker in RuleBreakers.all(for: generator.model, orderID: generator.orderID, rng: &rng) {
+                let what = "seed \(seed), version \(snapshot.version), \(breaker.kind): \(breaker.event.jsonLine())"
+                // The test's own premise: the reference model agrees this event breaks exactly that rule.
+                if generator.model.violation(breaker.event) != breaker.expected {
+                    Issue.record("test bug: the reference model says \(String(describing: generator.model.violation(breaker.event))) for \(what)")
+                }
+                var copy = snapshot
+                position += 1
+                do {
+                    try copy.apply(breaker.event, position: position, time: 0)
+                    Issue.record("accepted a rule-breaking event, expected \(breaker.expected.rawValue): \(what)")
+                } catch {
+                    if error.code != breaker.expected { Issue.record("expected \(breaker.expected.rawValue), got \(error): \(what)") }
+                    if error.orderID != generator.orderID.value { Issue.record("error does not name the order: \(error)") }
+                    if !error.message.contains(breaker.event.type.rawValue) || !error.message.contains(generator.orderID.value) {
+                        Issue.record("message does not name the event type and the order: \(error.message)")
+                    }
+                }
+                if copy != snapshot { Issue.record("a rejected event changed the snapshot: \(what)") }
+            }
+            if generator.isFinished { break }
+            let g = generator.next()
+            do { try snapshot.apply(g.event, position: g.position, time: g.time) } catch {
+                Issue.record("seed \(seed): valid event refused (\(error)): \(g.event.jsonLine())")
+                return
+            }
+        }
+    }
+
+    @Test("over the seeds, the rule breakers exercise every kind of violation")
+    func ruleBreakersCoverEveryKind() {
+        var seen = Set<BreakKind>()
+        for seed in propertySeeds {
+            var generator = LifecycleGenerator(seed: seed)
+            var rng = SplitMix64(seed: seed ^ 0xB4EA_C0DE)
+            while true {
+                for b in RuleBreakers.all(for: generator.model, orderID: generator.orderID, rng: &rng) { seen.insert(b.kind) }
+                if generator.isFinished { break }
+                _ = generator.next()
+            }
+        }
+        #expect(Set(BreakKind.allCases).subtracting(seen).isEmpty, "never exercised: \(Set(BreakKind.allCases).subtracting(seen))")
+    }
+
+    @Test("the messages of rejected events state the numbers involved")
+    func rejectionMessagesStateTheNumbers() throws {
+        let id = try OrderID("ORD-msg")
+        var s = OrderSnapshot(orderID: id)
+        try s.apply(OrderEvent(orderID: id, data: .orderPlaced(customerID: "c", channel: "web", currency: "USD",
+                                                               lines: [PlacedLine(sku: "A", qty: 3, unitPriceMinor: 1000)],
+                                                               shippingMinor: nil, taxMinor: nil, discountMinor: nil)), position: 1, time: 0)
+        try s.apply(OrderEvent(orderID: id, data: .paymentAuthorized(paymentID: "p1", amountMinor: 3000)), position: 2, time: 0)
+        try s.apply(OrderEvent(orderID: id, data: .paymentCaptured(paymentID: "p1", amountMinor: 1200)), position: 3, time: 0)
+        let overCapture = OrderEvent(orderID: id, data: .paymentCaptured(paymentID: "p1", amountMinor: 2000))
+        let e1 = #expect(throws: OrderError.self) { try s.apply(overCapture, position: 4, time: 0) }
+        #expect(e1?.code == .overCapture)
+        #expect(["2000", "3200", "3000"].allSatisfy { e1?.message.contains($0) == true }, "\(String(describing: e1))")
+        let overFulfil = OrderEvent(orderID: id, data: .fulfillmentRequested(fulfillmentID: "f1", location: "DC", lines: [SkuQuantity(sku: "A", qty: 4)]))
+        let e2 = #expect(throws: OrderError.self) { try s.apply(overFulfil, position: 4, time: 0) }
+        #expect(e2?.code == .overFulfillment)
+        #expect(e2?.message.contains("4") == true && e2?.message.contains("3") == true)
+    }
+
+    // MARK: Statuses, by example (issue 3 §3)
+
+    @Test("an order whose every unit is cancelled by ItemsCancelled has status cancelled but keeps shipping and tax in its total, and still accepts events")
+    func itemsCancelledEveryUnit() throws {
+        let id = try OrderID("ORD-all-items")
+        var s = OrderSnapshot(orderID: id)
+        try s.apply(OrderEvent(orderID: id, data: .orderPlaced(customerID: "c", channel: "web", currency: "EUR",
+                                                               lines: [PlacedLine(sku: "A", qty: 2, unitPriceMinor: 500)],
+                                                               shippingMinor: 300, taxMinor: 100, discountMinor: 50)), position: 1, time: 0)
+        try s.apply(OrderEvent(orderID: id, data: .itemsCancelled(lines: [SkuQuantity(sku: "A", qty: 2)], reason: "oos")), position: 2, time: 0)
+        #expect(s.status == .cancelled)
+        #expect(s.totalMinor == 350)
+        #expect(!s.isCancelled)
+        try s.apply(OrderEvent(orderID: id, data: .paymentAuthorized(paymentID: "p", amountMinor: 350)), position: 3, time: 0)
+        #expect(s.paymentStatus == .authorized)
+    }
+
+    @Test("OrderCancelled cancels every unit and open fulfillment, makes the total 0, and then only voids, refunds and notes are accepted")
+    func orderCancelledEffects() throws {
+        let id = try OrderID("ORD-cancel")
+        var s = OrderSnapshot(orderID: id)
+        func ev(_ d: EventData) -> OrderEvent { OrderEvent(orderID: id, data: d) }
+        try s.apply(ev(.orderPlaced(customerID: "c", channel: "web", currency: "USD",
+                                    lines: [PlacedLine(sku: "A", qty: 2, unitPriceMinor: 500), PlacedLine(sku: "B", qty: 1, unitPriceMinor: 700)],
+                                    shippingMinor: 300, taxMinor: nil, discountMinor: nil)), position: 1, time: 0)
+        try s.apply(ev(.paymentAuthorized(paymentID: "p", amountMinor: 2000)), position: 2, time: 0)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 1000)), position: 3, time: 0)
+        try s.apply(ev(.fulfillmentRequested(fulfillmentID: "f", location: "DC", lines: [SkuQuantity(sku: "A", qty: 1)])), position: 4, time: 0)
+        try s.apply(ev(.fulfillmentPacked(fulfillmentID: "f")), position: 5, time: 0)
+        try s.apply(ev(.orderCancelled(reason: "changed mind")), position: 6, time: 0)
+        #expect(s.status == .cancelled)
+        #expect(s.totalMinor == 0)
+        #expect(s.lines.allSatisfy { $0.cancelled == $0.ordered })
+        #expect(s.fulfillments.first?.state == .cancelled)
+        #expect(s.paymentStatus == .paid)  // captured 1000 ≥ total 0
+        try s.apply(ev(.paymentVoided(paymentID: "p", amountMinor: 1000)), position: 7, time: 0)
+        try s.apply(ev(.refundIssued(refundID: "r", amountMinor: 1000, paymentID: "p", returnID: nil)), position: 8, time: 0)
+        try s.apply(ev(.noteAdded(text: "done")), position: 9, time: 0)
+        #expect(s.paymentStatus == .refunded)
+        for refused in [EventData.paymentAuthorized(paymentID: "p2", amountMinor: 1), .paymentFailed(paymentID: "p", reason: "x"),
+                        .priceAdjusted(sku: "A", amountMinor: 5, reason: "x"), .orderCancelled(reason: "again")] {
+            let before = s
+            #expect(throws: OrderError.self) { try s.apply(ev(refused), position: 10, time: 0) }
+            #expect(s == before)
+        }
+    }
+
+    // MARK: (c) idempotency and expected versions
+
+    @Test("an event whose event_id was applied before is admitted as a duplicate with its original position, whatever its payload and expected version", arguments: propertySeeds)
+    func duplicateEventIDsReportTheOriginalPosition(seed: UInt64) throws {
+        var generator = LifecycleGenerator(seed: seed)
+        var snapshot = OrderSnapshot(orderID: generator.orderID)
+        var seen: [(OrderEvent, UInt64)] = []
+        var rng = SplitMix64(seed: seed &+ 99)
+        while !generator.isFinished {
+            let g = generator.next()
+            // Before applying: every event_id already stored is a duplicate, at its original position.
+            for (old, position) in seen where rng.chance(30) || old.eventID == g.event.eventID {
+                let id = old.eventID!
+                var otherPayload = g.event
+                otherPayload.eventID = id
+                for expected in [ExpectedVersion.any, .none, .exactly(Int(snapshot.version)), .exactly(0), .exactly(9_999)] {
+                    #expect(try snapshot.admit(old, expected: expected) == .duplicate(position: position), "seed \(seed) \(id) \(expected)")
+                    #expect(try snapshot.admit(otherPayload, expected: expected) == .duplicate(position: position), "seed \(seed) \(id) \(expected)")
+                }
+            }
+            #expect(try snapshot.admit(g.event, expected: .exactly(Int(snapshot.version))) == .accept)
+            try snapshot.apply(g.event, position: g.position, time: g.time)
+            if g.event.eventID != nil { seen.append((g.event, g.position)) }
+        }
+        // The same event_ids on another order are new there: they are scoped per order.
+        let other = try OrderID("OTHER-\(seed)")
+        var fresh = OrderSnapshot(orderID: other)
+        for (old, _) in seen {
+            var e = old
+            e.orderID = other
+            #expect(try fresh.admit(e, expected: .any) == .accept)
+        }
+        if let (first, _) = seen.first(where: { $0.0.type == .orderPlaced }) {
+            var e = first
+            e.orderID = other
+            try fresh.apply(e, position: 1, time: 0)
+            #expect(fresh.eventIDs[first.eventID!] == 1)
+        }
+    }
+
+    @Test("expected_version none and exactly(N) conflict unless they match the order's version, and the conflict states the actual version", arguments: propertySeeds)
+    func expectedVersionConflicts(seed: UInt64) throws {
+        var generator = LifecycleGenerator(seed: seed)
+        var snapshot = OrderSnapshot(orderID: generator.orderID)
+        while !generator.isFinished {
+            var g = generator.next()
+            g.event.eventID = nil  // idempotency would answer first
+            let v = Int(snapshot.version)
+            #expect(try snapshot.admit(g.event, expected: .any) == .accept)
+            #expect(try snapshot.admit(g.event, expected: .exactly(v)) == .accept)
+            var conflicts: [ExpectedVersion] = [.exactly(v + 1), .exactly(v + 17)]
+            if v > 0 { conflicts += [.none, .exactly(v - 1), .exactly(0)] } else {
+                #expect(try snapshot.admit(g.event, expected: .none) == .accept)
+            }
+            for expected in conflicts {
+                let error = #expect(throws: OrderError.self, "seed \(seed) version \(v) expected \(expected)") {
+                    try snapshot.admit(g.event, expected: expected)
+                }
+                #expect(error?.code == .versionConflict)
+                #expect(error?.message.contains("\(v)") == true, "\(String(describing: error))")
+                #expect(error?.orderID == generator.orderID.value)
+            }
+            try snapshot.apply(g.event, position: g.position, time: g.time)
+        }
+    }
+
+    @Test("a rejected event leaves no trace: its event_id is not remembered, so a corrected retry with the same event_id is accepted")
+    func rejectedEventIDIsNotRemembered() throws {
+        let id = try OrderID("ORD-retry")
+        var s = OrderSnapshot(orderID: id)
+        try s.apply(OrderEvent(orderID: id, data: .orderPlaced(customerID: "c", channel: "web", currency: "USD",
+                                                               lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
+                                                               shippingMinor: nil, taxMinor: nil, discountMinor: nil)), position: 1, time: 0)
+        let bad = OrderEvent(orderID: id, eventID: "evt-9", data: .paymentCaptured(paymentID: "p", amountMinor: 50))
+        #expect(throws: OrderError.self) { try s.apply(bad, position: 2, time: 0) }
+        let good = OrderEvent(orderID: id, eventID: "evt-9", data: .paymentAuthorized(paymentID: "p", amountMinor: 50))
+        #expect(try s.admit(good, expected: .exactly(1)) == .accept)
+        try s.apply(good, position: 3, time: 0)
+        #expect(try s.admit(bad, expected: .any) == .duplicate(position: 3))
+    }
+}
