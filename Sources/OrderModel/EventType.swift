@@ -1,5 +1,5 @@
 /// The order event catalog. `code` is what the log stores as the record type; codes never
-/// change meaning (docs/FORMAT.md, "Order events").
+/// change meaning (docs/EVENTS.md, "Catalog").
 public enum EventType: String, CaseIterable, Sendable, Hashable {
     case orderPlaced = "OrderPlaced"
     case paymentAuthorized = "PaymentAuthorized"

@@ -13,7 +13,7 @@ public struct OrderError: Error, Sendable, Equatable, CustomStringConvertible {
         case eventTooLarge = "event_too_large"
         case unsupportedCodecVersion = "unsupported_codec_version"
         case corruptPayload = "corrupt_payload"
-        // Lifecycle rules, in the order they are checked
+        // Lifecycle rules (docs/EVENTS.md, "Rules", gives the order they are checked in)
         case versionConflict = "version_conflict"
         case firstEventNotPlaced = "first_event_not_placed"
         case alreadyPlaced = "already_placed"
@@ -36,6 +36,8 @@ public struct OrderError: Error, Sendable, Equatable, CustomStringConvertible {
         case orderCancelled = "order_cancelled"
         case overReturn = "over_return"
         case returnAlreadyReceived = "return_already_received"
+        /// A sum would leave ±2^53 minor units (the range JSON numbers carry exactly).
+        case amountOutOfRange = "amount_out_of_range"
     }
 
     public var code: Code

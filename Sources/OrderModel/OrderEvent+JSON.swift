@@ -60,17 +60,23 @@ extension OrderEvent {
                 guard case .object(_, let raw) = v else { throw OrderError(.invalidField, "attributes must be a JSON object", field: "attributes") }
                 attributes = raw
             }
-            let position = try fields.optionalInt("position").map { UInt64($0) }
-            let seq = try fields.optionalInt("seq").map { UInt32(clamping: $0) }
+            let position = try fields.optionalInt("position")
+            if let position, position < 0 { throw OrderError(.invalidField, "position must not be negative, got \(position)", field: "position") }
+            let seq = try fields.optionalInt("seq")
+            if let seq, seq < 1 || seq > Int64(UInt32.max) { throw OrderError(.invalidField, "seq must be at least 1, got \(seq)", field: "seq") }
             var recordedAt: Int64?
-            if let text = try fields.optionalString("recorded_at") { recordedAt = try EventTime(rfc3339: text).microseconds }
+            if let text = try fields.optionalString("recorded_at") {
+                do { recordedAt = try EventTime(rfc3339: text).microseconds } catch {
+                    throw OrderError(.invalidTimestamp, error.message, field: "recorded_at")
+                }
+            }
             guard let dataMembers = try fields.optionalObject("data") else {
                 throw OrderError(.missingField, "missing field \"data\"", field: "data")
             }
             let data = try decodeData(type, dataMembers)
             try fields.finish()
             let event = OrderEvent(orderID: orderID, ts: ts, eventID: eventID, actor: actor, channel: channel, attributes: attributes, data: data)
-            return JSONLine(event: event, expectedVersion: expected, position: position, seq: seq, recordedAt: recordedAt)
+            return JSONLine(event: event, expectedVersion: expected, position: position.map { UInt64($0) }, seq: seq.map { UInt32($0) }, recordedAt: recordedAt)
         } catch {
             throw tag(error)
         }
@@ -85,7 +91,7 @@ extension OrderEvent {
             var lines: [PlacedLine] = []
             for (i, line) in try d.objects("lines").enumerated() {
                 var l = line
-                lines.append(PlacedLine(sku: try l.string("sku"), qty: try l.int("qty"), unitPriceMinor: try l.int("unit_price_minor")))
+                lines.append(PlacedLine(sku: try l.string("sku"), qty: try l.quantity("qty"), unitPriceMinor: try l.int("unit_price_minor")))
                 try l.finish()
                 _ = i
             }
@@ -242,6 +248,14 @@ struct FieldReader {
         return n
     }
 
+    /// A unit count: at most a million per line, which keeps every product of a quantity and
+    /// a price (each within ±2^53) far from overflow once the order total is bounded.
+    mutating func quantity(_ key: String) throws(OrderError) -> Int64 {
+        let n = try int(key)
+        guard n <= 1_000_000 else { throw OrderError(.invalidField, "\(name(key)) \(n) is more than 1,000,000 units", field: name(key)) }
+        return n
+    }
+
     mutating func optionalObject(_ key: String) throws(OrderError) -> FieldReader? {
         guard let v = take(key) else { return nil }
         guard case .object(let m, _) = v else { throw OrderError(.invalidField, "\(name(key)) must be an object", field: name(key)) }
@@ -264,7 +278,7 @@ struct FieldReader {
         var lines: [SkuQuantity] = []
         for line in try objects(key) {
             var l = line
-            lines.append(SkuQuantity(sku: try l.string("sku"), qty: try l.int("qty")))
+            lines.append(SkuQuantity(sku: try l.string("sku"), qty: try l.quantity("qty")))
             try l.finish()
         }
         return lines

@@ -59,6 +59,17 @@ extension OrderSnapshot {
             for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
                 if let value, value < 0 { throw violation(.negativeAmount, e, "\(name) is \(value)") }
             }
+            // Every later sum is bounded by this total or by the captured amount, so checking
+            // it here keeps all order arithmetic inside Int64.
+            var sum: Int64 = (shipping ?? 0) + (tax ?? 0)
+            for line in placed {
+                let (product, o1) = line.qty.multipliedReportingOverflow(by: line.unitPriceMinor)
+                let (next, o2) = sum.addingReportingOverflow(product)
+                guard !o1, !o2, next <= OrderSnapshot.amountMax else {
+                    throw violation(.amountOutOfRange, e, "the order total exceeds \(OrderSnapshot.amountMax) minor units")
+                }
+                sum = next
+            }
             let c = Array(currency.utf8)
             guard c.count == 3, c.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
                 throw violation(.invalidCurrency, e, "currency \"\(currency)\" is not three capital letters")
@@ -67,6 +78,9 @@ extension OrderSnapshot {
         case .paymentAuthorized(let id, let amount):
             try nonNegative(amount, e)
             if payment(id)?.authorizations ?? 0 > 0 { throw violation(.duplicateID, e, "payment \(id) was already authorized") }
+            if authorizedMinor + amount > OrderSnapshot.amountMax {
+                throw violation(.amountOutOfRange, e, "authorizations would exceed \(OrderSnapshot.amountMax) minor units")
+            }
             try notCancelled(e)
 
         case .paymentCaptured(let id, let amount):
@@ -179,6 +193,9 @@ extension OrderSnapshot {
             guard lineIndex(sku) != nil else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
             if totalMinor + amount < 0 {
                 throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(totalMinor + amount)")
+            }
+            if totalMinor + amount > OrderSnapshot.amountMax {
+                throw violation(.amountOutOfRange, e, "the total would exceed \(OrderSnapshot.amountMax) minor units")
             }
             try notCancelled(e)
 

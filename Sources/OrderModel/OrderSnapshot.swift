@@ -117,6 +117,9 @@ public struct OrderSnapshot: Hashable, Sendable {
 
     public init(orderID: OrderID) { self.orderID = orderID }
 
+    /// The largest amount an order may reach, in minor units (2^53: exact in JSON numbers).
+    public static let amountMax: Money = 1 << 53
+
     public var exists: Bool { version > 0 }
 
     // MARK: Money

@@ -82,16 +82,18 @@ extension OrderStore {
             let next = lastPosition.map { $0 + 1 }
             report.violations.append(.init(position: next, orderID: nil, code: (error as? LogError)?.code.rawValue ?? "storage", message: "\(error)"))
         }
-        report.orders = snapshots.count
-        for snapshot in snapshots.values {
+        report.orders = snapshots.values.filter(\.exists).count
+        for snapshot in snapshots.values where snapshot.exists {
             report.byStatus[snapshot.status.rawValue, default: 0] += 1
             var m = report.money[snapshot.currency] ?? AuditReport.Money()
             m.orders += 1
-            m.total += snapshot.totalMinor
-            m.authorized += snapshot.authorizedMinor
-            m.captured += snapshot.capturedMinor
-            m.voided += snapshot.voidedMinor
-            m.refunded += snapshot.refundedMinor
+            // Each order is within ±2^53; wrapping, not trapping, keeps a report of millions
+            // of orders from crashing on hostile data.
+            m.total &+= snapshot.totalMinor
+            m.authorized &+= snapshot.authorizedMinor
+            m.captured &+= snapshot.capturedMinor
+            m.voided &+= snapshot.voidedMinor
+            m.refunded &+= snapshot.refundedMinor
             report.money[snapshot.currency] = m
         }
         return report
@@ -116,9 +118,9 @@ extension OrderStore {
             let k = s.currency + "\u{0}" + s.channel
             var row = rows[k] ?? TotalsRow(currency: s.currency, channel: s.channel)
             row.orders += 1
-            row.total += s.totalMinor
-            row.captured += s.capturedMinor
-            row.refunded += s.refundedMinor
+            row.total &+= s.totalMinor
+            row.captured &+= s.capturedMinor
+            row.refunded &+= s.refundedMinor
             rows[k] = row
         }
         return rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }

@@ -6,8 +6,13 @@ import Synchronization
 
 /// Every tunable of a store, each with its default.
 public struct StoreConfiguration: Sendable {
-    /// The log underneath (durability, segment size, …).
-    public var log = LogConfiguration()
+    /// The log underneath (durability, segment size, …). Its payload limit is raised to hold
+    /// the largest event the JSON form accepts (1 MiB; the binary form is never larger).
+    public var log: LogConfiguration = {
+        var c = LogConfiguration()
+        c.payloadBytesMax = OrderEvent.jsonBytesMax + 4096
+        return c
+    }()
     /// Snapshots kept in memory; others are replayed from their events (a handful of reads)
     /// when asked for. Default 200,000.
     public var snapshotCacheMax = 200_000

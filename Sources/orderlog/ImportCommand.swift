@@ -53,6 +53,11 @@ struct ImportCommand: AsyncParsableCommand {
                         if case .duplicate = r { duplicates += 1 } else { stored += 1 }
                     }
                     return true
+                } catch let error as StoreError where error.code == .storage && error.logError?.code == .invalidArgument && rest.count > 1 {
+                    // A batch of large events can exceed the log's batch size: split it.
+                    let half = rest.count / 2
+                    guard try await flush(rest.prefix(half)) else { return false }
+                    rest = rest.dropFirst(half)
                 } catch let error as StoreError where error.code == .rejected && error.eventIndex != nil {
                     let k = error.eventIndex!
                     let bad = rest[rest.startIndex + k]

@@ -7,7 +7,7 @@ private func decode(_ text: String) throws(OrderError) -> OrderEvent.JSONLine {
 
 private func decodeBinary(_ bytes: [UInt8], _ orderID: OrderID, _ type: EventType) -> Result<OrderEvent, OrderError> {
     bytes.withUnsafeBytes { buffer in
-        do { return .success(try OrderEvent.decodeBinary(orderID: orderID, type: type, buffer)) } catch { return .failure(error) }
+        Result { () throws(OrderError) -> OrderEvent in try OrderEvent.decodeBinary(orderID: orderID, type: type, buffer) }
     }
 }
 
@@ -44,7 +44,7 @@ private enum Samples {
         .noteAdded(text: "\u{0}\u{1}\u{8}\u{C}\u{1F}\u{7F} é 🎉 \u{2028} / \\ \""),
     ]
 
-    static let envelopes: [(OrderEvent) -> OrderEvent] = [
+    static let envelopes: [@Sendable (OrderEvent) -> OrderEvent] = [
         { $0 },
         { var e = $0
           e.ts = EventTime(microseconds: 1_795_000_000_123_456, offsetMinutes: -330)

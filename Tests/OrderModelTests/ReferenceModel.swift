@@ -86,8 +86,8 @@ struct OrderObservation: Hashable {
         let mine = Mirror(reflecting: self).children, theirs = Array(Mirror(reflecting: other).children)
         var out: [String] = []
         for (i, child) in mine.enumerated() {
-            let a = String(describing: child.value), b = String(describing: theirs[i].value)
-            if a != b { out.append("\(child.label ?? "?"): \(a)  ≠  \(b)") }
+            guard (child.value as? AnyHashable) != (theirs[i].value as? AnyHashable) else { continue }
+            out.append("\(child.label ?? "?"): \(child.value)  ≠  \(theirs[i].value)")
         }
         return out
     }
