@@ -10,6 +10,11 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         self.offsetMinutes = offsetMinutes
     }
 
+    /// Years 0001–9999 and offsets within ±23:59: what RFC 3339 can write.
+    public var isInRange: Bool {
+        microseconds >= -62_135_596_800_000_000 && microseconds <= 253_402_300_799_999_999 && abs(Int(offsetMinutes)) <= 1439
+    }
+
     public static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
     public static func == (a: EventTime, b: EventTime) -> Bool { a.microseconds == b.microseconds && a.offsetMinutes == b.offsetMinutes }
 
@@ -75,7 +80,9 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// RFC 3339 in the time's own offset; `Z` for UTC; a 6-digit fraction only when non-zero.
     public var rfc3339: String {
-        let local = microseconds + Int64(offsetMinutes) * 60_000_000
+        // Wrapping: a time out of range (only ever built in code; decoders refuse them) must
+        // print as something, not trap.
+        let local = microseconds &+ Int64(offsetMinutes) &* 60_000_000
         let micros = Int(((local % 1_000_000) + 1_000_000) % 1_000_000)
         let seconds = (local - Int64(micros)) / 1_000_000
         let days = Int((seconds - ((seconds % 86_400) + 86_400) % 86_400) / 86_400)

@@ -62,7 +62,11 @@ extension OrderEvent {
         }
         let flags = try r.byte()
         var event = OrderEvent(orderID: orderID, data: .noteAdded(text: ""))
-        if flags & 1 != 0 { event.ts = EventTime(microseconds: try r.int(), offsetMinutes: Int16(clamping: try r.int())) }
+        if flags & 1 != 0 {
+            let ts = EventTime(microseconds: try r.int(), offsetMinutes: Int16(clamping: try r.int()))
+            guard ts.isInRange else { throw r.fail("ts out of range") }
+            event.ts = ts
+        }
         if flags & 2 != 0 { event.eventID = try r.string() }
         if flags & 4 != 0 {
             let k = Int(try r.byte())

@@ -42,6 +42,9 @@ extension OrderSnapshot {
     // MARK: - Checks
 
     private func check(_ e: OrderEvent) throws(OrderError) {
+        if let ts = e.ts, !ts.isInRange {
+            throw violation(.invalidTimestamp, e, "ts is outside years 0001–9999 or its offset outside ±23:59")
+        }
         // Rule 3 (shape): the first event is OrderPlaced, once.
         if !exists, e.type != .orderPlaced {
             throw violation(.firstEventNotPlaced, e, "the first event of an order must be OrderPlaced")
@@ -52,12 +55,14 @@ extension OrderSnapshot {
             guard !placed.isEmpty else { throw violation(.invalidQuantity, e, "an order needs at least one line") }
             var seen = Set<String>()
             for line in placed {
+                if line.unitPriceMinor > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)") }
                 if !seen.insert(line.sku).inserted { throw violation(.duplicateSku, e, "sku \(line.sku) appears twice") }
                 if line.qty < 1 { throw violation(.invalidQuantity, e, "sku \(line.sku) has qty \(line.qty); at least 1") }
                 if line.unitPriceMinor < 0 { throw violation(.negativeAmount, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)") }
             }
             for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
                 if let value, value < 0 { throw violation(.negativeAmount, e, "\(name) is \(value)") }
+                if let value, value > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "\(name) is \(value)") }
             }
             // Every later sum is bounded by this total or by the captured amount, so checking
             // it here keeps all order arithmetic inside Int64.
@@ -190,6 +195,9 @@ extension OrderSnapshot {
             }
 
         case .priceAdjusted(let sku, let amount, _):
+            guard amount.magnitude <= UInt64(OrderSnapshot.amountMax) else {
+                throw violation(.amountOutOfRange, e, "amount_minor \(amount) is beyond ±\(OrderSnapshot.amountMax)")
+            }
             guard lineIndex(sku) != nil else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
             if totalMinor + amount < 0 {
                 throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(totalMinor + amount)")
@@ -204,8 +212,11 @@ extension OrderSnapshot {
         }
     }
 
+    /// 0 ≤ amount ≤ 2^53. The upper bound keeps every sum of two amounts inside Int64, so the
+    /// checks below can add before they compare.
     private func nonNegative(_ amount: Money, _ e: OrderEvent) throws(OrderError) {
         if amount < 0 { throw violation(.negativeAmount, e, "amount_minor is \(amount)") }
+        if amount > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "amount_minor \(amount) exceeds \(OrderSnapshot.amountMax)") }
     }
 
     private func shapeOf(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {

@@ -79,7 +79,9 @@ struct OrderObservation: Hashable {
     var refunds: [String: RefRefundFigures]
     var eventIDs: [String: UInt64]
     var placedAt: Int64?
+    var paidAt: Int64?
     var shippedAt: Int64?
+    var deliveredAt: Int64?
 
     /// The fields that differ, one line each, for a readable failure.
     func differences(from other: OrderObservation) -> [String] {
@@ -122,7 +124,13 @@ struct ReferenceOrder {
     var notes = 0
     var eventIDs: [String: UInt64] = [:]
     var placedAt: Int64?
+    var paidAt: Int64?
     var shippedAt: Int64?
+    var deliveredAt: Int64?
+
+    /// The largest amount an order may reach (2^53, exact in JSON numbers): authorizations and
+    /// the total above it are `amount_out_of_range`.
+    static let amountMax: Int64 = 1 << 53
 
     // MARK: Derived figures (issue 3 §3)
 
@@ -182,7 +190,7 @@ struct ReferenceOrder {
             cancelled: cancelled, notes: notes,
             payments: payments.filter { $0.value != RefPaymentFigures() },
             fulfillments: fulfillments, returns: returns, refunds: refunds, eventIDs: eventIDs,
-            placedAt: placedAt, shippedAt: shippedAt)
+            placedAt: placedAt, paidAt: paidAt, shippedAt: shippedAt, deliveredAt: deliveredAt)
     }
 
     // MARK: Rules (issue 3 §2, rules 3–8)
@@ -198,6 +206,9 @@ struct ReferenceOrder {
             if lines.contains(where: { $0.qty < 1 }) { return .invalidQuantity }
             if lines.contains(where: { $0.unitPriceMinor < 0 }) { return .negativeAmount }
             if [shipping, tax, discount].contains(where: { ($0 ?? 0) < 0 }) { return .negativeAmount }
+            var gross = Double(shipping ?? 0) + Double(tax ?? 0)
+            for l in lines { gross += Double(l.qty) * Double(l.unitPriceMinor) }
+            if gross > Double(Self.amountMax) { return .amountOutOfRange }
             let letters = Array(currency.unicodeScalars)
             if letters.count != 3 || !letters.allSatisfy({ $0.value >= 65 && $0.value <= 90 }) { return .invalidCurrency }
             return nil
@@ -208,6 +219,7 @@ struct ReferenceOrder {
         case .paymentAuthorized(let id, let amount):
             if amount < 0 { return .negativeAmount }
             if authorizedIDs.contains(id) { return .duplicateID }
+            if authorized + amount > Self.amountMax { return .amountOutOfRange }
             return cancelled ? .orderCancelled : nil
         case .paymentCaptured(let id, let amount):
             if amount < 0 { return .negativeAmount }
@@ -273,6 +285,7 @@ struct ReferenceOrder {
         case .priceAdjusted(let sku, let amount, _):
             if unitPrice[sku] == nil { return .unknownSku }
             if total + amount < 0 { return .negativeTotal }
+            if total + amount > Self.amountMax { return .amountOutOfRange }
             return cancelled ? .orderCancelled : nil
         case .noteAdded:
             return nil
@@ -311,6 +324,8 @@ struct ReferenceOrder {
             failedOnlyIDs.remove(id)
         case .paymentCaptured(let id, let amount):
             payments[id, default: RefPaymentFigures()].captured += amount
+            // docs/EVENTS.md §7: the paid milestone is set only by a PaymentCaptured.
+            if paidAt == nil && captured > 0 && captured >= total { paidAt = time }
         case .paymentVoided(let id, let amount):
             payments[id, default: RefPaymentFigures()].voided += amount
         case .paymentFailed(let id, _):
@@ -331,6 +346,8 @@ struct ReferenceOrder {
         case .delivered(let id):
             fulfillments[id]!.state = "delivered"
             for l in fulfillments[id]!.lines { counters[l.sku]!.delivered += l.qty }
+            // docs/EVENTS.md §7: the delivered milestone is set only by a Delivered.
+            if deliveredAt == nil && status == "delivered" { deliveredAt = time }
         case .itemsCancelled(let lines, _):
             for l in lines { counters[l.sku]!.cancelled += l.qty }
         case .orderCancelled:

@@ -17,6 +17,7 @@ enum BreakKind: String, CaseIterable, Sendable {
     case overReturn, receiveMoreThanRequested, secondReturnReceived, receiveUnknownReturn
     case duplicatePaymentID, duplicateFulfillmentID, duplicateReturnID, duplicateRefundID
     case priceAdjustmentMakesTotalNegative
+    case placedTotalOutOfRange, authorizationsOutOfRange, priceAdjustmentTotalOutOfRange
 }
 
 struct RuleBreak {
@@ -271,6 +272,20 @@ enum RuleBreakers {
         case .priceAdjustmentMakesTotalNegative:
             guard m.placed else { return nil }
             return (.priceAdjusted(sku: anySku, amountMinor: -(m.total + rng.int(1...1000)), reason: "too generous"), .negativeTotal)
+
+        // Sums stay within ±2^53 (amount_out_of_range)
+        case .placedTotalOutOfRange:
+            guard !m.placed else { return nil }
+            var lines = validPlaced(&rng)
+            lines[0].unitPriceMinor = 1 << 52
+            lines[0].qty = 3 + rng.int(0...3)
+            return (placed(lines), .amountOutOfRange)
+        case .authorizationsOutOfRange:
+            guard m.placed else { return nil }
+            return (.paymentAuthorized(paymentID: "pay-huge", amountMinor: ReferenceOrder.amountMax - m.authorized + rng.int(1...10)), .amountOutOfRange)
+        case .priceAdjustmentTotalOutOfRange:
+            guard m.placed else { return nil }
+            return (.priceAdjusted(sku: anySku, amountMinor: ReferenceOrder.amountMax - m.total + rng.int(1...10), reason: "typo"), .amountOutOfRange)
         }
     }
 }

@@ -33,7 +33,7 @@ extension OrderSnapshot {
             status: status.rawValue, paymentStatus: paymentStatus.rawValue, returnStatus: returnStatus.rawValue,
             cancelled: isCancelled, notes: notes, payments: payments, fulfillments: fulfillments, returns: returns, refunds: refunds,
             eventIDs: Dictionary(eventIDs.map { ($0.id, $0.position) }, uniquingKeysWith: { first, _ in first }),
-            placedAt: placedAt, shippedAt: shippedAt)
+            placedAt: placedAt, paidAt: paidAt, shippedAt: shippedAt, deliveredAt: deliveredAt)
     }
 }
 
@@ -72,7 +72,7 @@ struct SnapshotPropertyTests {
         #expect(a != c)
     }
 
-    @Test("the generated lifecycles reach every event type, every status and every payment and return status")
+    @Test("the generated lifecycles reach every event type, every status, every payment and return status, and the tricky paths (split fulfillments, skipped packing, partial receipts, events after cancellation)")
     func generatorCoversTheLifecycle() {
         var types = Set<EventType>(), statuses = Set<String>(), paymentStatuses = Set<String>(), returnStatuses = Set<String>()
         var partialReceipts = 0, skippedPacking = 0, refundsWithPayment = 0, refundsWithReturn = 0, bareRefunds = 0
@@ -100,7 +100,6 @@ struct SnapshotPropertyTests {
                 default: break
                 }
             }
-        }
             let skusPerFulfillment = g.model.fulfillments.values.flatMap { $0.lines.map(\.sku) }
             if Set(skusPerFulfillment).count < skusPerFulfillment.count { splitSkus += 1 }
         }
@@ -141,7 +140,8 @@ struct SnapshotPropertyTests {
                     }
                 }
                 if copy != snapshot || copy.observation != snapshot.observation {
-                    Issue.record("a rejected event changed the snapshot: \(what)\n  " + copy.observation.differences(from: snapshot.observation).joined(separator: "\n  "))
+                    let diff: String = copy.observation.differences(from: snapshot.observation).joined(separator: "\n  ")
+                    Issue.record("a rejected event changed the snapshot: \(what)\n  \(diff)")
                 }
             }
             if generator.isFinished { break }
@@ -232,6 +232,66 @@ struct SnapshotPropertyTests {
             #expect(throws: OrderError.self) { try s.apply(ev(refused), position: 10, time: 0) }
             #expect(s == before)
         }
+    }
+
+    // MARK: Milestones
+
+    private static func placeTwoUnits(_ id: OrderID, _ s: inout OrderSnapshot) throws(OrderError) {
+        try s.apply(OrderEvent(orderID: id, data: .orderPlaced(customerID: "c", channel: "web", currency: "USD",
+                                                               lines: [PlacedLine(sku: "A", qty: 2, unitPriceMinor: 500)],
+                                                               shippingMinor: nil, taxMinor: nil, discountMinor: nil)), position: 1, time: 1_000)
+    }
+
+    @Test("the placed, paid, shipped and delivered milestones are the times of the events that reached them")
+    func milestonesFollowTheEvents() throws {
+        let id = try OrderID("ORD-milestones")
+        var s = OrderSnapshot(orderID: id)
+        func ev(_ d: EventData) -> OrderEvent { OrderEvent(orderID: id, data: d) }
+        try Self.placeTwoUnits(id, &s)
+        try s.apply(ev(.paymentAuthorized(paymentID: "p", amountMinor: 1000)), position: 2, time: 2_000)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 400)), position: 3, time: 3_000)
+        #expect(s.paidAt == nil)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 600)), position: 4, time: 4_000)
+        try s.apply(ev(.fulfillmentRequested(fulfillmentID: "f1", location: "DC", lines: [SkuQuantity(sku: "A", qty: 1)])), position: 5, time: 5_000)
+        try s.apply(ev(.fulfillmentRequested(fulfillmentID: "f2", location: "DC", lines: [SkuQuantity(sku: "A", qty: 1)])), position: 6, time: 6_000)
+        try s.apply(ev(.shipped(fulfillmentID: "f1", carrier: "UPS", trackingNo: "1")), position: 7, time: 7_000)
+        try s.apply(ev(.shipped(fulfillmentID: "f2", carrier: "UPS", trackingNo: "2")), position: 8, time: 8_000)
+        try s.apply(ev(.delivered(fulfillmentID: "f1")), position: 9, time: 9_000)
+        #expect(s.deliveredAt == nil)
+        try s.apply(ev(.delivered(fulfillmentID: "f2")), position: 10, time: 10_000)
+        #expect(s.placedAt == 1_000 && s.paidAt == 4_000 && s.shippedAt == 7_000 && s.deliveredAt == 10_000)
+        #expect(s.status == .delivered && s.paymentStatus == .paid)
+    }
+
+    @Test("an order made paid by ItemsCancelled gets its paid milestone only at the next PaymentCaptured (docs/EVENTS.md §7)")
+    func paidByCancellationHasPaidMilestone() throws {
+        let id = try OrderID("ORD-paid-by-cancel")
+        var s = OrderSnapshot(orderID: id)
+        func ev(_ d: EventData) -> OrderEvent { OrderEvent(orderID: id, data: d) }
+        try Self.placeTwoUnits(id, &s)
+        try s.apply(ev(.paymentAuthorized(paymentID: "p", amountMinor: 1000)), position: 2, time: 2_000)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 500)), position: 3, time: 3_000)
+        #expect(s.paymentStatus == .partiallyPaid)
+        try s.apply(ev(.itemsCancelled(lines: [SkuQuantity(sku: "A", qty: 1)], reason: "oos")), position: 4, time: 4_000)
+        #expect(s.paymentStatus == .paid && s.status == .paid)
+        #expect(s.paidAt == nil)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 0)), position: 5, time: 5_000)
+        #expect(s.paidAt == 5_000)
+    }
+
+    @Test("an order made delivered by ItemsCancelled of its undelivered rest keeps its delivered milestone unset (docs/EVENTS.md §7)")
+    func deliveredByCancellationHasDeliveredMilestone() throws {
+        let id = try OrderID("ORD-delivered-by-cancel")
+        var s = OrderSnapshot(orderID: id)
+        func ev(_ d: EventData) -> OrderEvent { OrderEvent(orderID: id, data: d) }
+        try Self.placeTwoUnits(id, &s)
+        try s.apply(ev(.fulfillmentRequested(fulfillmentID: "f1", location: "DC", lines: [SkuQuantity(sku: "A", qty: 1)])), position: 2, time: 2_000)
+        try s.apply(ev(.shipped(fulfillmentID: "f1", carrier: "UPS", trackingNo: "1")), position: 3, time: 3_000)
+        try s.apply(ev(.delivered(fulfillmentID: "f1")), position: 4, time: 4_000)
+        #expect(s.status == .partiallyDelivered)
+        try s.apply(ev(.itemsCancelled(lines: [SkuQuantity(sku: "A", qty: 1)], reason: "oos")), position: 5, time: 5_000)
+        #expect(s.status == .delivered)
+        #expect(s.deliveredAt == nil)
     }
 
     // MARK: (c) idempotency and expected versions
