@@ -29,6 +29,10 @@ extension OrderSnapshot {
         // event leaves the snapshot as it was, without copying it first.
         try check(event)
         change(event, time: time)
+        // Milestones follow the statuses, whatever event brought them about (a cancellation
+        // of the undelivered rest delivers an order; a price cut can make it paid).
+        if paidAt == nil && isPaid { paidAt = time }
+        if deliveredAt == nil && status == .delivered { deliveredAt = time }
         version += 1
         lastPosition = position
         if event.type == .orderPlaced { placedPosition = position }
@@ -258,7 +262,6 @@ extension OrderSnapshot {
         case .paymentAuthorized(let id, let amount): updatePayment(id) { $0.authorized += amount; $0.authorizations += 1 }
         case .paymentCaptured(let id, let amount):
             updatePayment(id) { $0.captured += amount }
-            if paidAt == nil && isPaid { paidAt = time }
         case .paymentVoided(let id, let amount): updatePayment(id) { $0.voided += amount }
         case .paymentFailed(let id, let reason): updatePayment(id) { $0.failures += 1; $0.lastFailureReason = reason }
         case .fulfillmentRequested(let id, let location, let requested):
@@ -279,7 +282,6 @@ extension OrderSnapshot {
             let i = fulfillments.firstIndex { $0.id == id }!
             fulfillments[i].state = .delivered
             for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].delivered += l.qty }
-            if deliveredAt == nil && status == .delivered { deliveredAt = time }
         case .itemsCancelled(let cancelled, _):
             for c in cancelled { lines[lineIndex(c.sku)!].cancelled += c.qty }
         case .orderCancelled:

@@ -324,8 +324,6 @@ struct ReferenceOrder {
             failedOnlyIDs.remove(id)
         case .paymentCaptured(let id, let amount):
             payments[id, default: RefPaymentFigures()].captured += amount
-            // docs/EVENTS.md §7: the paid milestone is set only by a PaymentCaptured.
-            if paidAt == nil && captured > 0 && captured >= total { paidAt = time }
         case .paymentVoided(let id, let amount):
             payments[id, default: RefPaymentFigures()].voided += amount
         case .paymentFailed(let id, _):
@@ -346,8 +344,6 @@ struct ReferenceOrder {
         case .delivered(let id):
             fulfillments[id]!.state = "delivered"
             for l in fulfillments[id]!.lines { counters[l.sku]!.delivered += l.qty }
-            // docs/EVENTS.md §7: the delivered milestone is set only by a Delivered.
-            if deliveredAt == nil && status == "delivered" { deliveredAt = time }
         case .itemsCancelled(let lines, _):
             for l in lines { counters[l.sku]!.cancelled += l.qty }
         case .orderCancelled:
@@ -372,6 +368,9 @@ struct ReferenceOrder {
         case .noteAdded:
             notes += 1
         }
+        // docs/EVENTS.md §7: a milestone is set by whichever event first makes it hold.
+        if paidAt == nil && captured > 0 && captured >= total { paidAt = time }
+        if deliveredAt == nil && status == "delivered" { deliveredAt = time }
         version += 1
         lastPosition = position
         if let id = e.eventID { eventIDs[id] = position }
