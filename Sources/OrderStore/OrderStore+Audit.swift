@@ -10,6 +10,22 @@ public struct AuditReport: Sendable {
         public var captured: Int64 = 0
         public var voided: Int64 = 0
         public var refunded: Int64 = 0
+
+        // Each order is within ±2^53; wrapping, not trapping, keeps a report of millions of
+        // orders from crashing on hostile data.
+        mutating func add(_ s: OrderSnapshot) {
+            orders += 1
+            total &+= s.totalMinor
+            authorized &+= s.authorizedMinor
+            captured &+= s.capturedMinor
+            voided &+= s.voidedMinor
+            refunded &+= s.refundedMinor
+        }
+
+        func combined(with o: Money) -> Money {
+            Money(orders: orders + o.orders, total: total &+ o.total, authorized: authorized &+ o.authorized,
+                  captured: captured &+ o.captured, voided: voided &+ o.voided, refunded: refunded &+ o.refunded)
+        }
     }
 
     public struct Violation: Sendable, Equatable {
@@ -45,56 +61,76 @@ extension OrderStore {
     /// every rule, rebuilds every snapshot, and reports counts, money and every violation.
     public func audit() -> AuditReport {
         var report = AuditReport()
-        var snapshots: [OrderID: OrderSnapshot] = [:]
-        snapshots.reserveCapacity(Int(min(log.endPosition.rawValue / 8, 50_000_000)))
-        var lastPosition: UInt64?
+        struct Part: Sendable {
+            var snapshots: [OrderID: OrderSnapshot] = [:]
+            var events = 0
+            var violations: [AuditReport.Violation] = []
+        }
+        let workers = ParallelReplay.defaultWorkers
+        let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
         do {
-            try log.scan(from: LogPosition(0)) { view in
-                report.events += 1
-                lastPosition = view.position.rawValue
+            let parts = try ParallelReplay.run(log: log, workers: workers, makePart: {
+                var part = Part()
+                part.snapshots.reserveCapacity(expectedOrders)
+                return part
+            }, body: { part, view in
+                part.events += 1
                 let stored: StoredEvent
                 do { stored = try StoredEvent.decode(view) } catch {
-                    report.violations.append(.init(position: view.position.rawValue, orderID: String(decoding: view.keyBytes, as: UTF8.self),
-                                                   code: (error as? OrderError)?.code.rawValue ?? "corrupt_payload", message: "\(error)"))
-                    return true
+                    part.violations.append(.init(position: view.position.rawValue, orderID: String(decoding: view.keyBytes, as: UTF8.self),
+                                                 code: (error as? OrderError)?.code.rawValue ?? "corrupt_payload", message: "\(error)"))
+                    return
                 }
                 let id = stored.event.orderID
                 // Mutated in place: a copy out of the dictionary would copy its arrays on change.
-                try? { (snapshot: inout OrderSnapshot) throws in
+                func check(_ snapshot: inout OrderSnapshot, _ violations: inout [AuditReport.Violation]) {
                     if stored.seq != snapshot.version + 1 {
-                        report.violations.append(.init(position: stored.position, orderID: id.value, code: "sequence_gap",
-                                                       message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
+                        violations.append(.init(position: stored.position, orderID: id.value, code: "sequence_gap",
+                                                message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
                     }
                     do {
                         if case .duplicate(let original) = try snapshot.admit(stored.event, expected: .any) {
-                            report.violations.append(.init(position: stored.position, orderID: id.value, code: "duplicate_event",
-                                                           message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
+                            violations.append(.init(position: stored.position, orderID: id.value, code: "duplicate_event",
+                                                    message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
                             return
                         }
                         try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                    } catch let error as OrderError {
-                        report.violations.append(.init(position: stored.position, orderID: id.value, code: error.code.rawValue, message: error.message))
+                    } catch {
+                        violations.append(.init(position: stored.position, orderID: id.value, code: error.code.rawValue, message: error.message))
                     }
-                }(&snapshots[id, default: OrderSnapshot(orderID: id)])
-                return true
+                }
+                if let i = part.snapshots.index(forKey: id) {
+                    check(&part.snapshots.values[i], &part.violations)
+                } else {
+                    var snapshot = OrderSnapshot(orderID: id)
+                    check(&snapshot, &part.violations)
+                    part.snapshots[id] = snapshot
+                }
+            }, finish: { (part: consuming Part) -> AuditReport in
+                // Summarised on the worker, which also frees its snapshots.
+                var r = AuditReport()
+                r.events = part.events
+                r.violations = part.violations
+                for snapshot in part.snapshots.values where snapshot.exists {
+                    r.orders += 1
+                    r.byStatus[snapshot.status.rawValue, default: 0] += 1
+                    var m = r.money[snapshot.currency] ?? AuditReport.Money()
+                    m.add(snapshot)
+                    r.money[snapshot.currency] = m
+                }
+                return r
+            })
+            for part in parts {
+                report.events += part.events
+                report.orders += part.orders
+                report.violations += part.violations
+                report.byStatus.merge(part.byStatus, uniquingKeysWith: +)
+                report.money.merge(part.money) { a, b in a.combined(with: b) }
             }
+            report.violations.sort { ($0.position ?? .max) < ($1.position ?? .max) }
         } catch {
-            let next = lastPosition.map { $0 + 1 }
-            report.violations.append(.init(position: next, orderID: nil, code: (error as? LogError)?.code.rawValue ?? "storage", message: "\(error)"))
-        }
-        report.orders = snapshots.values.filter(\.exists).count
-        for snapshot in snapshots.values where snapshot.exists {
-            report.byStatus[snapshot.status.rawValue, default: 0] += 1
-            var m = report.money[snapshot.currency] ?? AuditReport.Money()
-            m.orders += 1
-            // Each order is within ±2^53; wrapping, not trapping, keeps a report of millions
-            // of orders from crashing on hostile data.
-            m.total &+= snapshot.totalMinor
-            m.authorized &+= snapshot.authorizedMinor
-            m.captured &+= snapshot.capturedMinor
-            m.voided &+= snapshot.voidedMinor
-            m.refunded &+= snapshot.refundedMinor
-            report.money[snapshot.currency] = m
+            // The scan stopped at damage: report where.
+            report.violations.append(.init(position: nil, orderID: nil, code: (error as? LogError)?.code.rawValue ?? "storage", message: "\(error)"))
         }
         return report
     }

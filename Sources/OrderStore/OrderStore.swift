@@ -85,32 +85,46 @@ public final class OrderStore: Sendable {
         let log: Log
         do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
         var state = State()
-        var snapshots: [OrderID: OrderSnapshot] = [:]
+        struct Part: Sendable {
+            var snapshots: [OrderID: OrderSnapshot] = [:]
+            var violations = 0
+        }
+        let workers = ParallelReplay.defaultWorkers
         // Orders have several events each; reserving for a guess avoids most rehashing.
-        snapshots.reserveCapacity(Int(min(log.endPosition.rawValue / 8, 50_000_000)))
+        let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
+        let parts: [Part]
         do {
-            try log.scan(from: LogPosition(0)) { view in
+            parts = try ParallelReplay.run(log: log, workers: workers, makePart: {
+                var part = Part()
+                part.snapshots.reserveCapacity(expectedOrders)
+                return part
+            }) { part, view in
                 let stored = try StoredEvent.decode(view)
                 let id = stored.event.orderID
                 do {
                     // In place: a copy out of the dictionary would make every change copy the
                     // snapshot's arrays.
-                    if let i = snapshots.index(forKey: id) {
-                        try snapshots.values[i].apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                    if let i = part.snapshots.index(forKey: id) {
+                        try part.snapshots.values[i].apply(stored.event, position: stored.position, time: stored.effectiveTime)
                     } else {
                         var snapshot = OrderSnapshot(orderID: id)
                         try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                        snapshots[id] = snapshot
+                        part.snapshots[id] = snapshot
                     }
                 } catch {
-                    state.replayViolations += 1
+                    part.violations += 1
                     logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
                 }
-                return true
             }
         } catch {
             try? log.close()
             throw StoreError.storage(error)
+        }
+        var snapshots: [OrderID: OrderSnapshot] = [:]
+        snapshots.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
+        for part in parts {
+            snapshots.merge(part.snapshots) { a, _ in a }
+            state.replayViolations += part.violations
         }
         // In placement order, so each customer's list is in the order the orders were placed.
         for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {

@@ -1,0 +1,69 @@
+import Dispatch
+import Foundation
+import LogStorage
+import OrderModel
+
+/// Replays the log on every core. Orders are split between workers by a hash of their key;
+/// each worker scans the whole log but decodes and applies only its own orders' events. The
+/// scan (decompression and checksums) is cheap next to decoding and applying, and an order's
+/// events never need another worker's state, so the workers share nothing until they finish.
+enum ParallelReplay {
+    static var defaultWorkers: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    /// Runs `body` for every record below `end` on the worker that owns its key; returns each
+    /// worker's part. The first error any worker throws ends the replay and is rethrown.
+    static func run<Part: Sendable>(
+        log: Log, end: LogPosition? = nil, workers: Int = defaultWorkers,
+        makePart: @Sendable () -> Part,
+        body: @Sendable (inout Part, RecordView) throws -> Void
+    ) throws -> [Part] {
+        try run(log: log, end: end, workers: workers, makePart: makePart, body: body, finish: { $0 })
+    }
+
+    /// As `run`, and `finish` turns each worker's part into its result on that worker, so
+    /// summarising (and freeing) millions of snapshots happens on every core too.
+    static func run<Part, Summary: Sendable>(
+        log: Log, end: LogPosition? = nil, workers: Int = defaultWorkers,
+        makePart: @Sendable () -> Part,
+        body: @Sendable (inout Part, RecordView) throws -> Void,
+        finish: @Sendable (consuming Part) -> Summary
+    ) throws -> [Summary] {
+        let results = Results<Summary>(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var part = makePart()
+            do {
+                try log.scan(from: LogPosition(0), to: end) { view in
+                    if workers > 1 && owner(view.keyBytes, workers) != w { return true }
+                    try body(&part, view)
+                    return true
+                }
+                results.set(w, .success(finish(part)))
+            } catch {
+                results.set(w, .failure(error))
+            }
+        }
+        return try results.collect()
+    }
+
+    /// FNV-1a over the key: cheap, and stable within a process, which is all a split needs.
+    @inline(__always) static func owner(_ key: UnsafeRawBufferPointer, _ workers: Int) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return Int(h % UInt64(workers))
+    }
+
+    private final class Results<Part: Sendable>: @unchecked Sendable {
+        // @unchecked: each worker writes only its own slot, under the lock; read after all join.
+        private var slots: [Result<Part, any Error>?]
+        private let lock = NSLock()
+
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+        func set(_ i: Int, _ r: Result<Part, any Error>) { lock.lock(); slots[i] = r; lock.unlock() }
+
+        func collect() throws -> [Part] {
+            lock.lock(); defer { lock.unlock() }
+            return try slots.map { try $0!.get() }
+        }
+    }
+}
