@@ -56,10 +56,14 @@ extension Log {
 
     /// Every committed record of `key`, oldest first. Follows the key's chain back from its
     /// newest record, so the cost is one step per record of the key.
-    public func records(forKey key: LogKey) throws -> [Record] {
+    ///
+    /// With `includingUnsynced`, also the records written but not yet durable (under policy
+    /// `always`): what the single writer above the log (the order store) must validate new
+    /// appends against, since they will be durable before anything after them.
+    public func records(forKey key: LogKey, includingUnsynced: Bool = false) throws -> [Record] {
         let hash = KeyHash(key)
         guard let head = keys.withLock({ $0.lookup(hash) }) else { return [] }
-        let end = committed.load(ordering: .acquiring)
+        let end = includingUnsynced ? UInt64.max : committed.load(ordering: .acquiring)
         var result: [Record] = []
         result.reserveCapacity(Int(head.sequence))
         var next: UInt64? = head.position

@@ -57,15 +57,26 @@ extension OrderSnapshot {
         case .orderPlaced(_, _, let currency, let placed, let shipping, let tax, let discount):
             if exists { throw violation(.alreadyPlaced, e, "the order was already placed (version \(version))") }
             guard !placed.isEmpty else { throw violation(.invalidQuantity, e, "an order needs at least one line") }
+            guard placed.count <= OrderSnapshot.linesMax else { throw violation(.invalidQuantity, e, "\(placed.count) lines; at most \(OrderSnapshot.linesMax)") }
             var seen = Set<String>()
             for line in placed {
-                if line.unitPriceMinor > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)") }
                 if !seen.insert(line.sku).inserted { throw violation(.duplicateSku, e, "sku \(line.sku) appears twice") }
-                if line.qty < 1 { throw violation(.invalidQuantity, e, "sku \(line.sku) has qty \(line.qty); at least 1") }
+                if line.qty < 1 || line.qty > OrderSnapshot.quantityMax {
+                    throw violation(.invalidQuantity, e, "sku \(line.sku) has qty \(line.qty); 1…\(OrderSnapshot.quantityMax)")
+                }
                 if line.unitPriceMinor < 0 { throw violation(.negativeAmount, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)") }
             }
             for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
                 if let value, value < 0 { throw violation(.negativeAmount, e, "\(name) is \(value)") }
+            }
+            let c = Array(currency.utf8)
+            guard c.count == 3, c.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
+                throw violation(.invalidCurrency, e, "currency \"\(currency)\" is not three capital letters")
+            }
+            for line in placed where line.unitPriceMinor > OrderSnapshot.amountMax {
+                throw violation(.amountOutOfRange, e, "sku \(line.sku) has unit_price_minor \(line.unitPriceMinor)")
+            }
+            for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
                 if let value, value > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "\(name) is \(value)") }
             }
             // Every later sum is bounded by this total or by the captured amount, so checking
@@ -79,9 +90,8 @@ extension OrderSnapshot {
                 }
                 sum = next
             }
-            let c = Array(currency.utf8)
-            guard c.count == 3, c.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
-                throw violation(.invalidCurrency, e, "currency \"\(currency)\" is not three capital letters")
+            if sum - (discount ?? 0) < 0 {
+                throw violation(.negativeTotal, e, "discount_minor \(discount ?? 0) exceeds the order's \(sum)")
             }
 
         case .paymentAuthorized(let id, let amount):
@@ -143,12 +153,17 @@ extension OrderSnapshot {
         case .itemsCancelled(let cancelled, _):
             try shapeOf(cancelled, e)
             try knownSkus(cancelled, e)
+            var reduction: Money = 0
             for c in cancelled {
                 let line = lines[lineIndex(c.sku)!]
                 let open = line.ordered - line.cancelled - line.requested
                 if c.qty > open {
                     throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) but only \(open) can be (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
                 }
+                reduction += c.qty * line.unitPriceMinor
+            }
+            if totalMinor - reduction < 0 {
+                throw violation(.negativeTotal, e, "cancelling would make the total \(totalMinor - reduction) (price adjustments exceed what remains)")
             }
             try notCancelled(e)
 
@@ -170,11 +185,14 @@ extension OrderSnapshot {
             }
 
         case .returnReceived(let id, let received):
+            if let received {
+                try shapeOf(received, e)
+                try knownSkus(received, e)
+            }
             try notCancelled(e)
             guard let ret = returns.first(where: { $0.id == id }) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
             if ret.received != nil { throw violation(.returnAlreadyReceived, e, "return \(id) was already received") }
             if let received {
-                try shapeOf(received, e)
                 for r in received {
                     let requested = ret.lines.filter { $0.sku == r.sku }.reduce(0) { $0 + $1.qty }
                     if r.qty > requested { throw violation(.overReturn, e, "sku \(r.sku): receiving \(r.qty) but return \(id) requested \(requested)") }
@@ -203,7 +221,7 @@ extension OrderSnapshot {
                 throw violation(.amountOutOfRange, e, "amount_minor \(amount) is beyond ±\(OrderSnapshot.amountMax)")
             }
             guard lineIndex(sku) != nil else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
-            if totalMinor + amount < 0 {
+            if amount < 0 && totalMinor + amount < 0 {
                 throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(totalMinor + amount)")
             }
             if totalMinor + amount > OrderSnapshot.amountMax {
@@ -225,7 +243,10 @@ extension OrderSnapshot {
 
     private func shapeOf(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {
         guard !lines.isEmpty else { throw violation(.invalidQuantity, e, "lines is empty") }
-        for l in lines where l.qty < 1 { throw violation(.invalidQuantity, e, "sku \(l.sku) has qty \(l.qty); at least 1") }
+        guard lines.count <= OrderSnapshot.linesMax else { throw violation(.invalidQuantity, e, "\(lines.count) lines; at most \(OrderSnapshot.linesMax)") }
+        for l in lines where l.qty < 1 || l.qty > OrderSnapshot.quantityMax {
+            throw violation(.invalidQuantity, e, "sku \(l.sku) has qty \(l.qty); 1…\(OrderSnapshot.quantityMax)")
+        }
         var seen = Set<String>()
         for l in lines where !seen.insert(l.sku).inserted { throw violation(.duplicateSku, e, "sku \(l.sku) appears twice") }
     }

@@ -119,6 +119,10 @@ public struct OrderSnapshot: Hashable, Sendable {
 
     /// The largest amount an order may reach, in minor units (2^53: exact in JSON numbers).
     public static let amountMax: Money = 1 << 53
+    /// Units on one line of an event (bounds every counter sum far inside Int64).
+    public static let quantityMax: Int64 = 1_000_000
+    /// Lines in one event.
+    public static let linesMax = 1000
 
     public var exists: Bool { version > 0 }
 

@@ -65,6 +65,8 @@ public final class OrderStore: Sendable {
         var cache: [OrderID: OrderSnapshot] = [:]
         var indexes = OrderIndexes()
         var nextPosition: UInt64 = 0
+        /// Set after a durability failure or a foreign write: appends are refused until reopen.
+        var failure: StoreError?
         /// Rule violations met while replaying the log at open (stored events that the current
         /// rules refuse): reported by `audit`, never silently fixed.
         var replayViolations = 0
@@ -99,7 +101,13 @@ public final class OrderStore: Sendable {
                 part.snapshots.reserveCapacity(expectedOrders)
                 return part
             }) { part, view in
-                let stored = try StoredEvent.decode(view)
+                let stored: StoredEvent
+                do { stored = try StoredEvent.decode(view) } catch {
+                    // The store still opens, so `audit` can report it with its position.
+                    part.violations += 1
+                    logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(error)"])
+                    return
+                }
                 let id = stored.event.orderID
                 do {
                     // In place: a copy out of the dictionary would make every change copy the
@@ -157,6 +165,7 @@ public final class OrderStore: Sendable {
             throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
         let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
+            if let failure = s.failure { throw failure }
             var working: [OrderID: OrderSnapshot] = [:]
             var touched: [OrderID] = []  // in first-seen order, for the lists
             var results: [AppendResult] = []
@@ -167,6 +176,11 @@ public final class OrderStore: Sendable {
             for (i, item) in batch.enumerated() {
                 var event = item.event
                 let id = event.orderID
+                // A kept recorded time from the future would hold every later record there
+                // (recorded times never decrease), breaking as-of queries for good.
+                if let r = item.recordedAt, r > now + 60_000_000 {
+                    throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
+                }
                 var snapshot: OrderSnapshot
                 if let w = working[id] { snapshot = w } else {
                     do { snapshot = try loadSnapshot(id, cache: &s.cache) } catch { throw StoreError.storage(error) }
@@ -188,14 +202,24 @@ public final class OrderStore: Sendable {
                     throw StoreError.rejected(error, at: i)
                 }
                 if working.updateValue(snapshot, forKey: id) == nil { touched.append(id) }
+                let key: LogKey
+                do { key = try LogKey(id.value) } catch {
+                    throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
+                }
                 requests.append(AppendRequest(
-                    key: try! LogKey(id.value), type: RecordType(event.type.code), payload: event.encodeBinary(),
+                    key: key, type: RecordType(event.type.code), payload: event.encodeBinary(),
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else { return (results, nil) }
             let pending: PendingAppend
             do { pending = try log.write(requests) } catch { throw StoreError.storage(error) }
-            precondition(pending.receipt.firstPosition.rawValue == s.nextPosition, "the store is the log's only writer")
+            guard pending.receipt.firstPosition.rawValue == s.nextPosition else {
+                // Something else appended to the log underneath the store: its state no longer
+                // describes the log. Refuse everything until it is reopened.
+                s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), got \(pending.receipt.firstPosition)); reopen the store")
+                s.cache.removeAll()
+                throw s.failure!
+            }
             s.nextPosition += UInt64(requests.count)
             for id in touched {
                 let snapshot = working[id]!
@@ -206,7 +230,16 @@ public final class OrderStore: Sendable {
             return (results, pending)
         }
         if let pending {
-            do { try await log.waitUntilDurable(pending) } catch { throw StoreError.storage(error) }
+            do { try await log.waitUntilDurable(pending) } catch {
+                // The cache and lists already include this batch, which may not be on disk.
+                // Drop the cache (reads then replay what is durable) and refuse appends.
+                let failure = StoreError.storage(error)
+                state.withLock { s in
+                    s.failure = StoreError(.storage, "an append could not be made durable (\(failure.message)); reopen the store", logError: failure.logError)
+                    s.cache.removeAll()
+                }
+                throw failure
+            }
         }
         return results
     }
@@ -218,18 +251,19 @@ public final class OrderStore: Sendable {
         for key in cache.keys.prefix(excess) { cache.removeValue(forKey: key) }
     }
 
-    /// The order's current snapshot from the cache, or replayed from its events.
+    /// The order's current snapshot from the cache, or replayed from every event written for it
+    /// (durable or about to be: an append must be checked against all that precedes it).
     private func loadSnapshot(_ id: OrderID, cache: inout [OrderID: OrderSnapshot]) throws -> OrderSnapshot {
         if let cached = cache[id] { return cached }
-        let snapshot = try replay(id, through: nil)
+        let snapshot = try replay(id, through: nil, includingUnsynced: true)
         if snapshot.exists { cache[id] = snapshot }
         return snapshot
     }
 
     /// Replays `id`'s events whose filter passes into a snapshot.
-    func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?) throws -> OrderSnapshot {
+    func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
         var snapshot = OrderSnapshot(orderID: id)
-        for stored in try history(id) {
+        for stored in try history(id, includingUnsynced: includingUnsynced) {
             if let include, !include(stored) { break }
             do { try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime) } catch {
                 logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
@@ -246,8 +280,11 @@ public final class OrderStore: Sendable {
         let snapshot = try replay(id, through: nil)
         guard snapshot.exists else { return nil }
         state.withLock { s in
-            // Only if no append changed it meanwhile (a newer one would be in the cache).
-            if s.cache[id] == nil { s.cache[id] = snapshot; trimCache(&s.cache) }
+            // Cache it only if it holds the order's newest written event: an append since the
+            // replay (or one not yet durable, which the replay could not see) makes it stale.
+            // Appends hold this lock, so the head cannot move while we look.
+            let head = (try? LogKey(id.value)).flatMap { log.head(forKey: $0)?.position.rawValue }
+            if s.cache[id] == nil && snapshot.lastPosition == head { s.cache[id] = snapshot; trimCache(&s.cache) }
         }
         return snapshot
     }
@@ -267,9 +304,15 @@ public final class OrderStore: Sendable {
 
     /// The order's timeline: every event, oldest first, with its position and times.
     public func history(_ id: OrderID) throws -> [StoredEvent] {
+        try history(id, includingUnsynced: false)
+    }
+
+    func history(_ id: OrderID, includingUnsynced: Bool) throws -> [StoredEvent] {
         let key: LogKey
         do { key = try LogKey(id.value) } catch { throw StoreError.storage(error) }
-        do { return try log.records(forKey: key).map { try StoredEvent.decode($0) } } catch { throw StoreError.storage(error) }
+        do {
+            return try log.records(forKey: key, includingUnsynced: includingUnsynced).map { try StoredEvent.decode($0) }
+        } catch { throw StoreError.storage(error) }
     }
 
     /// A customer's orders, most recently placed first.

@@ -264,6 +264,10 @@ struct LifecycleGenerator {
             return .delivered(fulfillmentID: rng.element(shipped))
         case .cancelItems:
             let lines = rng.subset(openSkus).map { SkuQuantity(sku: $0, qty: rng.int(1...m.open($0))) }
+            // Price cuts can exceed what remains; such a cancellation would make the total negative.
+            if m.total - lines.reduce(0, { $0 + $1.qty * m.unitPrice[$1.sku]! }) < 0 {
+                return .noteAdded(text: "cancellation not possible after price adjustments")
+            }
             return .itemsCancelled(lines: lines, reason: rng.element(Pools.reasons))
         case .cancelOrder:
             return .orderCancelled(reason: rng.element(Pools.reasons))

@@ -206,11 +206,14 @@ struct ReferenceOrder {
             if lines.contains(where: { $0.qty < 1 }) { return .invalidQuantity }
             if lines.contains(where: { $0.unitPriceMinor < 0 }) { return .negativeAmount }
             if [shipping, tax, discount].contains(where: { ($0 ?? 0) < 0 }) { return .negativeAmount }
-            var gross = Double(shipping ?? 0) + Double(tax ?? 0)
-            for l in lines { gross += Double(l.qty) * Double(l.unitPriceMinor) }
-            if gross > Double(Self.amountMax) { return .amountOutOfRange }
+            if lines.contains(where: { $0.qty > 1_000_000 }) { return .invalidQuantity }
             let letters = Array(currency.unicodeScalars)
             if letters.count != 3 || !letters.allSatisfy({ $0.value >= 65 && $0.value <= 90 }) { return .invalidCurrency }
+            var gross = Double(shipping ?? 0) + Double(tax ?? 0)
+            for l in lines { gross += Double(l.qty) * Double(l.unitPriceMinor) }
+            if lines.contains(where: { $0.unitPriceMinor > Self.amountMax }) || [shipping, tax, discount].contains(where: { ($0 ?? 0) > Self.amountMax })
+                || gross > Double(Self.amountMax) { return .amountOutOfRange }
+            if gross - Double(discount ?? 0) < 0 { return .negativeTotal }
             return nil
         }
         switch e.data {
@@ -253,6 +256,7 @@ struct ReferenceOrder {
         case .itemsCancelled(let lines, _):
             if let bad = lineViolation(lines) { return bad }
             if lines.contains(where: { $0.qty > open($0.sku) }) { return .overCancellation }
+            if total - lines.reduce(0, { $0 + $1.qty * unitPrice[$1.sku]! }) < 0 { return .negativeTotal }
             return cancelled ? .orderCancelled : nil
         case .orderCancelled:
             if unitsShipped > 0 { return .cancelAfterShipment }
@@ -284,7 +288,7 @@ struct ReferenceOrder {
             return nil
         case .priceAdjusted(let sku, let amount, _):
             if unitPrice[sku] == nil { return .unknownSku }
-            if total + amount < 0 { return .negativeTotal }
+            if amount < 0 && total + amount < 0 { return .negativeTotal }
             if total + amount > Self.amountMax { return .amountOutOfRange }
             return cancelled ? .orderCancelled : nil
         case .noteAdded:
