@@ -176,6 +176,12 @@ extension Log {
         enqueueForSealing(old)
     }
 
+    /// The position the next appended record will get (written records included, durable or
+    /// not).
+    public var nextPosition: LogPosition {
+        LogPosition(writer.withLock { $0.nextPosition })
+    }
+
     /// Closes the active segment now, if it holds any record, and queues it for sealing.
     public func rollActiveSegment() throws {
         try writer.withLock { (w) throws(LogError) in

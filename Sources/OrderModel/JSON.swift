@@ -84,6 +84,7 @@ public struct JSONParser {
         let start = i
         i += 1
         var members: [(String, JSONValue)] = []
+        var keys = Set<String>()  // a linear search per key would make a 1 MiB object quadratic
         skipSpace()
         if i < bytes.count && bytes[i] == 0x7D {
             i += 1
@@ -97,7 +98,7 @@ public struct JSONParser {
             guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
             i += 1
             skipSpace()
-            if members.contains(where: { $0.0 == key }) { throw fail("duplicate key \"\(key)\"") }
+            if !keys.insert(key).inserted { throw fail("duplicate key \"\(key)\"") }
             members.append((key, try value(depth: depth + 1)))
             skipSpace()
             guard i < bytes.count else { throw fail("unterminated object") }

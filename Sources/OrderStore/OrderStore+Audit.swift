@@ -65,6 +65,9 @@ extension OrderStore {
             var snapshots: [OrderID: OrderSnapshot] = [:]
             var events = 0
             var violations: [AuditReport.Violation] = []
+            /// Stored events of an order that were not applied (rejected or duplicate): its
+            /// later events' sequences count them, its snapshot's version does not.
+            var skipped: [OrderID: UInt32] = [:]
         }
         let workers = ParallelReplay.defaultWorkers
         let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
@@ -83,8 +86,9 @@ extension OrderStore {
                 }
                 let id = stored.event.orderID
                 // Mutated in place: a copy out of the dictionary would copy its arrays on change.
-                func check(_ snapshot: inout OrderSnapshot, _ violations: inout [AuditReport.Violation]) {
-                    if stored.seq != snapshot.version + 1 {
+                let skipped = part.skipped.isEmpty ? 0 : part.skipped[id] ?? 0
+                func check(_ snapshot: inout OrderSnapshot, _ violations: inout [AuditReport.Violation]) -> Bool {
+                    if stored.seq != snapshot.version + skipped + 1 {
                         violations.append(.init(position: stored.position, orderID: id.value, code: "sequence_gap",
                                                 message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
                     }
@@ -92,20 +96,24 @@ extension OrderStore {
                         if case .duplicate(let original) = try snapshot.admit(stored.event, expected: .any) {
                             violations.append(.init(position: stored.position, orderID: id.value, code: "duplicate_event",
                                                     message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
-                            return
+                            return false
                         }
                         try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                        return true
                     } catch {
                         violations.append(.init(position: stored.position, orderID: id.value, code: error.code.rawValue, message: error.message))
+                        return false
                     }
                 }
+                let applied: Bool
                 if let i = part.snapshots.index(forKey: id) {
-                    check(&part.snapshots.values[i], &part.violations)
+                    applied = check(&part.snapshots.values[i], &part.violations)
                 } else {
                     var snapshot = OrderSnapshot(orderID: id)
-                    check(&snapshot, &part.violations)
+                    applied = check(&snapshot, &part.violations)
                     part.snapshots[id] = snapshot
                 }
+                if !applied { part.skipped[id, default: 0] += 1 }
             }, finish: { (part: consuming Part) -> AuditReport in
                 // Summarised on the worker, which also frees its snapshots.
                 var r = AuditReport()

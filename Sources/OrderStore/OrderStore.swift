@@ -211,6 +211,13 @@ public final class OrderStore: Sendable {
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else { return (results, nil) }
+            guard log.nextPosition.rawValue == s.nextPosition else {
+                // Something else appended to the log underneath the store: its state no longer
+                // describes the log. Refuse everything until it is reopened.
+                s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), the log is at \(log.nextPosition)); reopen the store")
+                s.cache.removeAll()
+                throw s.failure!
+            }
             let pending: PendingAppend
             do { pending = try log.write(requests) } catch { throw StoreError.storage(error) }
             guard pending.receipt.firstPosition.rawValue == s.nextPosition else {

@@ -114,32 +114,54 @@ struct ImportCommand: AsyncParsableCommand {
     }
 }
 
-/// Reads a file line by line in large chunks. Line numbers start at 1.
+/// Reads a file line by line in large chunks. Line numbers start at 1. A line longer than
+/// `lineBytesMax` is not buffered: it comes back cut to that length (so it fails the size
+/// check with its line number), and the rest of it is skipped.
 final class LineReader {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var start = 0
     private var eof = false
     private var number = 0
+    private var skipping = false
+    let lineBytesMax = OrderEvent.jsonBytesMax + 1
 
     init(handle: FileHandle) { self.handle = handle }
 
     func next() throws -> (Int, [UInt8])? {
+        var searched = start
         while true {
-            if let nl = buffer[start...].firstIndex(of: 0x0A) {
-                let line = Array(buffer[start..<nl])
+            if let nl = buffer[searched...].firstIndex(of: 0x0A) {
+                let line = Array(buffer[start..<min(nl, start + lineBytesMax)])
                 start = nl + 1
+                if skipping { skipping = false; searched = start; continue }
                 number += 1
                 return (number, line)
             }
+            searched = buffer.count
+            if buffer.count - start > lineBytesMax && !skipping {
+                // Hand back the over-long line now, and drop the rest of it as it arrives.
+                let line = Array(buffer[start..<(start + lineBytesMax)])
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+                searched = 0
+                skipping = true
+                number += 1
+                return (number, line)
+            }
+            if skipping && buffer.count > start {
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+                searched = 0
+            }
             if eof {
-                guard start < buffer.count else { return nil }
-                let line = Array(buffer[start...])
+                guard start < buffer.count, !skipping else { return nil }
+                let line = Array(buffer[start..<min(buffer.count, start + lineBytesMax)])
                 start = buffer.count
                 number += 1
                 return (number, line)
             }
-            if start > 0 { buffer.removeFirst(start); start = 0 }
+            if start > 0 { buffer.removeFirst(start); searched -= start; start = 0 }
             let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
         }

@@ -97,6 +97,7 @@ struct OrdersCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        guard limit >= 0 else { throw ValidationError("--limit must not be negative") }
         guard (customer == nil) != (status == nil) else { throw ValidationError("give exactly one of --customer or --status") }
         if let status, OrderSnapshot.Status(rawValue: status) == nil {
             throw ValidationError("unknown status \"\(status)\"; one of: \(OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", "))")

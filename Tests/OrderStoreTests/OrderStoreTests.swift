@@ -187,6 +187,44 @@ struct OrderStoreTests {
         #expect(report.violations.first?.code == "over_capture")
     }
 
+    @Test("a stored event that breaks a rule is reported once, not again for every later event of its order")
+    func auditReportsOneViolationPerBadEvent() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"))])
+        let bad = event("O1", .paymentCaptured(paymentID: "P9", amountMinor: 100))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(bad.type.code), payload: bad.encodeBinary()))
+        let note = event("O1", .noteAdded(text: "later"))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(note.type.code), payload: note.encodeBinary()))
+        let report = f.store.audit()
+        #expect(report.violations.map(\.code) == ["over_capture"])
+    }
+
+    @Test("a recorded_at from the future is refused: it would hold every later record there")
+    func futureRecordedAtRefused() async throws {
+        let f = try StoreFixture()
+        let future = Int64(Date().timeIntervalSince1970 * 1_000_000) + 3_600_000_000
+        do {
+            _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: future)])
+            Issue.record("a future recorded_at was accepted")
+        } catch let error as StoreError {
+            #expect(error.orderError?.field == "recorded_at")
+        }
+        #expect(f.store.log.endPosition == LogPosition(0))
+    }
+
+    @Test("appends after the log was written around the store are refused until it is reopened")
+    func foreignWriteFailsTheStore() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("O1"))])
+        let note = event("O1", .noteAdded(text: "around"))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(note.type.code), payload: note.encodeBinary()))
+        await #expect(throws: StoreError.self) { try await f.store.append([AppendEvent(placed("O2"))]) }
+        await #expect(throws: StoreError.self) { try await f.store.append([AppendEvent(placed("O3"))]) }
+        try f.reopen()
+        _ = try await f.store.append([AppendEvent(placed("O2"))])
+        #expect(try f.store.snapshot(oid("O1"))?.version == 2)
+    }
+
     @Test("totals per currency and channel as of a time count only what was recorded by then")
     func totalsAsOf() async throws {
         let f = try StoreFixture()
