@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "OrderModel", targets: ["OrderModel"]),
         .library(name: "OrderStore", targets: ["OrderStore"]),
         .library(name: "OrderWorkload", targets: ["OrderWorkload"]),
+        .library(name: "WireProtocol", targets: ["WireProtocol"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
     ],
     dependencies: [
@@ -42,6 +43,8 @@ let package = Package(
             name: "OrderStore",
             dependencies: ["LogStorage", "OrderModel", .product(name: "Logging", package: "swift-log")]
         ),
+        // The wire protocol's frames and messages (docs/PROTOCOL.md): a pure codec over bytes.
+        .target(name: "WireProtocol"),
         // A realistic, seeded order workload (orderlog generate, benchmarks, tests).
         .target(name: "OrderWorkload", dependencies: ["OrderModel"]),
         // Order-shaped sample records for benchmarks and demos of the storage engine.
@@ -67,6 +70,7 @@ let package = Package(
             path: "Tests/CrashChild"
         ),
         .testTarget(name: "OrderModelTests", dependencies: ["OrderModel"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage"]),
         .testTarget(
             name: "LogStorageTests",
