@@ -11,12 +11,15 @@ let package = Package(
         .library(name: "OrderStore", targets: ["OrderStore"]),
         .library(name: "OrderWorkload", targets: ["OrderWorkload"]),
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
+        .library(name: "OrderLogServer", targets: ["OrderLogServer"]),
+        .library(name: "OrderLogClient", targets: ["OrderLogClient"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // liblz4 from the system (Debian: liblz4-dev), found through pkg-config.
@@ -45,6 +48,25 @@ let package = Package(
         ),
         // The wire protocol's frames and messages (docs/PROTOCOL.md): a pure codec over bytes.
         .target(name: "WireProtocol"),
+        // The TCP server: a thin shell of connections over OrderStore and WireProtocol.
+        .target(
+            name: "OrderLogServer",
+            dependencies: [
+                "OrderStore", "OrderModel", "WireProtocol", "LogStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Swift client: async/await over one pipelined connection.
+        .target(
+            name: "OrderLogClient",
+            dependencies: [
+                "OrderModel", "WireProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // A realistic, seeded order workload (orderlog generate, benchmarks, tests).
         .target(name: "OrderWorkload", dependencies: ["OrderModel"]),
         // Order-shaped sample records for benchmarks and demos of the storage engine.
@@ -71,6 +93,7 @@ let package = Package(
         ),
         .testTarget(name: "OrderModelTests", dependencies: ["OrderModel"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage"]),
         .testTarget(
             name: "LogStorageTests",

@@ -160,7 +160,20 @@ public final class OrderStore: Sendable {
     /// `event_id` their order already has are not stored again; their result is `.duplicate`
     /// with the original position. Returns when the stored events are durable.
     public func append(_ batch: [AppendEvent]) async throws -> [AppendResult] {
-        guard !batch.isEmpty else { return [] }
+        try await waitUntilDurable(try write(batch))
+    }
+
+    /// A batch checked and written, waiting to be durable.
+    public struct PendingWrite: Sendable {
+        public let results: [AppendResult]
+        let pending: PendingAppend?
+    }
+
+    /// The first half of `append`: checks the batch and writes it, in call order, without
+    /// waiting for durability — for callers that pipeline (a server keeps each connection's
+    /// batches in arrival order and answers each when `waitUntilDurable` returns).
+    public func write(_ batch: [AppendEvent]) throws -> PendingWrite {
+        guard !batch.isEmpty else { return PendingWrite(results: [], pending: nil) }
         guard batch.count <= configuration.batchEventsMax else {
             throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
@@ -236,7 +249,12 @@ public final class OrderStore: Sendable {
             trimCache(&s.cache)
             return (results, pending)
         }
-        if let pending {
+        return PendingWrite(results: results, pending: pending)
+    }
+
+    /// The second half of `append`: returns the batch's results once it is durable.
+    public func waitUntilDurable(_ write: PendingWrite) async throws -> [AppendResult] {
+        if let pending = write.pending {
             do { try await log.waitUntilDurable(pending) } catch {
                 // The cache and lists already include this batch, which may not be on disk.
                 // Drop the cache (reads then replay what is durable) and refuse appends.
@@ -248,7 +266,7 @@ public final class OrderStore: Sendable {
                 throw failure
             }
         }
-        return results
+        return write.results
     }
 
     private func trimCache(_ cache: inout [OrderID: OrderSnapshot]) {

@@ -1,0 +1,306 @@
+import NIOCore
+import NIOPosix
+import OrderModel
+import Synchronization
+import WireProtocol
+
+/// The one error type of `OrderLogClient`: the server's stable code (docs/PROTOCOL.md §6, or a
+/// rule's code from docs/EVENTS.md for a rejected append) and its message.
+public struct ClientError: Error, Sendable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// For a rejected append: the index of the event in its batch.
+    public var eventIndex: Int?
+
+    public init(code: String, message: String, eventIndex: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.eventIndex = eventIndex
+    }
+
+    public var description: String { (eventIndex.map { "event \($0): " } ?? "") + "\(code): \(message)" }
+}
+
+/// What became of one appended event.
+public enum ClientAppendResult: Sendable, Equatable {
+    case stored(position: UInt64, seq: UInt32)
+    case duplicate(position: UInt64)
+}
+
+/// An async client over one connection. Requests are pipelined: many may be in flight at once
+/// (each waits for the answer with its request id), and subscriptions share the connection.
+public final class OrderLogClient: Sendable {
+    public let limits: WireLimits
+    public let serverVersion: String
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let state: Mutex<State>
+    private let reader: Mutex<Task<Void, Never>?>
+
+    struct State {
+        var nextID: UInt32 = 1
+        var pending: [UInt32: CheckedContinuation<Message, any Error>] = [:]
+        var streams: [UInt32: SubscriptionStream] = [:]
+        var failure: ClientError?
+    }
+
+    struct SubscriptionStream {
+        let continuation: AsyncThrowingStream<StoredEvent, any Error>.Continuation
+        let credits: Int
+        var consumedSinceCredit = 0
+    }
+
+    private init(limits: WireLimits, serverVersion: String, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.limits = limits
+        self.serverVersion = serverVersion
+        self.outbound = outbound
+        self.state = Mutex(State())
+        self.reader = Mutex(nil)
+    }
+
+    /// Connects, says HELLO and waits for WELCOME.
+    public static func connect(host: String = "127.0.0.1", port: Int = 7717, clientName: String = "orderlog-swift", token: String = "") async throws -> OrderLogClient {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        // The channel's streams live inside executeThenClose, in the reader task; the writer is
+        // handed out through this stream, and so are the frames read before WELCOME.
+        let (handoff, handoffContinuation) = AsyncStream<NIOAsyncChannelOutboundWriter<ByteBuffer>>.makeStream()
+        let box = ClientBox()
+        let task = Task {
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    handoffContinuation.yield(outbound)
+                    handoffContinuation.finish()
+                    var decoder = FrameDecoder(maxFrameBytes: 64 << 20)
+                    for try await buffer in inbound {
+                        decoder.append(buffer.readableBytesView)
+                        while let frame = try decoder.next() { await box.deliver(frame) }
+                    }
+                }
+                await box.fail(ClientError(code: "closed", message: "the server closed the connection"))
+            } catch {
+                handoffContinuation.finish()
+                await box.fail(ClientError(code: "closed", message: "connection failed: \(error)"))
+            }
+        }
+        guard let outbound = await handoff.first(where: { _ in true }) else {
+            throw ClientError(code: "closed", message: "could not connect to \(host):\(port)")
+        }
+        let welcome = try await box.awaitWelcome(outbound: outbound, name: clientName, token: token)
+        guard case .welcome(let serverVersion, _, _, let limits) = welcome else {
+            throw ClientError(code: "handshake", message: "expected WELCOME, got \(welcome.type)")
+        }
+        let client = OrderLogClient(limits: limits, serverVersion: serverVersion, outbound: outbound)
+        client.reader.withLock { $0 = task }
+        await box.attach(client)
+        return client
+    }
+
+    /// Sends CLOSE; the server answers what is in flight and closes the connection.
+    public func close() async {
+        try? await send(0, .close(reason: "client closing"))
+        outbound.finish()
+        _ = await reader.withLock { $0 }?.value
+    }
+
+    // MARK: Requests
+
+    /// Appends a batch atomically; returns once the server says it is durable.
+    public func append(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> [ClientAppendResult] {
+        let wire = events.enumerated().map { i, e in
+            let expectation: WireExpectedVersion = switch expected?[i] ?? .any {
+            case .any: .any
+            case .none: .none
+            case .exactly(let n): .exactly(UInt64(max(0, n)))
+            }
+            return WireEvent(expectedVersion: expectation, orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary())
+        }
+        switch try await request(.append(wire)) {
+        case .appended(let outcomes):
+            return outcomes.map { o in
+                switch o {
+                case .stored(let p, let s): .stored(position: p, seq: s)
+                case .duplicate(let p): .duplicate(position: p)
+                }
+            }
+        case .appendRejected(let index, let code, let message):
+            throw ClientError(code: code, message: message, eventIndex: Int(index))
+        case let other: throw unexpected(other)
+        }
+    }
+
+    /// The order's snapshot as the JSON object of docs/EVENTS.md §7, or nil if it does not exist.
+    public func snapshotJSON(_ orderID: String, asOf: WireAsOf = .now) async throws -> String? {
+        guard case .snapshot(let found, let json) = try await request(.getSnapshot(orderID: orderID, asOf: asOf)) else { throw unexpected(nil) }
+        return found ? String(decoding: json, as: UTF8.self) : nil
+    }
+
+    /// The order's events, oldest first.
+    public func history(_ orderID: String) async throws -> [StoredEvent] {
+        guard case .history(let events) = try await request(.getHistory(orderID: orderID)) else { throw unexpected(nil) }
+        return try events.map(Self.decode)
+    }
+
+    public func orders(customer: String, limit: Int = 100) async throws -> (total: Int, ids: [String]) {
+        guard case .orders(let total, let ids) = try await request(.listOrders(by: .customer(customer), limit: UInt32(clamping: limit))) else { throw unexpected(nil) }
+        return (Int(total), ids)
+    }
+
+    public func orders(status: String, limit: Int = 100) async throws -> (total: Int, ids: [String]) {
+        guard case .orders(let total, let ids) = try await request(.listOrders(by: .status(status), limit: UInt32(clamping: limit))) else { throw unexpected(nil) }
+        return (Int(total), ids)
+    }
+
+    /// Round trip time of a PING.
+    public func ping() async throws -> Duration {
+        let start = ContinuousClock.now
+        _ = try await request(.ping(nonce: 42))
+        return ContinuousClock.now - start
+    }
+
+    /// Events from `from` on, through the log and then live, filtered by type and order id
+    /// prefix. Credits are topped up as events are consumed, so the server never sends more
+    /// than `credits` ahead of the consumer.
+    public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000) async throws -> AsyncThrowingStream<StoredEvent, any Error> {
+        let mask = types.reduce(UInt32(0)) { $0 | (1 << UInt32($1.code - 1)) }
+        let (stream, continuation) = AsyncThrowingStream<StoredEvent, any Error>.makeStream()
+        let id = state.withLock { s in
+            let id = s.nextID
+            s.nextID &+= 1
+            s.streams[id] = SubscriptionStream(continuation: continuation, credits: max(1, credits))
+            return id
+        }
+        try await send(id, .subscribe(from: from, credits: UInt32(max(1, credits)), typeMask: mask, orderPrefix: orderPrefix))
+        return stream
+    }
+
+    // MARK: Plumbing
+
+    func request(_ message: Message) async throws -> Message {
+        let response: Message = try await withCheckedThrowingContinuation { continuation in
+            let id: UInt32? = state.withLock { s in
+                if let failure = s.failure { continuation.resume(throwing: failure); return nil }
+                let id = s.nextID
+                s.nextID &+= 1
+                s.pending[id] = continuation
+                return id
+            }
+            guard let id else { return }
+            Task {
+                do { try await self.send(id, message) } catch {
+                    let c = self.state.withLock { $0.pending.removeValue(forKey: id) }
+                    c?.resume(throwing: ClientError(code: "closed", message: "could not send: \(error)"))
+                }
+            }
+        }
+        if case .error(let code, let message) = response { throw ClientError(code: code, message: message) }
+        return response
+    }
+
+    func send(_ id: UInt32, _ message: Message) async throws {
+        try await outbound.write(ByteBuffer(bytes: Frame(requestID: id, message: message).encoded()))
+    }
+
+    /// Routes a frame from the server to whoever waits for it.
+    func deliver(_ frame: Frame) async {
+        let id = frame.requestID
+        if let subscription = state.withLock({ $0.streams[id] }) {
+            switch frame.message {
+            case .subscribed: return
+            case .events(let events):
+                for e in events {
+                    do { subscription.continuation.yield(try Self.decode(e)) } catch { subscription.continuation.finish(throwing: error) }
+                }
+                // Top up credits once half are used, so the stream never starves.
+                let topUp: Int? = state.withLock { s in
+                    guard var sub = s.streams[id] else { return nil }
+                    sub.consumedSinceCredit += events.count
+                    defer { s.streams[id] = sub }
+                    if sub.consumedSinceCredit * 2 >= sub.credits {
+                        let n = sub.consumedSinceCredit
+                        sub.consumedSinceCredit = 0
+                        return n
+                    }
+                    return nil
+                }
+                if let topUp { try? await send(id, .credit(UInt32(topUp))) }
+            case .subscriptionEnded(let code, let message, _):
+                state.withLock { _ = $0.streams.removeValue(forKey: id) }
+                if code == "unsubscribed" || code == "closed" { subscription.continuation.finish() }
+                else { subscription.continuation.finish(throwing: ClientError(code: code, message: message)) }
+            case .error(let code, let message):
+                state.withLock { _ = $0.streams.removeValue(forKey: id) }
+                subscription.continuation.finish(throwing: ClientError(code: code, message: message))
+            default: return
+            }
+            return
+        }
+        if case .close = frame.message { return }
+        let c = state.withLock { $0.pending.removeValue(forKey: id) }
+        c?.resume(returning: frame.message)
+        if c == nil, case .error(let code, let message) = frame.message {
+            fail(ClientError(code: code, message: message))
+        }
+    }
+
+    func fail(_ error: ClientError) {
+        let (pending, streams) = state.withLock { s in
+            if s.failure == nil { s.failure = error }
+            defer { s.pending.removeAll(); s.streams.removeAll() }
+            return (Array(s.pending.values), Array(s.streams.values))
+        }
+        for p in pending { p.resume(throwing: error) }
+        for s in streams { s.continuation.finish(throwing: error) }
+    }
+
+    static func decode(_ e: WireStoredEvent) throws -> StoredEvent {
+        let id = try OrderID(e.orderID)
+        guard let type = EventType(code: e.type) else { throw ClientError(code: "unknown_type", message: "event type code \(e.type)") }
+        let event = try e.payload.withUnsafeBytes { try OrderEvent.decodeBinary(orderID: id, type: type, $0) }
+        return StoredEvent(event: event, position: e.position, seq: e.seq, recordedAt: e.recordedAt)
+    }
+
+    private func unexpected(_ message: Message?) -> ClientError {
+        ClientError(code: "protocol", message: "unexpected answer \(message.map { "\($0.type)" } ?? "")")
+    }
+}
+
+/// Holds frames that arrive before the client object exists (the WELCOME), then forwards.
+actor ClientBox {
+    private var client: OrderLogClient?
+    private var early: [Frame] = []
+    private var welcomeWaiter: CheckedContinuation<Message, any Error>?
+    private var failure: ClientError?
+
+    func awaitWelcome(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, name: String, token: String) async throws -> Message {
+        try await outbound.write(ByteBuffer(bytes: Frame(requestID: 0, message: .hello(protocolVersion: Frame.version, clientName: name, token: token)).encoded()))
+        if let failure { throw failure }
+        if !early.isEmpty { return early.removeFirst().message }
+        return try await withCheckedThrowingContinuation { welcomeWaiter = $0 }
+    }
+
+    func attach(_ client: OrderLogClient) async {
+        self.client = client
+        for f in early { await client.deliver(f) }
+        early.removeAll()
+        if let failure { client.fail(failure) }
+    }
+
+    func deliver(_ frame: Frame) async {
+        if let w = welcomeWaiter {
+            welcomeWaiter = nil
+            if case .error(let code, let message) = frame.message { w.resume(throwing: ClientError(code: code, message: message)) }
+            else { w.resume(returning: frame.message) }
+            return
+        }
+        if let client { await client.deliver(frame) } else { early.append(frame) }
+    }
+
+    func fail(_ error: ClientError) {
+        failure = error
+        if let w = welcomeWaiter { welcomeWaiter = nil; w.resume(throwing: error) }
+        client?.fail(error)
+    }
+}

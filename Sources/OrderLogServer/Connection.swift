@@ -1,0 +1,280 @@
+import Logging
+import LogStorage
+import NIOCore
+import OrderModel
+import OrderStore
+import Synchronization
+import WireProtocol
+
+/// Writes frames to one connection. Appends that finish out of order and subscriptions write
+/// from their own tasks; each frame is one write, so frames never interleave.
+struct FrameSink: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    func send(_ requestID: UInt32, _ message: Message) async throws {
+        try await outbound.write(ByteBuffer(bytes: Frame(requestID: requestID, message: message).encoded()))
+    }
+}
+
+/// Requests of one connection still waiting to be answered.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() { value.add(1, ordering: .relaxed) }
+    func decrement() { value.subtract(1, ordering: .relaxed) }
+    var current: Int { value.load(ordering: .relaxed) }
+}
+
+/// One client connection: the handshake, then requests in arrival order. Appends are checked
+/// and written in that order and answered when durable, so a connection can keep many batches
+/// in flight and all connections share fsyncs. Subscriptions run in their own tasks.
+struct Connection {
+    let server: OrderLogServer
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    var store: OrderStore { server.store }
+    var limits: WireLimits { server.configuration.limits }
+
+    private struct Subscription {
+        let credits: SubscriptionCredits
+        let task: Task<Void, Never>
+    }
+
+    func serve() async {
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let sink = FrameSink(outbound: outbound)
+                var decoder = FrameDecoder()
+                var greeted = false
+                var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
+                var subscriptions: [UInt32: Subscription] = [:]
+                let inFlight = Counter()
+                defer {
+                    for s in subscriptions.values { s.task.cancel() }
+                }
+                try await withThrowingDiscardingTaskGroup { group in
+                    reading: for try await buffer in inbound {
+                        decoder.append(buffer.readableBytesView)
+                        while true {
+                            let decoded = Result { () throws(WireError) in try decoder.next() }
+                            if case .failure(let error) = decoded {
+                                // The stream cannot be trusted past a bad frame: say why, then close.
+                                try? await sink.send(0, .error(code: error.code.rawValue, message: error.message))
+                                orderly = false
+                                break reading
+                            }
+                            guard case .success(let next?) = decoded else { break }
+                            let frame = next
+                            let id = frame.requestID
+                            if !greeted {
+                                guard case .hello(let version, let name, _) = frame.message else {
+                                    try? await sink.send(id, .error(code: WireError.Code.handshakeRequired.rawValue, message: "the first frame must be HELLO"))
+                                    orderly = false
+                                    break reading
+                                }
+                                guard version == Frame.version else {
+                                    try? await sink.send(id, .error(code: WireError.Code.unsupportedVersion.rawValue, message: "protocol version \(version); this server speaks \(Frame.version)"))
+                                    orderly = false
+                                    break reading
+                                }
+                                greeted = true
+                                decoder.maxFrameBytes = Int(limits.maxFrameBytes)
+                                server.logger.debug("client connected", metadata: ["client": "\(name)"])
+                                try await sink.send(id, .welcome(serverVersion: server.configuration.serverVersion, protocolVersion: Frame.version, role: "admin", limits: limits))
+                                continue
+                            }
+                            switch frame.message {
+                            case .append(let events):
+                                guard events.count <= Int(limits.maxEventsPerAppend) else {
+                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "batch of \(events.count) events exceeds \(limits.maxEventsPerAppend)"))
+                                    continue
+                                }
+                                guard inFlight.current < Int(limits.maxRequestsInFlight) else {
+                                    try await sink.send(id, .error(code: WireError.Code.tooManyRequests.rawValue, message: "more than \(limits.maxRequestsInFlight) requests in flight"))
+                                    continue
+                                }
+                                var batch: [AppendEvent] = []
+                                batch.reserveCapacity(events.count)
+                                var rejected: Message?
+                                for (i, e) in events.enumerated() {
+                                    do throws(OrderError) { batch.append(try e.appendEvent()) } catch {
+                                        rejected = .appendRejected(index: UInt16(i), code: error.code.rawValue, message: error.description)
+                                        break
+                                    }
+                                }
+                                if let rejected { try await sink.send(id, rejected); continue }
+                                let write: OrderStore.PendingWrite
+                                do { write = try store.write(batch) } catch let error as StoreError {
+                                    if error.code == .rejected, let e = error.orderError {
+                                        try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.description))
+                                    } else {
+                                        try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
+                                    }
+                                    continue
+                                }
+                                inFlight.increment()
+                                group.addTask {
+                                    defer { inFlight.decrement() }
+                                    do {
+                                        let results = try await store.waitUntilDurable(write)
+                                        try await sink.send(id, .appended(results.map { r in
+                                            switch r {
+                                            case .stored(let p, let s): .stored(position: p, seq: s)
+                                            case .duplicate(let p): .duplicate(position: p)
+                                            }
+                                        }))
+                                    } catch {
+                                        try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                                    }
+                                }
+
+                            case .getHistory(let orderID):
+                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([])); continue }
+                                do { try await sink.send(id, .history(try store.history(oid).map(\.wire))) } catch {
+                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                                }
+
+                            case .getSnapshot(let orderID, let asOf):
+                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .snapshot(found: false, json: [])); continue }
+                                do {
+                                    let s: OrderSnapshot? = switch asOf {
+                                    case .now: try store.snapshot(oid)
+                                    case .time(let t): try store.snapshot(oid, asOfTime: t)
+                                    case .position(let p): try store.snapshot(oid, asOfPosition: p)
+                                    }
+                                    try await sink.send(id, .snapshot(found: s != nil, json: s.map { Array($0.json.utf8) } ?? []))
+                                } catch {
+                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                                }
+
+                            case .listOrders(let by, let limit):
+                                let ids: [OrderID]
+                                switch by {
+                                case .customer(let c): ids = store.orders(ofCustomer: c)
+                                case .status(let name):
+                                    guard let status = OrderSnapshot.Status(rawValue: name) else {
+                                        try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "unknown status \"\(name)\""))
+                                        continue
+                                    }
+                                    ids = store.orders(withStatus: status)
+                                }
+                                // A reply must fit in a frame: at most 10,000 ids at a time.
+                                let shown = ids.prefix(Int(min(limit, 10_000))).map(\.value)
+                                try await sink.send(id, .orders(total: UInt32(clamping: ids.count), ids: shown))
+
+                            case .subscribe(let from, let credits, let mask, let prefix):
+                                guard subscriptions.count < Int(limits.maxSubscriptions) else {
+                                    try await sink.send(id, .error(code: WireError.Code.tooManySubscriptions.rawValue, message: "at most \(limits.maxSubscriptions) subscriptions per connection"))
+                                    continue
+                                }
+                                guard subscriptions[id] == nil else {
+                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "request id \(id) already names a subscription"))
+                                    continue
+                                }
+                                let start: UInt64
+                                do {
+                                    switch from {
+                                    case .position(let p): start = min(p, store.log.endPosition.rawValue)
+                                    case .end: start = store.log.endPosition.rawValue
+                                    case .time(let t): start = try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t)).rawValue
+                                    }
+                                } catch {
+                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                                    continue
+                                }
+                                let control = SubscriptionCredits(initial: Int(credits), maximum: Int(limits.maxCredits))
+                                try await sink.send(id, .subscribed(startPosition: start))
+                                let log = store.log
+                                let task = Task {
+                                    await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink)
+                                }
+                                subscriptions[id] = Subscription(credits: control, task: task)
+
+                            case .credit(let n):
+                                guard let s = subscriptions[id] else {
+                                    try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
+                                    continue
+                                }
+                                if !(await s.credits.add(Int(n))) {
+                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "credits would exceed \(limits.maxCredits)"))
+                                }
+
+                            case .unsubscribe:
+                                guard let s = subscriptions.removeValue(forKey: id) else {
+                                    try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
+                                    continue
+                                }
+                                await s.credits.end()
+                                s.task.cancel()
+                                await s.task.value
+
+                            case .ping(let nonce):
+                                try await sink.send(id, .pong(nonce: nonce))
+
+                            case .close:
+                                break reading
+
+                            case .hello:
+                                try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "HELLO was already sent"))
+
+                            default:
+                                try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "\(frame.message.type) is not a request"))
+                            }
+                        }
+                    }
+                    // Orderly end: subscriptions first, then every append in flight is answered
+                    // (the task group waits for them), then CLOSE.
+                    for s in subscriptions.values {
+                        await s.credits.end()
+                        s.task.cancel()
+                        await s.task.value
+                    }
+                    subscriptions.removeAll()
+                }
+                if orderly { try? await sink.send(0, .close(reason: "bye")) }
+            }
+        } catch {
+            server.logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends a subscription's events: catch up through the log from `from`, then follow it
+    /// live, never more than the credits allow, never holding events it cannot send. Ends,
+    /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes.
+    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink) async {
+        var position = from
+        var code = "unsubscribed"
+        var reason = "the client unsubscribed"
+        do {
+            while !Task.isCancelled {
+                guard let allowed = await credits.available() else { break }
+                let limit = min(allowed, 1000)
+                var batch: [WireStoredEvent] = []
+                var bytes = 0
+                if position < log.endPosition.rawValue {
+                    try log.scan(from: LogPosition(position)) { view in
+                        position = view.position.rawValue + 1
+                        let type = view.type.rawValue
+                        guard typeMask == 0 || (type >= 1 && type <= 32 && typeMask & (1 << (type - 1)) != 0) else { return true }
+                        guard prefix.isEmpty || view.keyBytes.starts(with: prefix) else { return true }
+                        batch.append(WireStoredEvent(
+                            position: view.position.rawValue, seq: view.sequence.rawValue, recordedAt: view.recordedAt.rawValue,
+                            orderID: String(decoding: view.keyBytes, as: UTF8.self), type: type, payload: Array(view.payload)))
+                        bytes += view.encodedByteCount
+                        return batch.count < limit && bytes < 512 << 10
+                    }
+                }
+                if !batch.isEmpty {
+                    await credits.consume(batch.count)
+                    try await sink.send(id, .events(batch))
+                } else if !(await log.waitForRecords(after: LogPosition(position))) {
+                    if !Task.isCancelled { code = "closed"; reason = "the log was closed" }
+                    break
+                }
+            }
+        } catch {
+            code = "error"
+            reason = "\(error)"
+        }
+        try? await sink.send(id, .subscriptionEnded(code: code, message: reason, nextPosition: position))
+    }
+}

@@ -1,0 +1,91 @@
+import Logging
+import NIOCore
+import NIOPosix
+import OrderStore
+import Synchronization
+import WireProtocol
+
+/// Every tunable of a server, each with its default.
+public struct ServerConfiguration: Sendable {
+    /// Loopback unless told otherwise: the server has no authentication of its own yet.
+    public var host = "127.0.0.1"
+    /// 7717 by default; 0 picks a free port (tests).
+    public var port = 7717
+    /// What each connection may do (docs/PROTOCOL.md, `WELCOME`).
+    public var limits = WireLimits()
+    /// Connections served at once; more are closed at accept.
+    public var connectionsMax = 2048
+    public var serverVersion = "0.1.0"
+
+    public init() {}
+}
+
+/// The OrderLog TCP server: accepts connections and serves each in its own task over one
+/// `OrderStore` (docs/PROTOCOL.md). A thin shell: the protocol is `WireProtocol`'s, the rules
+/// and storage are the store's.
+public final class OrderLogServer: Sendable {
+    public let store: OrderStore
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let connections = Atomic<Int>(0)
+
+    /// The port the server listens on.
+    public let port: Int
+
+    private init(store: OrderStore, configuration: ServerConfiguration, logger: Logger,
+                 channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, port: Int) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.channel = channel
+        self.port = port
+    }
+
+    /// Binds the listening socket. `run()` then serves connections.
+    public static func bind(store: OrderStore, configuration: ServerConfiguration = ServerConfiguration(), logger: Logger? = nil) async throws -> OrderLogServer {
+        let logger = logger ?? Logger(label: "orderlog.server", factory: { _ in SwiftLogNoOpLogHandler() })
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+                }
+            }
+        let port = channel.channel.localAddress?.port ?? configuration.port
+        logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+        return OrderLogServer(store: store, configuration: configuration, logger: logger, channel: channel, port: port)
+    }
+
+    /// Serves connections until the listening socket is closed (`shutdown()`) or the task is
+    /// cancelled; then waits for the connections to finish.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await channel.executeThenClose { inbound in
+                for try await connection in inbound {
+                    let count = connections.add(1, ordering: .relaxed).newValue
+                    group.addTask {
+                        defer { self.connections.subtract(1, ordering: .relaxed) }
+                        if count > self.configuration.connectionsMax {
+                            try? await connection.executeThenClose { _, outbound in
+                                try await outbound.write(ByteBuffer(bytes: Frame(requestID: 0, message: .error(
+                                    code: WireError.Code.shuttingDown.rawValue, message: "too many connections (\(self.configuration.connectionsMax))")).encoded()))
+                            }
+                            return
+                        }
+                        await Connection(server: self, channel: connection).serve()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting connections; `run()` returns once the open ones end.
+    public func shutdown() async {
+        try? await channel.channel.close()
+    }
+
+    public var openConnections: Int { connections.load(ordering: .relaxed) }
+}

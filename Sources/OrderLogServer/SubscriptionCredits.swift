@@ -1,0 +1,38 @@
+/// A subscription's flow control: how many events the client will still take. The sender
+/// waits here when none are left; `CREDIT` frames add more. Holding no events while it waits
+/// is what keeps a slow consumer from growing the server's memory (docs/PROTOCOL.md §7).
+actor SubscriptionCredits {
+    private var credits: Int
+    private let maximum: Int
+    private var waiter: CheckedContinuation<Bool, Never>?
+    private var ended = false
+
+    init(initial: Int, maximum: Int) {
+        self.credits = min(initial, maximum)
+        self.maximum = maximum
+    }
+
+    /// Waits until at least one credit is left; returns how many, or nil once ended.
+    func available() async -> Int? {
+        while credits == 0 && !ended {
+            let resumed = await withCheckedContinuation { waiter = $0 }
+            if !resumed { return nil }
+        }
+        return ended ? nil : credits
+    }
+
+    func consume(_ n: Int) { credits = max(0, credits - n) }
+
+    /// Adds credits; false when the total would pass the maximum (the client misbehaves).
+    func add(_ n: Int) -> Bool {
+        guard credits + n <= maximum else { return false }
+        credits += n
+        if let w = waiter { waiter = nil; w.resume(returning: true) }
+        return true
+    }
+
+    func end() {
+        ended = true
+        if let w = waiter { waiter = nil; w.resume(returning: false) }
+    }
+}

@@ -1,0 +1,33 @@
+import OrderModel
+import OrderStore
+import WireProtocol
+
+extension StoredEvent {
+    /// The event as the wire carries it (docs/PROTOCOL.md §5).
+    var wire: WireStoredEvent {
+        WireStoredEvent(position: position, seq: seq, recordedAt: recordedAt, orderID: event.orderID.value,
+                        type: event.type.code, payload: event.encodeBinary())
+    }
+}
+
+extension WireEvent {
+    /// The append this wire event asks for, or the reason it cannot be one.
+    func appendEvent() throws(OrderError) -> AppendEvent {
+        let id = try OrderID(orderID)
+        guard let eventType = EventType(code: type) else {
+            throw OrderError(.unknownType, "unknown event type code \(type)", orderID: orderID)
+        }
+        guard payload.count <= OrderEvent.jsonBytesMax else {
+            throw OrderError(.eventTooLarge, "event payload of \(payload.count) bytes exceeds \(OrderEvent.jsonBytesMax)", orderID: orderID)
+        }
+        let event = try payload.withUnsafeBytes { bytes in
+            Result { () throws(OrderError) in try OrderEvent.decodeBinary(orderID: id, type: eventType, bytes) }
+        }.get()
+        let expected: ExpectedVersion = switch expectedVersion {
+        case .any: .any
+        case .none: .none
+        case .exactly(let n): .exactly(Int(clamping: n))
+        }
+        return AppendEvent(event, expectedVersion: expected)
+    }
+}

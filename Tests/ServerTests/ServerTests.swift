@@ -1,0 +1,252 @@
+import Foundation
+import LogStorage
+import NIOCore
+import NIOPosix
+import OrderModel
+import OrderStore
+import OrderWorkload
+import Testing
+import WireProtocol
+@testable import OrderLogClient
+@testable import OrderLogServer
+
+/// A store and a server on a free loopback port, shut down at the end of the test.
+final class ServerFixture: @unchecked Sendable {
+    let path: String
+    let store: OrderStore
+    let server: OrderLogServer
+    let running: Task<Void, any Error>
+
+    init(limits: WireLimits = WireLimits()) async throws {
+        path = FileManager.default.temporaryDirectory.path + "/orderlog-server-test-\(UUID().uuidString.prefix(8))"
+        var c = StoreConfiguration()
+        c.log.durability = .always
+        store = try OrderStore.open(path: path, configuration: c)
+        var sc = ServerConfiguration()
+        sc.port = 0
+        sc.limits = limits
+        server = try await OrderLogServer.bind(store: store, configuration: sc)
+        let server = self.server
+        running = Task { try await server.run() }
+    }
+
+    func client(_ name: String = "test") async throws -> OrderLogClient {
+        try await OrderLogClient.connect(port: server.port, clientName: name)
+    }
+
+    func stop() async {
+        await server.shutdown()
+        running.cancel()
+        _ = await running.result
+        try? store.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Sends raw bytes on a new connection and collects the frames the server sends back until it
+/// closes the connection.
+func rawExchange(port: Int, _ bytes: [UInt8]) async throws -> [Frame] {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { ch in
+            ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+        }
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(bytes: bytes))
+        var decoder = FrameDecoder(maxFrameBytes: 1 << 20)
+        var frames: [Frame] = []
+        for try await buffer in inbound {
+            decoder.append(buffer.readableBytesView)
+            while let f = try decoder.next() { frames.append(f) }
+        }
+        return frames
+    }
+}
+
+func orderEvents(_ orders: Int, seed: UInt64 = 1) -> [OrderEvent] {
+    var o = OrderWorkloadGenerator.Options()
+    o.orders = orders
+    o.seed = seed
+    o.inFlight = 20
+    var events: [OrderEvent] = []
+    OrderWorkloadGenerator(options: o).generate { events.append($0) }
+    return events
+}
+
+@Suite("Server and client over loopback", .serialized)
+struct ServerTests {
+    @Test("a producer's appends come back through snapshot, history and the lists")
+    func endToEnd() async throws {
+        let f = try await ServerFixture()
+        let client = try await f.client()
+        let events = orderEvents(50)
+        var results: [ClientAppendResult] = []
+        for start in stride(from: 0, to: events.count, by: 100) {
+            results += try await client.append(Array(events[start..<min(events.count, start + 100)]))
+        }
+        #expect(results.count == events.count)
+        #expect(results.allSatisfy { if case .stored = $0 { true } else { false } })
+        let id = events[0].orderID.value
+        let json = try #require(try await client.snapshotJSON(id))
+        #expect(json.contains("\"order_id\":\"\(id)\""))
+        let history = try await client.history(id)
+        #expect(history.map(\.event) == events.filter { $0.orderID.value == id }.map { e in var e = e; if e.ts == nil { e.ts = history[0].event.ts }; return e })
+        #expect(try await client.snapshotJSON("NO-SUCH") == nil)
+        let delivered = try await client.orders(status: "delivered")
+        #expect(delivered.total == f.store.orders(withStatus: .delivered).count)
+        // The same batch again: nothing new, original positions.
+        let again = try await client.append(Array(events[0..<10]))
+        #expect(again.allSatisfy { if case .duplicate = $0 { true } else { false } })
+        await client.close()
+        await f.stop()
+    }
+
+    @Test("a rule-breaking batch is rejected with the rule's code and the event's index; nothing is stored")
+    func rejected() async throws {
+        let f = try await ServerFixture()
+        let client = try await f.client()
+        let id = try OrderID("O-1")
+        let placed = OrderEvent(orderID: id, data: .orderPlaced(customerID: "C", channel: "web", currency: "USD",
+                                                                  lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        let capture = OrderEvent(orderID: id, data: .paymentCaptured(paymentID: "P", amountMinor: 5))
+        do {
+            _ = try await client.append([placed, capture])
+            Issue.record("an over-capture was accepted")
+        } catch let error as ClientError {
+            #expect(error.code == "over_capture")
+            #expect(error.eventIndex == 1)
+        }
+        #expect(f.store.log.endPosition.rawValue == 0)
+        await client.close()
+        await f.stop()
+    }
+
+    @Test("a subscriber started mid-stream while producers append receives every event exactly once, in order")
+    func subscriberMidStream() async throws {
+        let f = try await ServerFixture()
+        let producer = try await f.client("producer")
+        let consumer = try await f.client("consumer")
+        let events = orderEvents(200, seed: 9)
+        let half = events.count / 2
+        for start in stride(from: 0, to: half, by: 50) { _ = try await producer.append(Array(events[start..<min(half, start + 50)])) }
+        let stream = try await consumer.subscribe(from: .position(0), credits: 64)
+        async let produced: Void = {
+            for start in stride(from: half, to: events.count, by: 50) { _ = try await producer.append(Array(events[start..<min(events.count, start + 50)])) }
+        }()
+        var received: [StoredEvent] = []
+        for try await e in stream {
+            received.append(e)
+            if received.count == events.count { break }
+        }
+        try await produced
+        #expect(received.map(\.position) == Array(0..<UInt64(events.count)))
+        #expect(received.map(\.event.orderID) == events.map(\.orderID))
+        await producer.close()
+        await consumer.close()
+        await f.stop()
+    }
+
+    @Test("a subscription filters by event type and order id prefix, and starts at the end when asked")
+    func filters() async throws {
+        let f = try await ServerFixture()
+        let client = try await f.client()
+        let events = orderEvents(30)
+        _ = try await client.append(Array(events[0..<100]))
+        let shipped = try await client.subscribe(from: .position(0), types: [.shipped], orderPrefix: "ORD-0000001")
+        let live = try await client.subscribe(from: .end)
+        _ = try await client.append(Array(events[100...]))
+        var fromEnd: [StoredEvent] = []
+        for try await e in live { fromEnd.append(e); if fromEnd.count == events.count - 100 { break } }
+        #expect(fromEnd.first?.position == 100)
+        let expected = events.filter { $0.type == .shipped && $0.orderID.value.hasPrefix("ORD-0000001") }
+        var filtered: [StoredEvent] = []
+        for try await e in shipped { filtered.append(e); if filtered.count == expected.count { break } }
+        #expect(filtered.map(\.event.orderID) == expected.map(\.orderID))
+        await client.close()
+        await f.stop()
+    }
+
+    @Test("malformed and hostile frames get an error frame and a closed connection; other clients keep being served")
+    func hostileFrames() async throws {
+        let f = try await ServerFixture()
+        let good = try await f.client("good")
+        let cases: [([UInt8], String)] = [
+            ([0, 0, 0, 3, 1, 1, 0, 0], "malformed_frame"),
+            ([0xFF, 0xFF, 0xFF, 0xFF], "frame_too_large"),
+            (Frame(requestID: 1, message: .ping(nonce: 1)).encoded(), "handshake_required"),
+            (Frame(requestID: 1, message: .hello(protocolVersion: 9, clientName: "x", token: "")).encoded(), "unsupported_version"),
+            (Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), "frame_too_large"),
+        ]
+        for (bytes, code) in cases {
+            let frames = try await rawExchange(port: f.server.port, bytes)
+            guard case .error(let got, _)? = frames.first?.message else {
+                Issue.record("no error frame for \(code): \(frames)")
+                continue
+            }
+            #expect(got == code)
+            _ = try await good.ping()
+        }
+        // After the handshake, an unknown message type: error, then closed.
+        var bytes = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "x", token: "")).encoded()
+        var unknown = Frame(requestID: 2, message: .ping(nonce: 1)).encoded()
+        unknown[5] = 99
+        bytes += unknown
+        let frames = try await rawExchange(port: f.server.port, bytes)
+        #expect(frames.map(\.message.type) == [.welcome, .error])
+        #expect(try await good.ping() < .seconds(5))
+        await good.close()
+        await f.stop()
+    }
+
+    @Test("a subscriber that never reads is sent no more than its credits")
+    func creditsBoundTheServer() async throws {
+        let f = try await ServerFixture()
+        let producer = try await f.client()
+        _ = try await producer.append(orderEvents(100))
+        // Subscribe raw, with 10 credits, and never send more.
+        var bytes = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "slow", token: "")).encoded()
+        bytes += Frame(requestID: 7, message: .subscribe(from: .position(0), credits: 10, typeMask: 0, orderPrefix: "")).encoded()
+        bytes += Frame(requestID: 8, message: .ping(nonce: 5)).encoded()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: f.server.port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+            }
+        let sent = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            var decoder = FrameDecoder(maxFrameBytes: 1 << 20)
+            var events = 0
+            var sawPong = false
+            for try await buffer in inbound {
+                decoder.append(buffer.readableBytesView)
+                while let frame = try decoder.next() {
+                    if case .events(let e) = frame.message { events += e.count }
+                    if case .pong = frame.message { sawPong = true }
+                }
+                if sawPong && events >= 10 { break }
+            }
+            // Give the server time to (wrongly) send more.
+            try await Task.sleep(for: .milliseconds(100))
+            return events
+        }
+        #expect(sent == 10)
+        await producer.close()
+        await f.stop()
+    }
+
+    @Test("many connections at once are all served")
+    func manyConnections() async throws {
+        let f = try await ServerFixture()
+        let clients = try await withThrowingTaskGroup(of: OrderLogClient.self) { group in
+            for i in 0..<200 { group.addTask { try await f.client("c\(i)") } }
+            var all: [OrderLogClient] = []
+            for try await c in group { all.append(c) }
+            return all
+        }
+        #expect(f.server.openConnections == 200)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for c in clients { group.addTask { _ = try await c.ping() } }
+            try await group.waitForAll()
+        }
+        for c in clients { await c.close() }
+        await f.stop()
+    }
+}
