@@ -46,6 +46,8 @@ public final class OrderLogClient: Sendable {
     struct SubscriptionStream {
         let continuation: AsyncThrowingStream<StoredEvent, any Error>.Continuation
         let credits: Int
+        /// false: the stream ends once the subscription has caught up with the log's end.
+        let follow: Bool
         var consumedSinceCredit = 0
     }
 
@@ -163,13 +165,15 @@ public final class OrderLogClient: Sendable {
     /// Events from `from` on, through the log and then live, filtered by type and order id
     /// prefix. Credits are topped up as events are consumed, so the server never sends more
     /// than `credits` ahead of the consumer.
-    public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000) async throws -> AsyncThrowingStream<StoredEvent, any Error> {
+    /// With `follow: false` the stream ends once it has delivered everything stored when it
+    /// caught up.
+    public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000, follow: Bool = true) async throws -> AsyncThrowingStream<StoredEvent, any Error> {
         let mask = types.reduce(UInt32(0)) { $0 | (1 << UInt32($1.code - 1)) }
         let (stream, continuation) = AsyncThrowingStream<StoredEvent, any Error>.makeStream()
         let id = state.withLock { s in
             let id = s.nextID
             s.nextID &+= 1
-            s.streams[id] = SubscriptionStream(continuation: continuation, credits: max(1, credits))
+            s.streams[id] = SubscriptionStream(continuation: continuation, credits: max(1, credits), follow: follow)
             return id
         }
         try await send(id, .subscribe(from: from, credits: UInt32(max(1, credits)), typeMask: mask, orderPrefix: orderPrefix))
@@ -209,6 +213,12 @@ public final class OrderLogClient: Sendable {
         if let subscription = state.withLock({ $0.streams[id] }) {
             switch frame.message {
             case .subscribed: return
+            case .events(let events) where events.isEmpty:
+                if !subscription.follow {
+                    state.withLock { _ = $0.streams.removeValue(forKey: id) }
+                    subscription.continuation.finish()
+                    try? await send(id, .unsubscribe)
+                }
             case .events(let events):
                 for e in events {
                     do { subscription.continuation.yield(try Self.decode(e)) } catch { subscription.continuation.finish(throwing: error) }

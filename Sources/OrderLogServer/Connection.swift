@@ -242,6 +242,7 @@ struct Connection {
     /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes.
     static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink) async {
         var position = from
+        var caughtUp = false
         var code = "unsubscribed"
         var reason = "the client unsubscribed"
         do {
@@ -266,7 +267,15 @@ struct Connection {
                 if !batch.isEmpty {
                     await credits.consume(batch.count)
                     try await sink.send(id, .events(batch))
-                } else if !(await log.waitForRecords(after: LogPosition(position))) {
+                    continue
+                }
+                if !caughtUp {
+                    // Once, when the subscription first reaches the end: an empty EVENTS frame
+                    // tells the client it has seen everything stored so far.
+                    caughtUp = true
+                    try await sink.send(id, .events([]))
+                }
+                if !(await log.waitForRecords(after: LogPosition(position))) {
                     if !Task.isCancelled { code = "closed"; reason = "the log was closed" }
                     break
                 }

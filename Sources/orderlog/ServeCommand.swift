@@ -1,0 +1,93 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import LogStorage
+import OrderLogClient
+import OrderLogServer
+import OrderModel
+import OrderStore
+import WireProtocol
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a data directory over TCP (docs/PROTOCOL.md).",
+        discussion: "Binds to loopback unless told otherwise. SIGINT or SIGTERM stops accepting, answers what is in flight, and exits 0.")
+
+    @Option(help: "Data directory.") var data: String
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port.") var port = 7717
+    @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "orderlog")
+        logger.logLevel = .info
+        var configuration = StoreConfiguration()
+        configuration.log.durability = try parsePolicy(fsync)
+        let store = try OrderStore.open(path: data, configuration: configuration, logger: logger)
+        var serverConfiguration = ServerConfiguration()
+        serverConfiguration.host = host
+        serverConfiguration.port = port
+        let server = try await OrderLogServer.bind(store: store, configuration: serverConfiguration, logger: logger)
+        if host != "127.0.0.1" && host != "::1" && host != "localhost" {
+            logger.warning("listening beyond loopback without authentication: every client may append and read")
+        }
+        print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
+        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { Task { await server.shutdown() } }
+            source.resume()
+            return source
+        }
+        try await server.run()
+        _ = signals
+        try store.close()
+        print("orderlog stopped: every acknowledged event is durable")
+    }
+}
+
+struct TailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail",
+        abstract: "Print events from a server as JSONL (the export form): what is stored, and with --follow what arrives.")
+
+    @Option(help: "Server address, HOST:PORT.") var server = "127.0.0.1:7717"
+    @Option(help: "Start at this position (default 0).") var from: UInt64?
+    @Flag(help: "Start at the end of the log (implies waiting for new events).") var fromEnd = false
+    @Option(help: "Only this event type (repeat for more), e.g. --type Shipped.") var type: [String] = []
+    @Option(help: "Only orders whose id starts with this.") var orderPrefix = ""
+    @Flag(help: "Keep printing new events as they become durable.") var follow = false
+
+    func validate() throws {
+        if fromEnd && from != nil { throw ValidationError("give --from or --from-end, not both") }
+    }
+
+    func run() async throws {
+        let (host, port) = try parseServer(server)
+        var types = Set<EventType>()
+        for name in type {
+            guard let t = EventType(rawValue: name) else { throw ValidationError("unknown event type \(name)") }
+            types.insert(t)
+        }
+        let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-tail")
+        let start: WireSubscribeFrom = fromEnd ? .end : .position(from ?? 0)
+        let stream = try await client.subscribe(from: start, types: types, orderPrefix: orderPrefix, follow: follow || fromEnd)
+        let out = OutputBuffer()
+        for try await event in stream {
+            out.line(event.event.jsonLine(stored: event))
+            if follow || fromEnd { out.flush() }
+        }
+        out.flush()
+        await client.close()
+    }
+}
+
+func parseServer(_ text: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+        throw ValidationError("--server must be HOST:PORT, not \(text)")
+    }
+    return (String(text[..<colon]), port)
+}
