@@ -40,11 +40,21 @@ struct Connection {
     }
 
     func serve() async {
+        let raw = channel.channel
+        guard server.register(raw) else {
+            try? await channel.executeThenClose { _, outbound in
+                try await outbound.write(ByteBuffer(bytes: Frame(requestID: 0, message: .error(code: WireError.Code.shuttingDown.rawValue, message: "the server is stopping")).encoded()))
+            }
+            server.unregister(raw)
+            return
+        }
+        defer { server.unregister(raw) }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let sink = FrameSink(outbound: outbound)
                 var decoder = FrameDecoder()
                 var greeted = false
+                var role = Role.consumer
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
                 let inFlight = Counter()
@@ -66,7 +76,7 @@ struct Connection {
                             let frame = next
                             let id = frame.requestID
                             if !greeted {
-                                guard case .hello(let version, let name, _) = frame.message else {
+                                guard case .hello(let version, let name, let token) = frame.message else {
                                     try? await sink.send(id, .error(code: WireError.Code.handshakeRequired.rawValue, message: "the first frame must be HELLO"))
                                     orderly = false
                                     break reading
@@ -76,10 +86,26 @@ struct Connection {
                                     orderly = false
                                     break reading
                                 }
+                                guard let granted = server.configuration.access.role(token: token, address: raw.remoteAddress) else {
+                                    try? await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue,
+                                                                    message: server.configuration.access.tokens == nil ? "this server accepts local clients only" : "unknown token"))
+                                    orderly = false
+                                    break reading
+                                }
+                                role = granted
                                 greeted = true
                                 decoder.maxFrameBytes = Int(limits.maxFrameBytes)
-                                server.logger.debug("client connected", metadata: ["client": "\(name)"])
-                                try await sink.send(id, .welcome(serverVersion: server.configuration.serverVersion, protocolVersion: Frame.version, role: "admin", limits: limits))
+                                server.logger.debug("client connected", metadata: ["client": "\(name)", "role": "\(role)"])
+                                try await sink.send(id, .welcome(serverVersion: server.configuration.serverVersion, protocolVersion: Frame.version, role: role.rawValue, limits: limits))
+                                continue
+                            }
+                            let kind: RequestKind = switch frame.message {
+                            case .append: .append
+                            case .ping, .close, .hello: .ping  // open to every role
+                            default: .read
+                            }
+                            guard role.permits(kind) else {
+                                try await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue, message: "role \(role.rawValue) may not send \(frame.message.type)"))
                                 continue
                             }
                             switch frame.message {
@@ -184,8 +210,10 @@ struct Connection {
                                 let control = SubscriptionCredits(initial: Int(credits), maximum: Int(limits.maxCredits))
                                 try await sink.send(id, .subscribed(startPosition: start))
                                 let log = store.log
+                                let server = self.server
                                 let task = Task {
-                                    await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink)
+                                    await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink,
+                                                      stopping: { server.isShuttingDown })
                                 }
                                 subscriptions[id] = Subscription(credits: control, task: task)
 
@@ -240,7 +268,8 @@ struct Connection {
     /// Sends a subscription's events: catch up through the log from `from`, then follow it
     /// live, never more than the credits allow, never holding events it cannot send. Ends,
     /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes.
-    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink) async {
+    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink,
+                       stopping: @Sendable () -> Bool) async {
         var position = from
         var caughtUp = false
         var code = "unsubscribed"
@@ -284,6 +313,7 @@ struct Connection {
             code = "error"
             reason = "\(error)"
         }
+        if stopping() && code == "unsubscribed" { code = "server_shutdown"; reason = "the server is stopping" }
         try? await sink.send(id, .subscriptionEnded(code: code, message: reason, nextPosition: position))
     }
 }

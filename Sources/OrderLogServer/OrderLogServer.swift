@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; more are closed at accept.
     public var connectionsMax = 2048
     public var serverVersion = "0.1.0"
+    /// Who may connect, and with which role. Default: local clients only, as admin.
+    public var access = AccessPolicy()
 
     public init() {}
 }
@@ -29,6 +31,21 @@ public final class OrderLogServer: Sendable {
     let logger: Logger
     private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let connections = Atomic<Int>(0)
+    /// Open connections' channels, so a shutdown can end them in order.
+    private let live = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let stopping = Atomic<Bool>(false)
+
+    var isShuttingDown: Bool { stopping.load(ordering: .acquiring) }
+
+    func register(_ channel: any Channel) -> Bool {
+        live.withLock { $0[ObjectIdentifier(channel)] = channel }
+        // A connection that arrives while stopping is ended like the others.
+        return !isShuttingDown
+    }
+
+    func unregister(_ channel: any Channel) {
+        live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
 
     /// The port the server listens on.
     public let port: Int
@@ -82,9 +99,18 @@ public final class OrderLogServer: Sendable {
         }
     }
 
-    /// Stops accepting connections; `run()` returns once the open ones end.
+    /// Stops accepting connections and ends the open ones in order: each stops reading
+    /// requests, answers every request already read (appends once durable), ends its
+    /// subscriptions with `server_shutdown`, and sends `CLOSE`. `run()` then returns.
     public func shutdown() async {
+        stopping.store(true, ordering: .releasing)
         try? await channel.channel.close()
+        let open = live.withLock { Array($0.values) }
+        for connection in open {
+            // Closing the input ends the connection's read loop; its output stays open for the
+            // answers still owed.
+            try? await connection.close(mode: .input)
+        }
     }
 
     public var openConnections: Int { connections.load(ordering: .relaxed) }

@@ -19,6 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port.") var port = 7717
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
+    @Option(help: "Tokens file: one `TOKEN ROLE` a line (roles: producer, consumer, admin). Without it only local clients are accepted.") var tokens: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -30,9 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
         var serverConfiguration = ServerConfiguration()
         serverConfiguration.host = host
         serverConfiguration.port = port
+        if let tokens {
+            do { serverConfiguration.access = try AccessPolicy.load(path: tokens) } catch { throw CLIError("\(error)") }
+        }
         let server = try await OrderLogServer.bind(store: store, configuration: serverConfiguration, logger: logger)
-        if host != "127.0.0.1" && host != "::1" && host != "localhost" {
-            logger.warning("listening beyond loopback without authentication: every client may append and read")
+        if tokens == nil {
+            logger.notice("no --tokens file: accepting clients on this machine only (loopback), each with role admin")
         }
         print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in

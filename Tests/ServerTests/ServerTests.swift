@@ -17,7 +17,7 @@ final class ServerFixture: @unchecked Sendable {
     let server: OrderLogServer
     let running: Task<Void, any Error>
 
-    init(limits: WireLimits = WireLimits()) async throws {
+    init(limits: WireLimits = WireLimits(), access: AccessPolicy = AccessPolicy()) async throws {
         path = FileManager.default.temporaryDirectory.path + "/orderlog-server-test-\(UUID().uuidString.prefix(8))"
         var c = StoreConfiguration()
         c.log.durability = .always
@@ -25,13 +25,14 @@ final class ServerFixture: @unchecked Sendable {
         var sc = ServerConfiguration()
         sc.port = 0
         sc.limits = limits
+        sc.access = access
         server = try await OrderLogServer.bind(store: store, configuration: sc)
         let server = self.server
         running = Task { try await server.run() }
     }
 
-    func client(_ name: String = "test") async throws -> OrderLogClient {
-        try await OrderLogClient.connect(port: server.port, clientName: name)
+    func client(_ name: String = "test", token: String = "") async throws -> OrderLogClient {
+        try await OrderLogClient.connect(port: server.port, clientName: name, token: token)
     }
 
     func stop() async {
@@ -230,6 +231,62 @@ struct ServerTests {
         #expect(sent == 10)
         await producer.close()
         await f.stop()
+    }
+
+    @Test("tokens grant roles: producers append, consumers read, an unknown token is refused")
+    func roles() async throws {
+        let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789"
+        let f = try await ServerFixture(access: AccessPolicy(tokens: [producerToken: .producer, consumerToken: .consumer]))
+        let producer = try await f.client(token: producerToken)
+        let consumer = try await f.client(token: consumerToken)
+        let events = orderEvents(3)
+        _ = try await producer.append(events)
+        await #expect(throws: ClientError.self) { try await consumer.append(events) }
+        await #expect(throws: ClientError.self) { try await producer.history(events[0].orderID.value) }
+        #expect(try await consumer.history(events[0].orderID.value).count == events.filter { $0.orderID == events[0].orderID }.count)
+        do {
+            _ = try await f.client(token: "wrong-token-0123456789")
+            Issue.record("an unknown token was accepted")
+        } catch let error as ClientError {
+            #expect(error.code == "unauthorized")
+        }
+        await producer.close()
+        await consumer.close()
+        await f.stop()
+    }
+
+    @Test("a shutdown ends subscriptions and connections, and loses nothing acknowledged")
+    func gracefulShutdown() async throws {
+        let f = try await ServerFixture()
+        let producer = try await f.client("producer")
+        let consumer = try await f.client("consumer")
+        let stream = try await consumer.subscribe(from: .position(0))
+        let events = orderEvents(100)
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for start in stride(from: 0, to: events.count, by: 25) {
+                group.addTask {
+                    do { return try await producer.append(Array(events[start..<min(events.count, start + 25)])).count } catch { return 0 }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            await f.server.shutdown()
+            var total = 0
+            for try await n in group { total += n }
+            return total
+        }
+        var ended: (any Error)?
+        do { for try await _ in stream {} } catch { ended = error }
+        // The stream ends: with SUBSCRIPTION_ENDED server_shutdown, or with the connection.
+        #expect(ended == nil || ["server_shutdown", "closed"].contains((ended as? ClientError)?.code), "\(String(describing: ended))")
+        _ = await f.running.result
+        try f.store.close()
+        // Every acknowledged event is in the log after a reopen.
+        var c = StoreConfiguration()
+        c.log.durability = .always
+        let reopened = try OrderStore.open(path: f.path, configuration: c)
+        #expect(reopened.log.endPosition.rawValue >= UInt64(acknowledged))
+        try reopened.close()
+        try? FileManager.default.removeItem(atPath: f.path)
     }
 
     @Test("many connections at once are all served")
