@@ -38,9 +38,16 @@ public final class OrderLogClient: Sendable {
 
     struct State {
         var nextID: UInt32 = 1
-        var pending: [UInt32: CheckedContinuation<Message, any Error>] = [:]
+        var pending: [UInt32: PendingSlot] = [:]
         var streams: [UInt32: SubscriptionStream] = [:]
         var failure: ClientError?
+    }
+
+    /// A request's answer: expected, awaited, or arrived before anyone awaited it.
+    enum PendingSlot {
+        case expected
+        case waiting(CheckedContinuation<Message, any Error>)
+        case arrived(Message)
     }
 
     struct SubscriptionStream {
@@ -111,6 +118,16 @@ public final class OrderLogClient: Sendable {
 
     /// Appends a batch atomically; returns once the server says it is durable.
     public func append(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> [ClientAppendResult] {
+        try await result(of: try await send(events, expected: expected))
+    }
+
+    /// A batch sent and not yet answered.
+    public struct AppendTicket: Sendable { let id: UInt32 }
+
+    /// Sends a batch without waiting for its answer. Batches sent one after another on a
+    /// connection are applied in that order; `result(of:)` returns each one's outcome. This is
+    /// how a producer keeps many batches in flight.
+    public func send(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> AppendTicket {
         let wire = events.enumerated().map { i, e in
             let expectation: WireExpectedVersion = switch expected?[i] ?? .any {
             case .any: .any
@@ -119,7 +136,12 @@ public final class OrderLogClient: Sendable {
             }
             return WireEvent(expectedVersion: expectation, orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary())
         }
-        switch try await request(.append(wire)) {
+        return AppendTicket(id: try await sendRequest(.append(wire)))
+    }
+
+    /// The outcome of a sent batch, once durable.
+    public func result(of ticket: AppendTicket) async throws -> [ClientAppendResult] {
+        switch try await response(ticket.id) {
         case .appended(let outcomes):
             return outcomes.map { o in
                 switch o {
@@ -183,21 +205,42 @@ public final class OrderLogClient: Sendable {
     // MARK: Plumbing
 
     func request(_ message: Message) async throws -> Message {
+        try await response(try await sendRequest(message))
+    }
+
+    /// Registers a request id and writes the frame (in call order); the answer is collected
+    /// with `response(_:)`.
+    func sendRequest(_ message: Message) async throws -> UInt32 {
+        let id: UInt32 = try state.withLock { s in
+            if let failure = s.failure { throw failure }
+            let id = s.nextID
+            s.nextID &+= 1
+            s.pending[id] = .expected
+            return id
+        }
+        do { try await send(id, message) } catch {
+            state.withLock { _ = $0.pending.removeValue(forKey: id) }
+            throw ClientError(code: "closed", message: "could not send: \(error)")
+        }
+        return id
+    }
+
+    func response(_ id: UInt32) async throws -> Message {
         let response: Message = try await withCheckedThrowingContinuation { continuation in
-            let id: UInt32? = state.withLock { s in
-                if let failure = s.failure { continuation.resume(throwing: failure); return nil }
-                let id = s.nextID
-                s.nextID &+= 1
-                s.pending[id] = continuation
-                return id
-            }
-            guard let id else { return }
-            Task {
-                do { try await self.send(id, message) } catch {
-                    let c = self.state.withLock { $0.pending.removeValue(forKey: id) }
-                    c?.resume(throwing: ClientError(code: "closed", message: "could not send: \(error)"))
+            let ready: Result<Message, any Error>? = state.withLock { s in
+                switch s.pending[id] {
+                case .arrived(let m)?:
+                    s.pending.removeValue(forKey: id)
+                    return .success(m)
+                case .expected?:
+                    if let failure = s.failure { s.pending.removeValue(forKey: id); return .failure(failure) }
+                    s.pending[id] = .waiting(continuation)
+                    return nil
+                default:
+                    return .failure(s.failure ?? ClientError(code: "protocol", message: "no request \(id) is waiting"))
                 }
             }
+            if let ready { continuation.resume(with: ready) }
         }
         if case .error(let code, let message) = response { throw ClientError(code: code, message: message) }
         return response
@@ -248,18 +291,36 @@ public final class OrderLogClient: Sendable {
             return
         }
         if case .close = frame.message { return }
-        let c = state.withLock { $0.pending.removeValue(forKey: id) }
-        c?.resume(returning: frame.message)
-        if c == nil, case .error(let code, let message) = frame.message {
-            fail(ClientError(code: code, message: message))
+        let waiting: CheckedContinuation<Message, any Error>?? = state.withLock { s in
+            switch s.pending[id] {
+            case .waiting(let c)?:
+                s.pending.removeValue(forKey: id)
+                return .some(c)
+            case .expected?:
+                s.pending[id] = .arrived(frame.message)
+                return .some(nil)
+            default:
+                return nil
+            }
+        }
+        switch waiting {
+        case .some(let c?): c.resume(returning: frame.message)
+        case .some(nil): break
+        case nil:
+            // An answer to no request: a connection-level error from the server.
+            if case .error(let code, let message) = frame.message { fail(ClientError(code: code, message: message)) }
         }
     }
 
     func fail(_ error: ClientError) {
         let (pending, streams) = state.withLock { s in
             if s.failure == nil { s.failure = error }
-            defer { s.pending.removeAll(); s.streams.removeAll() }
-            return (Array(s.pending.values), Array(s.streams.values))
+            var waiting: [CheckedContinuation<Message, any Error>] = []
+            for (id, slot) in s.pending {
+                if case .waiting(let c) = slot { waiting.append(c); s.pending.removeValue(forKey: id) }
+            }
+            defer { s.streams.removeAll() }
+            return (waiting, Array(s.streams.values))
         }
         for p in pending { p.resume(throwing: error) }
         for s in streams { s.continuation.finish(throwing: error) }

@@ -19,6 +19,9 @@ public struct OrderWorkloadGenerator: Sendable {
         /// The most recently placed orders left mid-life (the file ends as a live shop's log
         /// would: some orders paid, some packed, some on their way). nil: min(inFlight, orders / 10).
         public var openOrders: Int?
+        /// Order ids are this prefix and an 8-digit number (several generators with different
+        /// prefixes never collide).
+        public var idPrefix = "ORD-"
         public init() {}
     }
 
@@ -61,7 +64,7 @@ public struct OrderWorkloadGenerator: Sendable {
     /// One order's whole life, valid under the rules.
     func plan(order: Int, rng: inout SplitMix64) -> [OrderEvent] {
         let digits = String(order + 1)
-        let id = try! OrderID("ORD-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits)
+        let id = try! OrderID(options.idPrefix + String(repeating: "0", count: max(0, 8 - digits.count)) + digits)
         var events: [OrderEvent] = []
         var t = options.startMicroseconds + Int64(order) * 45_000_000 + Int64(rng.next() % 30_000_000)
         var n = 0

@@ -6,7 +6,7 @@ struct OrderLogCommand: AsyncParsableCommand {
         commandName: "orderlog",
         abstract: "OrderLog: an append-only event store for the order lifecycle.",
         subcommands: [
-            ServeCommand.self, TailCommand.self, GenerateCommand.self, ImportCommand.self, ExportCommand.self, ShowCommand.self, HistoryCommand.self, OrdersCommand.self,
+            ServeCommand.self, TailCommand.self, BenchCommand.self, GenerateCommand.self, ImportCommand.self, ExportCommand.self, ShowCommand.self, HistoryCommand.self, OrdersCommand.self,
             TotalsCommand.self, AuditCommand.self, VerifyCommand.self, InspectCommand.self, DemoCommand.self, StorageBenchCommand.self, StoreBenchCommand.self,
         ],
         defaultSubcommand: DemoCommand.self
