@@ -128,6 +128,12 @@ public final class OrderLogClient: Sendable {
     /// connection are applied in that order; `result(of:)` returns each one's outcome. This is
     /// how a producer keeps many batches in flight.
     public func send(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> AppendTicket {
+        guard events.count <= min(Int(limits.maxEventsPerAppend), Int(UInt16.max)) else {
+            throw ClientError(code: "invalid_request", message: "batch of \(events.count) events exceeds the server's limit of \(limits.maxEventsPerAppend)")
+        }
+        guard expected == nil || expected!.count == events.count else {
+            throw ClientError(code: "invalid_request", message: "\(expected!.count) expected versions for \(events.count) events")
+        }
         let wire = events.enumerated().map { i, e in
             let expectation: WireExpectedVersion = switch expected?[i] ?? .any {
             case .any: .any
@@ -191,6 +197,8 @@ public final class OrderLogClient: Sendable {
     /// caught up.
     public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000, follow: Bool = true) async throws -> AsyncThrowingStream<StoredEvent, any Error> {
         let mask = types.reduce(UInt32(0)) { $0 | (1 << UInt32($1.code - 1)) }
+        // The server caps credits at its maximum; asking for more would stall the top-ups.
+        let credits = min(max(1, credits), Int(limits.maxCredits))
         let (stream, continuation) = AsyncThrowingStream<StoredEvent, any Error>.makeStream()
         let id = state.withLock { s in
             let id = s.nextID
@@ -198,7 +206,12 @@ public final class OrderLogClient: Sendable {
             s.streams[id] = SubscriptionStream(continuation: continuation, credits: max(1, credits), follow: follow)
             return id
         }
-        try await send(id, .subscribe(from: from, credits: UInt32(max(1, credits)), typeMask: mask, orderPrefix: orderPrefix))
+        // A consumer that stops iterating ends the subscription on the server too.
+        continuation.onTermination = { [weak self] _ in
+            guard let self, self.state.withLock({ $0.streams.removeValue(forKey: id) }) != nil else { return }
+            Task { try? await self.send(id, .unsubscribe) }
+        }
+        try await send(id, .subscribe(from: from, credits: UInt32(credits), typeMask: mask, orderPrefix: orderPrefix))
         return stream
     }
 

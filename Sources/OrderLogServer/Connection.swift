@@ -271,6 +271,7 @@ struct Connection {
     static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink,
                        stopping: @Sendable () -> Bool) async {
         var position = from
+        var sent = from  // the position after the last event delivered (what a client resumes from)
         var caughtUp = false
         var code = "unsubscribed"
         var reason = "the client unsubscribed"
@@ -296,8 +297,10 @@ struct Connection {
                 if !batch.isEmpty {
                     await credits.consume(batch.count)
                     try await sink.send(id, .events(batch))
+                    sent = position
                     continue
                 }
+                sent = position  // scanned to here with nothing to send
                 if !caughtUp {
                     // Once, when the subscription first reaches the end: an empty EVENTS frame
                     // tells the client it has seen everything stored so far.
@@ -314,6 +317,6 @@ struct Connection {
             reason = "\(error)"
         }
         if stopping() && code == "unsubscribed" { code = "server_shutdown"; reason = "the server is stopping" }
-        try? await sink.send(id, .subscriptionEnded(code: code, message: reason, nextPosition: position))
+        try? await sink.send(id, .subscriptionEnded(code: code, message: reason, nextPosition: sent))
     }
 }

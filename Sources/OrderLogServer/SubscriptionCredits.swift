@@ -15,8 +15,13 @@ actor SubscriptionCredits {
     /// Waits until at least one credit is left; returns how many, or nil once ended.
     func available() async -> Int? {
         while credits == 0 && !ended {
-            let resumed = await withCheckedContinuation { waiter = $0 }
-            if !resumed { return nil }
+            // Cancellation (the connection ended) must wake a subscription parked here.
+            let resumed = await withTaskCancellationHandler {
+                await withCheckedContinuation { waiter = $0 }
+            } onCancel: {
+                Task { await self.end() }
+            }
+            if !resumed || Task.isCancelled { return nil }
         }
         return ended ? nil : credits
     }

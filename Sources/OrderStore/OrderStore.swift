@@ -254,6 +254,13 @@ public final class OrderStore: Sendable {
 
     /// The second half of `append`: returns the batch's results once it is durable.
     public func waitUntilDurable(_ write: PendingWrite) async throws -> [AppendResult] {
+        if write.pending == nil, let newest = write.results.map(\.position).max() {
+            // Only duplicates: their originals may still be waiting for their fsync. Answer
+            // when those are durable (readers see only durable records under `always`).
+            guard await log.waitForRecords(after: LogPosition(newest)) else {
+                throw StoreError(.storage, "the log closed before the original events were durable")
+            }
+        }
         if let pending = write.pending {
             do { try await log.waitUntilDurable(pending) } catch {
                 // The cache and lists already include this batch, which may not be on disk.

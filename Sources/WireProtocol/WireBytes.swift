@@ -13,10 +13,16 @@ public struct WireWriter {
     public mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((v >> UInt64(s)) & 0xFF)) } }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
 
-    /// A string of at most 65,535 UTF-8 bytes; longer is a programming error (callers check).
+    /// A string of at most 65,535 UTF-8 bytes. A longer one (an error message quoting a
+    /// client's oversized value, say) is cut at a character boundary rather than trapping:
+    /// nothing a client sends may crash the server.
     public mutating func str(_ s: String) {
-        let utf8 = Array(s.utf8)
-        precondition(utf8.count <= Int(UInt16.max), "str field over 65,535 bytes")
+        var utf8 = Array(s.utf8)
+        if utf8.count > Int(UInt16.max) {
+            var end = Int(UInt16.max)
+            while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }  // not inside a character
+            utf8 = Array(utf8[0..<end])
+        }
         u16(UInt16(utf8.count))
         bytes.append(contentsOf: utf8)
     }

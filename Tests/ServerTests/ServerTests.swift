@@ -194,6 +194,14 @@ struct ServerTests {
         let frames = try await rawExchange(port: f.server.port, bytes)
         #expect(frames.map(\.message.type) == [.welcome, .error])
         #expect(try await good.ping() < .seconds(5))
+        // A request whose error message would quote a 65,530-byte value: answered, not a crash.
+        let long = String(repeating: "é", count: 32_765)
+        var request = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "x", token: "")).encoded()
+        request += Frame(requestID: 2, message: .listOrders(by: .status(long), limit: 1)).encoded()
+        request += Frame(requestID: 3, message: .close(reason: "")).encoded()
+        let answers = try await rawExchange(port: f.server.port, request)
+        #expect(answers.map(\.message.type) == [.welcome, .error, .close])
+        #expect(try await good.ping() < .seconds(5))
         await good.close()
         await f.stop()
     }
