@@ -273,7 +273,7 @@ public final class OrderLogClient: Sendable {
                 if !subscription.follow {
                     state.withLock { _ = $0.streams.removeValue(forKey: id) }
                     subscription.continuation.finish()
-                    try? await send(id, .unsubscribe)
+                    Task { try? await self.send(id, .unsubscribe) }
                 }
             case .events(let events):
                 for e in events {
@@ -291,7 +291,9 @@ public final class OrderLogClient: Sendable {
                     }
                     return nil
                 }
-                if let topUp { try? await send(id, .credit(UInt32(topUp))) }
+                // Written from another task: the reader must never block on a write, or a server
+                // that is itself blocked writing to us would deadlock with it.
+                if let topUp { Task { try? await self.send(id, .credit(UInt32(topUp))) } }
             case .subscriptionEnded(let code, let message, _):
                 state.withLock { _ = $0.streams.removeValue(forKey: id) }
                 if code == "unsubscribed" || code == "closed" { subscription.continuation.finish() }

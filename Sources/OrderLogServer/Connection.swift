@@ -281,8 +281,15 @@ struct Connection {
                 let limit = min(allowed, 1000)
                 var batch: [WireStoredEvent] = []
                 var bytes = 0
-                if position < log.endPosition.rawValue {
+                var scanned = 0
+                let end = log.endPosition.rawValue
+                if position < end {
+                    // At most 10,000 records a pass: a filter that matches little must not hold
+                    // a cooperative thread for a whole log.
                     try log.scan(from: LogPosition(position)) { view in
+                        // Stop before this record (it is read again next pass).
+                        if scanned >= 10_000 && batch.isEmpty { return false }
+                        scanned += 1
                         position = view.position.rawValue + 1
                         let type = view.type.rawValue
                         guard typeMask == 0 || (type >= 1 && type <= 32 && typeMask & (1 << (type - 1)) != 0) else { return true }
@@ -301,6 +308,10 @@ struct Connection {
                     continue
                 }
                 sent = position  // scanned to here with nothing to send
+                if position < end {
+                    await Task.yield()
+                    continue
+                }
                 if !caughtUp {
                     // Once, when the subscription first reaches the end: an empty EVENTS frame
                     // tells the client it has seen everything stored so far.

@@ -166,6 +166,21 @@ struct ServerTests {
         await f.stop()
     }
 
+    @Test("a filter that matches little, over a log longer than one scan pass, still finds every match")
+    func sparseFilterAcrossPasses() async throws {
+        let f = try await ServerFixture()
+        let client = try await f.client()
+        let events = orderEvents(3500, seed: 4)
+        for start in stride(from: 0, to: events.count, by: 5000) { _ = try await client.append(Array(events[start..<min(events.count, start + 5000)])) }
+        #expect(events.count > 20_000)
+        let expected = events.filter { $0.type == .returnReceived }
+        var got: [StoredEvent] = []
+        for try await e in try await client.subscribe(from: .position(0), types: [.returnReceived], follow: false) { got.append(e) }
+        #expect(got.map(\.event.orderID) == expected.map(\.orderID))
+        await client.close()
+        await f.stop()
+    }
+
     @Test("malformed and hostile frames get an error frame and a closed connection; other clients keep being served")
     func hostileFrames() async throws {
         let f = try await ServerFixture()
