@@ -16,6 +16,13 @@ struct FrameSink: Sendable {
     }
 }
 
+/// Raised once, read from another task.
+final class Flag: Sendable {
+    private let value = Atomic(false)
+    func raise() { value.store(true, ordering: .releasing) }
+    var isRaised: Bool { value.load(ordering: .acquiring) }
+}
+
 /// Requests of one connection still waiting to be answered.
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
@@ -54,6 +61,15 @@ struct Connection {
                 let sink = FrameSink(outbound: outbound)
                 var decoder = FrameDecoder()
                 var greeted = false
+                // A connection that has not said HELLO within the deadline is closed: silent
+                // connections must not hold the server's connection slots.
+                let handshake = Flag()
+                let deadline = server.configuration.handshakeTimeout
+                let watchdog = Task {
+                    try await Task.sleep(for: deadline)
+                    if !handshake.isRaised { try await raw.close() }
+                }
+                defer { watchdog.cancel() }
                 var role = Role.consumer
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
@@ -94,6 +110,7 @@ struct Connection {
                                 }
                                 role = granted
                                 greeted = true
+                                handshake.raise()
                                 decoder.maxFrameBytes = Int(limits.maxFrameBytes)
                                 server.logger.debug("client connected", metadata: ["client": "\(name)", "role": "\(role)"])
                                 try await sink.send(id, .welcome(serverVersion: server.configuration.serverVersion, protocolVersion: Frame.version, role: role.rawValue, limits: limits))

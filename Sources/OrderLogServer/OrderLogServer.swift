@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; more are closed at accept.
     public var connectionsMax = 2048
     public var serverVersion = "0.1.0"
+    /// How long a new connection may take to send HELLO before it is closed. Default 10 s.
+    public var handshakeTimeout: Duration = .seconds(10)
     /// Who may connect, and with which role. Default: local clients only, as admin.
     public var access = AccessPolicy()
 

@@ -17,7 +17,7 @@ final class ServerFixture: @unchecked Sendable {
     let server: OrderLogServer
     let running: Task<Void, any Error>
 
-    init(limits: WireLimits = WireLimits(), access: AccessPolicy = AccessPolicy()) async throws {
+    init(limits: WireLimits = WireLimits(), access: AccessPolicy = AccessPolicy(), handshakeTimeout: Duration = .seconds(10)) async throws {
         path = FileManager.default.temporaryDirectory.path + "/orderlog-server-test-\(UUID().uuidString.prefix(8))"
         var c = StoreConfiguration()
         c.log.durability = .always
@@ -26,6 +26,7 @@ final class ServerFixture: @unchecked Sendable {
         sc.port = 0
         sc.limits = limits
         sc.access = access
+        sc.handshakeTimeout = handshakeTimeout
         server = try await OrderLogServer.bind(store: store, configuration: sc)
         let server = self.server
         running = Task { try await server.run() }
@@ -163,6 +164,16 @@ struct ServerTests {
         for try await e in shipped { filtered.append(e); if filtered.count == expected.count { break } }
         #expect(filtered.map(\.event.orderID) == expected.map(\.orderID))
         await client.close()
+        await f.stop()
+    }
+
+    @Test("a connection that never says HELLO is closed after the handshake deadline")
+    func handshakeDeadline() async throws {
+        let f = try await ServerFixture(handshakeTimeout: .milliseconds(200))
+        let started = ContinuousClock.now
+        let frames = try await rawExchange(port: f.server.port, [])  // sends nothing, waits for the close
+        #expect(frames.isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(5))
         await f.stop()
     }
 
