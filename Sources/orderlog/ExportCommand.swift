@@ -3,23 +3,20 @@ import Foundation
 import OrderModel
 import OrderStore
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Print every stored event as JSONL, in log order, with position, seq and recorded_at.",
         discussion: "Importing an export into an empty data directory and exporting again gives the same bytes.")
 
-    @Option(help: "Data directory.") var data: String
+    @OptionGroup var source: SourceOptions
     @Option(help: "Start at this position.") var from: UInt64 = 0
 
-    func run() throws {
-        let store = try OrderStore.open(path: data)
-        defer { try? store.close() }
+    func run() async throws {
+        let orders = try await source.open()
         let out = OutputBuffer()
-        try store.forEachEvent(from: from) { stored in
-            out.line(stored.event.jsonLine(stored: stored))
-            return true
-        }
+        try await orders.forEachEvent(from: from) { stored in out.line(stored.event.jsonLine(stored: stored)) }
         out.flush()
+        await orders.close()
     }
 }

@@ -3,13 +3,13 @@ import Foundation
 import OrderModel
 import OrderStore
 
-struct ShowCommand: ParsableCommand {
+struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show an order's snapshot: now, as of a time, or as of a log position.")
 
     @Argument(help: "The order id.") var orderID: String
-    @Option(help: "Data directory.") var data: String
+    @OptionGroup var source: SourceOptions
     @Option(help: "As recorded at this RFC 3339 time.") var asOf: String?
     @Option(help: "As of this global log position (events at or before it).") var position: UInt64?
     @Flag(help: "Print JSON.") var json = false
@@ -18,14 +18,11 @@ struct ShowCommand: ParsableCommand {
         if asOf != nil && position != nil { throw ValidationError("give --as-of or --position, not both") }
     }
 
-    func run() throws {
+    func run() async throws {
         let id = try parseOrderID(orderID)
-        let store = try OrderStore.open(path: data)
-        defer { try? store.close() }
-        let snapshot: OrderSnapshot?
-        if let asOf { snapshot = try store.snapshot(id, asOfTime: try parseTime(asOf)) }
-        else if let position { snapshot = try store.snapshot(id, asOfPosition: position) }
-        else { snapshot = try store.snapshot(id) }
+        let orders = try await source.open()
+        let snapshot = try await orders.snapshot(id, asOfTime: try asOf.map(parseTime), asOfPosition: position)
+        await orders.close()
         guard let s = snapshot else {
             if json { print("null") }
             throw CLIError("order \(orderID) not found" + (asOf.map { " as of \($0)" } ?? position.map { " as of position \($0)" } ?? ""))
@@ -61,18 +58,18 @@ struct ShowCommand: ParsableCommand {
     }
 }
 
-struct HistoryCommand: ParsableCommand {
+struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "Show an order's timeline: every event with its actor, channel and position.")
 
     @Argument(help: "The order id.") var orderID: String
-    @Option(help: "Data directory.") var data: String
+    @OptionGroup var source: SourceOptions
     @Flag(help: "Print JSONL (the export form).") var json = false
 
-    func run() throws {
+    func run() async throws {
         let id = try parseOrderID(orderID)
-        let store = try OrderStore.open(path: data)
-        defer { try? store.close() }
-        let events = try store.history(id)
+        let orders = try await source.open()
+        let events = try await orders.history(id)
+        await orders.close()
         guard !events.isEmpty else { throw CLIError("order \(orderID) not found") }
         if json {
             for e in events { print(e.event.jsonLine(stored: e)) }
@@ -87,10 +84,10 @@ struct HistoryCommand: ParsableCommand {
     }
 }
 
-struct OrdersCommand: ParsableCommand {
+struct OrdersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "orders", abstract: "List a customer's orders (newest first) or the orders in a status.")
 
-    @Option(help: "Data directory.") var data: String
+    @OptionGroup var source: SourceOptions
     @Option(help: "A customer id.") var customer: String?
     @Option(help: "A status: \(OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", ")).") var status: String?
     @Option(help: "Show at most this many.") var limit = 100
@@ -104,19 +101,20 @@ struct OrdersCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let store = try OrderStore.open(path: data)
-        defer { try? store.close() }
-        let ids = customer.map { store.orders(ofCustomer: $0) } ?? store.orders(withStatus: OrderSnapshot.Status(rawValue: status!)!)
-        let shown = try ids.prefix(limit).compactMap { try store.snapshot($0) }
+    func run() async throws {
+        let orders = try await source.open()
+        let (total, ids) = try await orders.orders(customer: customer, status: status.flatMap(OrderSnapshot.Status.init(rawValue:)), limit: limit)
+        var shown: [OrderSnapshot] = []
+        for id in ids { if let s = try await orders.snapshot(id) { shown.append(s) } }
+        await orders.close()
         if json {
-            print("{\"count\":\(ids.count),\"orders\":[" + shown.map(\.json).joined(separator: ",") + "]}")
+            print("{\"count\":\(total),\"orders\":[" + shown.map(\.json).joined(separator: ",") + "]}")
             return
         }
         var rows = [["ORDER", "STATUS", "PAYMENT", "TOTAL", "CUSTOMER", "PLACED"]]
         for s in shown { rows.append([s.orderID.value, s.status.rawValue, s.paymentStatus.rawValue, money(s.totalMinor, s.currency), s.customerID, timeText(s.placedAt)]) }
         print(table(rows))
-        print("\(ids.count) order(s)" + (ids.count > shown.count ? ", first \(shown.count) shown (--limit)" : ""))
+        print("\(total) order(s)" + (total > shown.count ? ", first \(shown.count) shown (--limit)" : ""))
     }
 }
 

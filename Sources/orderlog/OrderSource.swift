@@ -1,0 +1,82 @@
+import ArgumentParser
+import OrderLogClient
+import OrderModel
+import OrderStore
+import WireProtocol
+
+/// `--data DIR` or `--server HOST:PORT`: where a read command gets its orders.
+struct SourceOptions: ParsableArguments {
+    @Option(help: "Data directory (embedded mode).") var data: String?
+    @Option(help: "Server address, HOST:PORT (network mode).") var server: String?
+
+    func validate() throws {
+        guard (data == nil) != (server == nil) else { throw ValidationError("give --data DIR or --server HOST:PORT") }
+    }
+
+    func open() async throws -> OrderSource {
+        if let data { return .local(try OrderStore.open(path: data)) }
+        let (host, port) = try parseServer(server!)
+        return .remote(try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-cli"))
+    }
+}
+
+/// The same reads over a local store or a server. Over the network a snapshot is rebuilt from
+/// the order's history exactly as the store rebuilds it (the same events, the same rules), so
+/// both modes print the same thing.
+enum OrderSource {
+    case local(OrderStore)
+    case remote(OrderLogClient)
+
+    func snapshot(_ id: OrderID, asOfTime: Int64? = nil, asOfPosition: UInt64? = nil) async throws -> OrderSnapshot? {
+        switch self {
+        case .local(let store):
+            if let asOfTime { return try store.snapshot(id, asOfTime: asOfTime) }
+            if let asOfPosition { return try store.snapshot(id, asOfPosition: asOfPosition) }
+            return try store.snapshot(id)
+        case .remote:
+            var snapshot = OrderSnapshot(orderID: id)
+            for stored in try await history(id) {
+                if let asOfTime, stored.recordedAt > asOfTime { break }
+                if let asOfPosition, stored.position > asOfPosition { break }
+                try? snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+            }
+            return snapshot.exists ? snapshot : nil
+        }
+    }
+
+    func history(_ id: OrderID) async throws -> [StoredEvent] {
+        switch self {
+        case .local(let store): try store.history(id)
+        case .remote(let client): try await client.history(id.value)
+        }
+    }
+
+    func orders(customer: String?, status: OrderSnapshot.Status?, limit: Int) async throws -> (total: Int, ids: [OrderID]) {
+        switch self {
+        case .local(let store):
+            let ids = customer.map { store.orders(ofCustomer: $0) } ?? store.orders(withStatus: status!)
+            return (ids.count, Array(ids.prefix(limit)))
+        case .remote(let client):
+            let (total, ids) = customer != nil ? try await client.orders(customer: customer!, limit: limit)
+                                               : try await client.orders(status: status!.rawValue, limit: limit)
+            return (total, ids.compactMap { try? OrderID($0) })
+        }
+    }
+
+    /// Every stored event from `position`, in log order.
+    func forEachEvent(from position: UInt64, _ body: (StoredEvent) throws -> Void) async throws {
+        switch self {
+        case .local(let store):
+            try store.forEachEvent(from: position) { try body($0); return true }
+        case .remote(let client):
+            for try await stored in try await client.subscribe(from: .position(position), credits: 10_000, follow: false) { try body(stored) }
+        }
+    }
+
+    func close() async {
+        switch self {
+        case .local(let store): try? store.close()
+        case .remote(let client): await client.close()
+        }
+    }
+}
