@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStorage
+import OrderLogClient
 import OrderModel
 import OrderStore
 
@@ -16,7 +17,8 @@ struct ImportCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "A JSONL file, or - for standard input.") var file: String
-    @Option(help: "Data directory.") var data: String
+    @Option(help: "Data directory (embedded mode).") var data: String?
+    @Option(help: "Server address, HOST:PORT (network mode; recorded_at of an export is not kept).") var server: String?
     @Flag(help: "Store the valid lines and list the invalid ones, instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Events per append batch (1–10000).") var batch = 1000
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
@@ -26,13 +28,49 @@ struct ImportCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1–10000") }
+        guard (data == nil) != (server == nil) else { throw ValidationError("give --data DIR or --server HOST:PORT") }
+    }
+
+    /// Why a batch was not stored.
+    enum BatchFailure: Error {
+        /// Event `index` broke a rule (or could not be read); nothing of the batch was stored.
+        case rejected(index: Int, code: String, message: String)
+        /// The batch is too large for one append; a smaller one may go through.
+        case tooLarge
     }
 
     func run() async throws {
-        var configuration = StoreConfiguration()
-        configuration.log.durability = try parsePolicy(fsync)
-        let store = try OrderStore.open(path: data, configuration: configuration)
-        defer { try? store.close() }
+        // One way to append a batch, embedded or over the network; true for each event stored,
+        // false for each already stored (same event_id).
+        let appendBatch: ([AppendEvent]) async throws -> [Bool]
+        let finish: () async -> Void
+        if let data {
+            var configuration = StoreConfiguration()
+            configuration.log.durability = try parsePolicy(fsync)
+            let store = try OrderStore.open(path: data, configuration: configuration)
+            appendBatch = { events in
+                do {
+                    return try await store.append(events).map { if case .stored = $0 { true } else { false } }
+                } catch let error as StoreError where error.code == .storage && error.logError?.code == .invalidArgument {
+                    throw BatchFailure.tooLarge
+                } catch let error as StoreError where error.code == .rejected && error.eventIndex != nil {
+                    throw BatchFailure.rejected(index: error.eventIndex!, code: error.stableCode, message: error.orderError?.description ?? error.message)
+                }
+            }
+            finish = { try? store.close() }
+        } else {
+            let (host, port) = try parseServer(server!)
+            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import")
+            appendBatch = { events in
+                do {
+                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion))
+                        .map { if case .stored = $0 { true } else { false } }
+                } catch let error as ClientError where error.eventIndex != nil {
+                    throw BatchFailure.rejected(index: error.eventIndex!, code: error.code, message: error.message)
+                }
+            }
+            finish = { await client.close() }
+        }
         let reader: LineReader
         if file == "-" { reader = LineReader(handle: .standardInput) } else {
             guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
@@ -49,20 +87,19 @@ struct ImportCommand: AsyncParsableCommand {
             var rest = items
             while !rest.isEmpty {
                 do {
-                    for r in try await store.append(rest.map(\.event)) {
-                        if case .duplicate = r { duplicates += 1 } else { stored += 1 }
+                    for isNew in try await appendBatch(rest.map(\.event)) {
+                        if isNew { stored += 1 } else { duplicates += 1 }
                     }
                     return true
-                } catch let error as StoreError where error.code == .storage && error.logError?.code == .invalidArgument && rest.count > 1 {
+                } catch BatchFailure.tooLarge where rest.count > 1 {
                     // A batch of large events can exceed the log's batch size: split it.
                     let half = rest.count / 2
                     guard try await flush(rest.prefix(half)) else { return false }
                     rest = rest.dropFirst(half)
-                } catch let error as StoreError where error.code == .rejected && error.eventIndex != nil {
-                    let k = error.eventIndex!
+                } catch BatchFailure.rejected(let k, let code, let message) {
                     let bad = rest[rest.startIndex + k]
                     if k > 0 { _ = try await flush(rest.prefix(k)) }
-                    failures.append(Failure(line: bad.line, code: error.stableCode, message: error.orderError?.description ?? error.message))
+                    failures.append(Failure(line: bad.line, code: code, message: message))
                     if !skipInvalid { return false }
                     rest = rest.dropFirst(k + 1)
                 }
@@ -92,6 +129,7 @@ struct ImportCommand: AsyncParsableCommand {
         }
         if !stopped { _ = try await flush(pending[...]) }
         progress.finish()
+        await finish()
 
         if json {
             var w = JSONWriter()
