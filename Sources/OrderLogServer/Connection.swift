@@ -1,5 +1,7 @@
+import CoreMetrics
 import Logging
 import LogStorage
+import Metrics
 import NIOCore
 import OrderModel
 import OrderStore
@@ -24,7 +26,7 @@ final class Flag: Sendable {
 }
 
 /// Requests of one connection still waiting to be answered.
-final class Counter: Sendable {
+final class InFlightRequests: Sendable {
     private let value = Atomic<Int>(0)
     func increment() { value.add(1, ordering: .relaxed) }
     func decrement() { value.subtract(1, ordering: .relaxed) }
@@ -73,7 +75,7 @@ struct Connection {
                 var role = Role.consumer
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
-                let inFlight = Counter()
+                let inFlight = InFlightRequests()
                 defer {
                     for s in subscriptions.values { s.task.cancel() }
                 }
@@ -84,6 +86,7 @@ struct Connection {
                             let decoded = Result { () throws(WireError) in try decoder.next() }
                             if case .failure(let error) = decoded {
                                 // The stream cannot be trusted past a bad frame: say why, then close.
+                                server.metrics.protocolErrors.increment()
                                 try? await sink.send(0, .error(code: error.code.rawValue, message: error.message))
                                 orderly = false
                                 break reading
@@ -144,10 +147,17 @@ struct Connection {
                                         break
                                     }
                                 }
-                                if let rejected { try await sink.send(id, rejected); continue }
+                                if let rejected {
+                                    if case .appendRejected(_, let code, _) = rejected { server.metrics.rejected(code) }
+                                    try await sink.send(id, rejected)
+                                    continue
+                                }
+                                let started = ContinuousClock.now
+                                let payloadBytes = events.reduce(0) { $0 + $1.payload.count }
                                 let write: OrderStore.PendingWrite
                                 do { write = try store.write(batch) } catch let error as StoreError {
                                     if error.code == .rejected, let e = error.orderError {
+                                        server.metrics.rejected(e.code.rawValue)
                                         try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.description))
                                     } else {
                                         try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
@@ -155,10 +165,17 @@ struct Connection {
                                     continue
                                 }
                                 inFlight.increment()
+                                let metrics = server.metrics
                                 group.addTask {
                                     defer { inFlight.decrement() }
                                     do {
                                         let results = try await store.waitUntilDurable(write)
+                                        let stored = results.filter { if case .stored = $0 { true } else { false } }.count
+                                        metrics.eventsAppended.increment(by: stored)
+                                        metrics.duplicates.increment(by: results.count - stored)
+                                        metrics.bytesAppended.increment(by: payloadBytes)
+                                        let elapsed = ContinuousClock.now - started
+                                        metrics.appendLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
                                         try await sink.send(id, .appended(results.map { r in
                                             switch r {
                                             case .stored(let p, let s): .stored(position: p, seq: s)
@@ -228,9 +245,11 @@ struct Connection {
                                 try await sink.send(id, .subscribed(startPosition: start))
                                 let log = store.log
                                 let server = self.server
+                                server.subscriptionStarted()
                                 let task = Task {
+                                    defer { server.subscriptionEnded() }
                                     await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink,
-                                                      stopping: { server.isShuttingDown })
+                                                      stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
                                 }
                                 subscriptions[id] = Subscription(credits: control, task: task)
 
@@ -286,7 +305,7 @@ struct Connection {
     /// live, never more than the credits allow, never holding events it cannot send. Ends,
     /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes.
     static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink,
-                       stopping: @Sendable () -> Bool) async {
+                       stopping: @Sendable () -> Bool, lag: Recorder? = nil) async {
         var position = from
         var sent = from  // the position after the last event delivered (what a client resumes from)
         var caughtUp = false
@@ -322,6 +341,7 @@ struct Connection {
                     await credits.consume(batch.count)
                     try await sink.send(id, .events(batch))
                     sent = position
+                    lag?.record(Int(log.endPosition.rawValue) - Int(position))
                     continue
                 }
                 sent = position  // scanned to here with nothing to send

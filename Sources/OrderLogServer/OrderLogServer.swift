@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -33,6 +34,11 @@ public final class OrderLogServer: Sendable {
     let logger: Logger
     private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let connections = Atomic<Int>(0)
+    private let subscriptionCount = Atomic<Int>(0)
+    let metrics = ServerMetrics()
+
+    func subscriptionStarted() { metrics.subscriptions.record(subscriptionCount.add(1, ordering: .relaxed).newValue) }
+    func subscriptionEnded() { metrics.subscriptions.record(subscriptionCount.subtract(1, ordering: .relaxed).newValue) }
     /// Open connections' channels, so a shutdown can end them in order.
     private let live = Mutex<[ObjectIdentifier: any Channel]>([:])
     private let stopping = Atomic<Bool>(false)
@@ -40,13 +46,22 @@ public final class OrderLogServer: Sendable {
     var isShuttingDown: Bool { stopping.load(ordering: .acquiring) }
 
     func register(_ channel: any Channel) -> Bool {
-        live.withLock { $0[ObjectIdentifier(channel)] = channel }
+        let open = live.withLock { live in
+            live[ObjectIdentifier(channel)] = channel
+            return live.count
+        }
+        metrics.connectionsAccepted.increment()
+        metrics.connections.record(open)
         // A connection that arrives while stopping is ended like the others.
         return !isShuttingDown
     }
 
     func unregister(_ channel: any Channel) {
-        live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        let open = live.withLock { live in
+            live.removeValue(forKey: ObjectIdentifier(channel))
+            return live.count
+        }
+        metrics.connections.record(open)
     }
 
     /// The port the server listens on.

@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import LogStorage
 import OrderLogClient
 import OrderLogServer
@@ -20,9 +22,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port.") var port = 7717
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
     @Option(help: "Tokens file: one `TOKEN ROLE` a line (roles: producer, consumer, admin). Without it only local clients are accepted.") var tokens: String?
+    @Option(help: "Serve metrics in Prometheus text format on this port (GET /metrics), on the same host.") var metricsPort: Int?
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let registry = PrometheusCollectorRegistry()
+        if metricsPort != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         var logger = Logger(label: "orderlog")
         logger.logLevel = .info
         var configuration = StoreConfiguration()
@@ -38,6 +43,11 @@ struct ServeCommand: AsyncParsableCommand {
         if tokens == nil {
             logger.notice("no --tokens file: accepting clients on this machine only (loopback), each with role admin")
         }
+        var endpoint: MetricsEndpoint?
+        if let metricsPort {
+            endpoint = try await MetricsEndpoint.start(host: host, port: metricsPort) { registry.emitToString() }
+            print("metrics on http://\(host):\(endpoint!.port)/metrics")
+        }
         print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
@@ -48,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await server.run()
         _ = signals
+        await endpoint?.stop()
         try store.close()
         print("orderlog stopped: every acknowledged event is durable")
     }

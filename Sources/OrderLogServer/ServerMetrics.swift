@@ -1,0 +1,20 @@
+import CoreMetrics
+import Metrics
+
+/// The server's metrics, through swift-metrics: the process decides where they go
+/// (`orderlog serve --metrics-port` serves them in Prometheus text format).
+struct ServerMetrics: Sendable {
+    let eventsAppended = Counter(label: "orderlog_events_appended_total")
+    let bytesAppended = Counter(label: "orderlog_bytes_appended_total")
+    let duplicates = Counter(label: "orderlog_events_duplicate_total")
+    let appendLatency = Metrics.Timer(label: "orderlog_append_seconds")
+    let connectionsAccepted = Counter(label: "orderlog_connections_accepted_total")
+    let connections = Gauge(label: "orderlog_connections")
+    let subscriptions = Gauge(label: "orderlog_subscriptions")
+    let subscriptionLag = Recorder(label: "orderlog_subscription_lag_events")
+    let protocolErrors = Counter(label: "orderlog_protocol_errors_total")
+
+    func rejected(_ code: String) {
+        Counter(label: "orderlog_events_rejected_total", dimensions: [("code", code)]).increment()
+    }
+}
