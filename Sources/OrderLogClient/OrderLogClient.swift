@@ -183,6 +183,12 @@ public final class OrderLogClient: Sendable {
         return (Int(total), ids)
     }
 
+    /// Totals per currency and channel, now or as recorded at `asOf` (µs).
+    public func totals(asOf: Int64? = nil) async throws -> [WireTotalsRow] {
+        guard case .totals(let rows) = try await request(.getTotals(asOf: asOf)) else { throw unexpected(nil) }
+        return rows
+    }
+
     /// Round trip time of a PING.
     public func ping() async throws -> Duration {
         let start = ContinuousClock.now

@@ -221,6 +221,17 @@ struct Connection {
                                 let shown = ids.prefix(Int(min(limit, 10_000))).map(\.value)
                                 try await sink.send(id, .orders(total: UInt32(clamping: ids.count), ids: shown))
 
+                            case .getTotals(let asOf):
+                                do {
+                                    let rows = try store.totals(asOf: asOf)
+                                    try await sink.send(id, .totals(rows.map {
+                                        WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
+                                                      total: $0.total, captured: $0.captured, refunded: $0.refunded)
+                                    }))
+                                } catch {
+                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                                }
+
                             case .subscribe(let from, let credits, let mask, let prefix):
                                 guard subscriptions.count < Int(limits.maxSubscriptions) else {
                                     try await sink.send(id, .error(code: WireError.Code.tooManySubscriptions.rawValue, message: "at most \(limits.maxSubscriptions) subscriptions per connection"))

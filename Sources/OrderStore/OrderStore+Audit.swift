@@ -53,7 +53,16 @@ public struct TotalsRow: Sendable, Equatable {
     public var total: Int64 = 0
     public var captured: Int64 = 0
     public var refunded: Int64 = 0
-    public var net: Int64 { captured - refunded }
+    public var net: Int64 { captured &- refunded }
+
+    public init(currency: String, channel: String, orders: Int = 0, total: Int64 = 0, captured: Int64 = 0, refunded: Int64 = 0) {
+        self.currency = currency
+        self.channel = channel
+        self.orders = orders
+        self.total = total
+        self.captured = captured
+        self.refunded = refunded
+    }
 }
 
 extension OrderStore {

@@ -77,6 +77,11 @@ extension Message {
         case .orders(let total, let ids):
             w.u32(total); w.u32(UInt32(ids.count))
             for id in ids { w.str(id) }
+        case .getTotals(let asOf):
+            w.u8(asOf == nil ? 0 : 1); w.i64(asOf ?? 0)
+        case .totals(let rows):
+            w.u32(UInt32(rows.count))
+            for r in rows { w.str(r.currency); w.str(r.channel); w.u32(r.orders); w.i64(r.total); w.i64(r.captured); w.i64(r.refunded) }
         case .subscribe(let from, let credits, let mask, let prefix):
             switch from {
             case .position(let p): w.u8(0); w.i64(Int64(bitPattern: p))
@@ -188,6 +193,22 @@ extension Message {
             ids.reserveCapacity(n)
             for k in 0..<n { ids.append(try r.str("order id \(k)")) }
             return .orders(total: total, ids: ids)
+        case .getTotals:
+            let kind = try r.u8("as of kind"), value = try r.i64("as of")
+            switch kind {
+            case 0: return .getTotals(asOf: nil)
+            case 1: return .getTotals(asOf: value)
+            default: throw r.fail("as of kind \(kind) is not 0 or 1")
+            }
+        case .totals:
+            let n = try r.count("rows", itemBytesMin: 2 + 2 + 4 + 24)
+            var rows: [WireTotalsRow] = []
+            rows.reserveCapacity(n)
+            for k in 0..<n {
+                rows.append(WireTotalsRow(currency: try r.str("row \(k) currency"), channel: try r.str("row \(k) channel"), orders: try r.u32("row \(k) orders"),
+                                          total: try r.i64("row \(k) total"), captured: try r.i64("row \(k) captured"), refunded: try r.i64("row \(k) refunded")))
+            }
+            return .totals(rows)
         case .subscribe:
             let kind = try r.u8("from kind"), value = try r.i64("from")
             let credits = try r.u32("credits"), mask = try r.u32("type mask"), prefix = try r.str("order id prefix")

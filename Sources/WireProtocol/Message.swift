@@ -2,7 +2,7 @@
 public enum MessageType: UInt8, Sendable, CaseIterable {
     case hello = 1, welcome = 2
     case append = 16, appended = 17, appendRejected = 18
-    case getHistory = 32, history = 33, getSnapshot = 34, snapshot = 35, listOrders = 36, orders = 37
+    case getHistory = 32, history = 33, getSnapshot = 34, snapshot = 35, listOrders = 36, orders = 37, getTotals = 38, totals = 39
     case subscribe = 48, subscribed = 49, events = 50, credit = 51, unsubscribe = 52, subscriptionEnded = 53
     case ping = 64, pong = 65
     case error = 126, close = 127
@@ -71,6 +71,25 @@ public enum WireSubscribeFrom: Hashable, Sendable {
     case time(Int64)
 }
 
+/// One row of `TOTALS`: orders and money of one currency and channel.
+public struct WireTotalsRow: Hashable, Sendable {
+    public var currency: String
+    public var channel: String
+    public var orders: UInt32
+    public var total: Int64
+    public var captured: Int64
+    public var refunded: Int64
+
+    public init(currency: String, channel: String, orders: UInt32, total: Int64, captured: Int64, refunded: Int64) {
+        self.currency = currency
+        self.channel = channel
+        self.orders = orders
+        self.total = total
+        self.captured = captured
+        self.refunded = refunded
+    }
+}
+
 /// What a server allows, stated in `WELCOME`.
 public struct WireLimits: Hashable, Sendable {
     public var maxFrameBytes: UInt32
@@ -102,6 +121,9 @@ public enum Message: Hashable, Sendable {
     case snapshot(found: Bool, json: [UInt8])
     case listOrders(by: WireListBy, limit: UInt32)
     case orders(total: UInt32, ids: [String])
+    /// nil: now; else as recorded at this time (µs).
+    case getTotals(asOf: Int64?)
+    case totals([WireTotalsRow])
     case subscribe(from: WireSubscribeFrom, credits: UInt32, typeMask: UInt32, orderPrefix: String)
     case subscribed(startPosition: UInt64)
     case events([WireStoredEvent])
@@ -126,6 +148,8 @@ public enum Message: Hashable, Sendable {
         case .snapshot: .snapshot
         case .listOrders: .listOrders
         case .orders: .orders
+        case .getTotals: .getTotals
+        case .totals: .totals
         case .subscribe: .subscribe
         case .subscribed: .subscribed
         case .events: .events

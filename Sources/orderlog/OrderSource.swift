@@ -63,6 +63,16 @@ enum OrderSource {
         }
     }
 
+    func totals(asOf: Int64?) async throws -> [TotalsRow] {
+        switch self {
+        case .local(let store): return try store.totals(asOf: asOf)
+        case .remote(let client):
+            return try await client.totals(asOf: asOf).map {
+                TotalsRow(currency: $0.currency, channel: $0.channel, orders: Int($0.orders), total: $0.total, captured: $0.captured, refunded: $0.refunded)
+            }
+        }
+    }
+
     /// Every stored event from `position`, in log order.
     func forEachEvent(from position: UInt64, _ body: (StoredEvent) throws -> Void) async throws {
         switch self {

@@ -118,17 +118,17 @@ struct OrdersCommand: AsyncParsableCommand {
     }
 }
 
-struct TotalsCommand: ParsableCommand {
+struct TotalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "totals", abstract: "Totals per currency and channel: orders, total, captured, refunded, net.")
 
-    @Option(help: "Data directory.") var data: String
+    @OptionGroup var source: SourceOptions
     @Option(help: "As recorded at this RFC 3339 time.") var asOf: String?
     @Flag(help: "Print JSON.") var json = false
 
-    func run() throws {
-        let store = try OrderStore.open(path: data)
-        defer { try? store.close() }
-        let rows = try store.totals(asOf: try asOf.map(parseTime))
+    func run() async throws {
+        let orders = try await source.open()
+        let rows = try await orders.totals(asOf: try asOf.map(parseTime))
+        await orders.close()
         if json {
             print("[" + rows.map { r in
                 "{\"currency\":\(JSONWriter.quoted(r.currency)),\"channel\":\(JSONWriter.quoted(r.channel)),\"orders\":\(r.orders),\"total_minor\":\(r.total),\"captured_minor\":\(r.captured),\"refunded_minor\":\(r.refunded),\"net_minor\":\(r.net)}"

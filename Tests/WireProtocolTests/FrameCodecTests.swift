@@ -23,6 +23,8 @@ let sampleFrames: [Frame] = {
         .listOrders(by: .customer("CUS-1"), limit: 100),
         .listOrders(by: .status("shipped"), limit: 0),
         .orders(total: 2, ids: ["a", "b"]),
+        .getTotals(asOf: nil), .getTotals(asOf: -7),
+        .totals([WireTotalsRow(currency: "EUR", channel: "web", orders: 3, total: 100, captured: -1, refunded: .max)]),
         .subscribe(from: .position(5), credits: 1000, typeMask: 0b101, orderPrefix: "ORD-"),
         .subscribe(from: .end, credits: 1, typeMask: 0, orderPrefix: ""),
         .subscribe(from: .time(1_700_000_000_000_000), credits: 0, typeMask: .max, orderPrefix: "x"),
