@@ -57,8 +57,10 @@ extension Log {
             commit.lock.unlock()
 
             var failure: LogError?
+            let syncStarted = ContinuousClock.now
             do {
                 try segment.file.syncData()
+                configuration.syncObserver?(ContinuousClock.now - syncStarted)
                 // The commit slot names what is now durable; it is itself made durable by the
                 // next sync (docs/FORMAT.md, "Recovery").
                 try segment.writeCommitSlot(durableBytes: bytes)

@@ -45,6 +45,11 @@ public struct LogConfiguration: Sendable {
     /// `Log.sealPendingSegments()` to make sealing deterministic. Default true.
     public var sealsInBackground: Bool = true
 
+    /// Called with the duration of every fsync of a segment (group commit, roll), from the
+    /// thread that made it: how a server reports fsync latency without the log knowing of
+    /// metrics. Must be quick. Default nil.
+    public var syncObserver: (@Sendable (Duration) -> Void)?
+
     /// The payload ceiling the format allows whatever the configuration (16 MiB): a record
     /// length above it is treated as damage, not as a record.
     public static let payloadBytesHardLimit: UInt32 = 16 << 20

@@ -32,6 +32,12 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         var configuration = StoreConfiguration()
         configuration.log.durability = try parsePolicy(fsync)
+        if metricsPort != nil {
+            let fsyncTimer = Metrics.Timer(label: "orderlog_fsync_seconds")
+            configuration.log.syncObserver = { d in
+                fsyncTimer.recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+            }
+        }
         let store = try OrderStore.open(path: data, configuration: configuration, logger: logger)
         var serverConfiguration = ServerConfiguration()
         serverConfiguration.host = host
