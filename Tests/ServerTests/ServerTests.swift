@@ -17,13 +17,14 @@ final class ServerFixture: @unchecked Sendable {
     let server: OrderLogServer
     let running: Task<Void, any Error>
 
-    init(limits: WireLimits = WireLimits(), access: AccessPolicy = AccessPolicy(), handshakeTimeout: Duration = .seconds(10)) async throws {
-        path = FileManager.default.temporaryDirectory.path + "/orderlog-server-test-\(UUID().uuidString.prefix(8))"
+    init(limits: WireLimits = WireLimits(), access: AccessPolicy = AccessPolicy(), handshakeTimeout: Duration = .seconds(10),
+         path: String? = nil, port: Int = 0) async throws {
+        self.path = path ?? FileManager.default.temporaryDirectory.path + "/orderlog-server-test-\(UUID().uuidString.prefix(8))"
         var c = StoreConfiguration()
         c.log.durability = .always
-        store = try OrderStore.open(path: path, configuration: c)
+        store = try OrderStore.open(path: self.path, configuration: c)
         var sc = ServerConfiguration()
-        sc.port = 0
+        sc.port = port
         sc.limits = limits
         sc.access = access
         sc.handshakeTimeout = handshakeTimeout
@@ -36,12 +37,12 @@ final class ServerFixture: @unchecked Sendable {
         try await OrderLogClient.connect(port: server.port, clientName: name, token: token)
     }
 
-    func stop() async {
+    func stop(keepData: Bool = false) async {
         await server.shutdown()
         running.cancel()
         _ = await running.result
         try? store.close()
-        try? FileManager.default.removeItem(atPath: path)
+        if !keepData { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 
@@ -321,6 +322,29 @@ struct ServerTests {
         #expect(reopened.log.endPosition.rawValue >= UInt64(acknowledged))
         try reopened.close()
         try? FileManager.default.removeItem(atPath: f.path)
+    }
+
+    @Test("a resuming subscription continues after the server restarts, with no gap and no duplicate")
+    func resumeAfterRestart() async throws {
+        var f = try await ServerFixture()
+        let port = f.server.port, path = f.path
+        let events = orderEvents(60, seed: 5)
+        let half = events.count / 2
+        let producer = try await f.client()
+        _ = try await producer.append(Array(events[..<half]))
+        await producer.close()
+        let stream = OrderLogClient.resumingSubscription(port: port, retryDelay: .milliseconds(50))
+        var received: [StoredEvent] = []
+        var iterator = stream.makeAsyncIterator()
+        while received.count < half, let e = try await iterator.next() { received.append(e) }
+        await f.stop(keepData: true)
+        f = try await ServerFixture(path: path, port: port)
+        let again = try await f.client()
+        _ = try await again.append(Array(events[half...]))
+        await again.close()
+        while received.count < events.count, let e = try await iterator.next() { received.append(e) }
+        #expect(received.map(\.position) == Array(0..<UInt64(events.count)))
+        await f.stop()
     }
 
     @Test("many connections at once are all served")
