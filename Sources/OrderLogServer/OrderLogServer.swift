@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; more are closed at accept.
     public var connectionsMax = 2048
     public var serverVersion = "0.1.0"
+    /// How long a shutdown waits for connections to finish before closing them. Default 5 s.
+    public var shutdownGrace: Duration = .seconds(5)
     /// How long a new connection may take to send HELLO before it is closed. Default 10 s.
     public var handshakeTimeout: Duration = .seconds(10)
     /// Who may connect, and with which role. Default: local clients only, as admin.
@@ -127,6 +129,15 @@ public final class OrderLogServer: Sendable {
             // Closing the input ends the connection's read loop; its output stays open for the
             // answers still owed.
             try? await connection.close(mode: .input)
+        }
+        // A connection that has not finished within the grace period (a peer that stopped
+        // reading, say) is closed outright, so shutdown always ends.
+        let grace = configuration.shutdownGrace
+        Task { [self] in
+            try? await Task.sleep(for: grace)
+            let stuck = self.live.withLock { Array($0.values) }
+            if !stuck.isEmpty { self.logger.warning("closing connections that did not finish in time", metadata: ["count": "\(stuck.count)"]) }
+            for connection in stuck { try? await connection.close() }
         }
     }
 

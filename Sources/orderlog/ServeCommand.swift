@@ -55,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
             print("metrics on http://\(host):\(endpoint!.port)/metrics")
         }
         print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
+        fflush(nil)  // the line above is how scripts know the server is up
         let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig)
