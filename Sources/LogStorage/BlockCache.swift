@@ -14,8 +14,6 @@ final class BlockCache: Sendable {
         var slots: [Slot] = []
         var hand = 0
         var bytes = 0
-        var hits: UInt64 = 0
-        var misses: UInt64 = 0
 
         mutating func evictOne() {
             while true {
@@ -47,8 +45,7 @@ final class BlockCache: Sendable {
 
     func block(_ key: Key, load: () throws(LogError) -> DecodedBlock) throws(LogError) -> DecodedBlock {
         let cached: DecodedBlock? = state.withLock { s in
-            guard let i = s.index[key] else { s.misses += 1; return nil }
-            s.hits += 1
+            guard let i = s.index[key] else { return nil }
             s.slots[i].referenced = true
             return s.slots[i].block
         }
@@ -69,9 +66,5 @@ final class BlockCache: Sendable {
             s.bytes += block.storage.count
         }
         return block
-    }
-
-    var statistics: (hits: UInt64, misses: UInt64, bytes: Int) {
-        state.withLock { ($0.hits, $0.misses, $0.bytes) }
     }
 }

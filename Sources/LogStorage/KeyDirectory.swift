@@ -82,34 +82,6 @@ struct KeyDirectory: ~Copyable, @unchecked Sendable {
         }
     }
 
-    /// Removes `hash` (backward-shift deletion keeps every probe chain unbroken). Used only to
-    /// undo an append whose write failed.
-    mutating func remove(_ hash: KeyHash) {
-        var i = home(hash)
-        while true {
-            let h = slots[i * 3], l = slots[i * 3 + 1]
-            if h == 0 && l == 0 { return }
-            if h == hash.high && l == hash.low { break }
-            i = (i + 1) & (capacity - 1)
-        }
-        var hole = i
-        var j = i
-        while true {
-            j = (j + 1) & (capacity - 1)
-            let h = slots[j * 3], l = slots[j * 3 + 1]
-            if h == 0 && l == 0 { break }
-            let want = Int(truncatingIfNeeded: l) & (capacity - 1)
-            // Move j into the hole unless its home lies cyclically in (hole, j].
-            let between = hole <= j ? (want > hole && want <= j) : (want > hole || want <= j)
-            if !between {
-                slots[hole * 3] = h; slots[hole * 3 + 1] = l; slots[hole * 3 + 2] = slots[j * 3 + 2]
-                hole = j
-            }
-        }
-        slots[hole * 3] = 0; slots[hole * 3 + 1] = 0; slots[hole * 3 + 2] = 0
-        count -= 1
-    }
-
     private mutating func grow() {
         let oldSlots = slots, oldCapacity = capacity
         capacity *= 2

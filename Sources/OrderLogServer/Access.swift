@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// What a client may do, by the role its token grants.
@@ -31,7 +32,7 @@ public struct AccessPolicy: Sendable {
 
     /// Reads a tokens file: one `TOKEN ROLE` per line; blank lines and `#` comments ignored.
     public static func load(path: String) throws -> AccessPolicy {
-        guard let data = FileManagerShim.contents(path) else { throw AccessError("cannot read tokens file \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw AccessError("cannot read tokens file \(path)") }
         var tokens: [String: Role] = [:]
         for (n, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
@@ -77,10 +78,4 @@ public struct AccessPolicy: Sendable {
 public struct AccessError: Error, CustomStringConvertible {
     public var description: String
     init(_ d: String) { description = d }
-}
-
-import Foundation
-
-enum FileManagerShim {
-    static func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 }

@@ -19,11 +19,6 @@ public indirect enum JSONValue: Equatable, Sendable {
         default: false
         }
     }
-
-    subscript(key: String) -> JSONValue? {
-        if case .object(let members, _) = self { return members.first { $0.0 == key }?.1 }
-        return nil
-    }
 }
 
 /// A small, strict JSON parser (RFC 8259) over UTF-8 bytes, with limits on depth; errors name

@@ -39,6 +39,21 @@ extension OrderSnapshot {
         if let id = event.eventID { eventIDs.append((id, position)) }
     }
 
+    /// The snapshot of `id` after `events` (its stored events, oldest first). An event the
+    /// rules refuse is skipped and passed to `refused`: stored events are replayed, not judged.
+    public static func replaying(
+        _ id: OrderID, _ events: some Sequence<StoredEvent>,
+        refused: (StoredEvent, OrderError) -> Void = { _, _ in }
+    ) -> OrderSnapshot {
+        var snapshot = OrderSnapshot(orderID: id)
+        for stored in events {
+            do { try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime) } catch {
+                refused(stored, error)
+            }
+        }
+        return snapshot
+    }
+
     func violation(_ code: OrderError.Code, _ event: OrderEvent, _ message: String) -> OrderError {
         OrderError(code, "\(event.type.rawValue) for order \(orderID): \(message)", orderID: orderID.value)
     }

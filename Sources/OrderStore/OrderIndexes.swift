@@ -25,6 +25,4 @@ struct OrderIndexes: Sendable {
     func orders(ofCustomer customer: String) -> [OrderID] { (ordersByCustomer[customer] ?? []).reversed() }
 
     func orders(withStatus status: OrderSnapshot.Status) -> [OrderID] { (ordersByStatus[status] ?? []).sorted() }
-
-    var countsByStatus: [OrderSnapshot.Status: Int] { ordersByStatus.mapValues(\.count).filter { $0.value > 0 } }
 }

@@ -67,9 +67,6 @@ public final class OrderStore: Sendable {
         var nextPosition: UInt64 = 0
         /// Set after a durability failure or a foreign write: appends are refused until reopen.
         var failure: StoreError?
-        /// Rule violations met while replaying the log at open (stored events that the current
-        /// rules refuse): reported by `audit`, never silently fixed.
-        var replayViolations = 0
     }
 
     let state: Mutex<State>
@@ -87,9 +84,10 @@ public final class OrderStore: Sendable {
         let log: Log
         do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
         var state = State()
+        // Stored events that do not decode or that the rules refuse are logged and skipped
+        // here; `audit` reports them with their positions.
         struct Part: Sendable {
             var snapshots: [OrderID: OrderSnapshot] = [:]
-            var violations = 0
         }
         let workers = ParallelReplay.defaultWorkers
         // Orders have several events each; reserving for a guess avoids most rehashing.
@@ -103,8 +101,6 @@ public final class OrderStore: Sendable {
             }) { part, view in
                 let stored: StoredEvent
                 do { stored = try StoredEvent.decode(view) } catch {
-                    // The store still opens, so `audit` can report it with its position.
-                    part.violations += 1
                     logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(error)"])
                     return
                 }
@@ -120,7 +116,6 @@ public final class OrderStore: Sendable {
                         part.snapshots[id] = snapshot
                     }
                 } catch {
-                    part.violations += 1
                     logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
                 }
             }
@@ -130,10 +125,7 @@ public final class OrderStore: Sendable {
         }
         var snapshots: [OrderID: OrderSnapshot] = [:]
         snapshots.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
-        for part in parts {
-            snapshots.merge(part.snapshots) { a, _ in a }
-            state.replayViolations += part.violations
-        }
+        for part in parts { snapshots.merge(part.snapshots) { a, _ in a } }
         // In placement order, so each customer's list is in the order the orders were placed.
         for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {
             state.indexes.update(snapshot)
@@ -294,14 +286,10 @@ public final class OrderStore: Sendable {
 
     /// Replays `id`'s events whose filter passes into a snapshot.
     func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
-        var snapshot = OrderSnapshot(orderID: id)
-        for stored in try history(id, includingUnsynced: includingUnsynced) {
-            if let include, !include(stored) { break }
-            do { try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime) } catch {
-                logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
-            }
+        let events = try history(id, includingUnsynced: includingUnsynced)
+        return OrderSnapshot.replaying(id, include.map { events.prefix(while: $0) } ?? events[...]) { stored, error in
+            logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
         }
-        return snapshot
     }
 
     // MARK: - Reads

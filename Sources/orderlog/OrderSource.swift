@@ -34,12 +34,10 @@ enum OrderSource {
             if let asOfPosition { return try store.snapshot(id, asOfPosition: asOfPosition) }
             return try store.snapshot(id)
         case .remote:
-            var snapshot = OrderSnapshot(orderID: id)
-            for stored in try await history(id) {
-                if let asOfTime, stored.recordedAt > asOfTime { break }
-                if let asOfPosition, stored.position > asOfPosition { break }
-                try? snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
+            let events = try await history(id).prefix {
+                $0.recordedAt <= (asOfTime ?? .max) && $0.position <= (asOfPosition ?? .max)
             }
+            let snapshot = OrderSnapshot.replaying(id, events)
             return snapshot.exists ? snapshot : nil
         }
     }

@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         if metricsPort != nil {
             let fsyncTimer = Metrics.Timer(label: "orderlog_fsync_seconds")
             configuration.log.syncObserver = { d in
-                fsyncTimer.recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+                fsyncTimer.recordNanoseconds(d.nanoseconds)
             }
         }
         let store = try OrderStore.open(path: data, configuration: configuration, logger: logger)
