@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct OrderLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderlog",

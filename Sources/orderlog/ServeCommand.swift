@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import Metrics
@@ -56,15 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         fflush(nil)  // the line above is how scripts know the server is up
-        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { Task { await server.shutdown() } }
-            source.resume()
-            return source
-        }
+        TerminationSignals.onSignal { _ in Task { await server.shutdown() } }
         try await server.run()
-        _ = signals
         await endpoint?.stop()
         try store.close()
         print("orderlog stopped: every acknowledged event is durable")
