@@ -15,7 +15,13 @@ extension Log {
             thread.start()
         }
         if configuration.sealsInBackground {
-            let thread = Thread { [self] in runSealer() }
+            let thread = Thread { [self] in
+                // Sealing is bulk work with no one waiting on it: at a lower priority it
+                // yields the cores to appends, acknowledgements and readers, whose latency is
+                // what clients see (2 cores: a sealing burst otherwise stalls them for ms).
+                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0 /* on Linux: the calling thread */, 10)
+                runSealer()
+            }
             thread.name = "orderlog-sealer"
             thread.start()
         }

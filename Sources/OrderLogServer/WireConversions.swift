@@ -28,6 +28,8 @@ extension WireEvent {
         case .none: .none
         case .exactly(let n): .exactly(Int(clamping: n))
         }
-        return AppendEvent(event, expectedVersion: expected)
+        var append = AppendEvent(event, expectedVersion: expected)
+        append.encoded = payload
+        return append
     }
 }

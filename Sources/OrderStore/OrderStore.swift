@@ -28,6 +28,9 @@ public struct AppendEvent: Sendable {
     public var expectedVersion: ExpectedVersion
     /// Keep this recorded time (an import of an export); nil: now.
     public var recordedAt: Int64?
+    /// The event's binary form (EVENTS.md §5) as it arrived, if it arrived that way: stored
+    /// as is instead of encoding the event again, unless the store must add `ts`.
+    public var encoded: [UInt8]?
 
     public init(_ event: OrderEvent, expectedVersion: ExpectedVersion = .any, recordedAt: Int64? = nil) {
         self.event = event
@@ -171,8 +174,16 @@ public final class OrderStore: Sendable {
         }
         let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
             if let failure = s.failure { throw failure }
+            // Snapshots of this batch's orders are moved out of the cache while the batch is
+            // checked (a second reference would make every change copy the snapshot's arrays),
+            // and moved back — changed if the batch is written, as they were if not.
             var working: [OrderID: OrderSnapshot] = [:]
+            var original: [OrderID: OrderSnapshot] = [:]
             var touched: [OrderID] = []  // in first-seen order, for the lists
+            var written = false
+            defer {
+                if !written && s.failure == nil { for (id, snapshot) in original { s.cache[id] = snapshot } }
+            }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
@@ -187,9 +198,16 @@ public final class OrderStore: Sendable {
                     throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
                 }
                 var snapshot: OrderSnapshot
-                if let w = working[id] { snapshot = w } else {
-                    do { snapshot = try loadSnapshot(id, cache: &s.cache) } catch { throw StoreError.storage(error) }
+                if let w = working.removeValue(forKey: id) { snapshot = w } else {
+                    if let cached = s.cache.removeValue(forKey: id) {
+                        snapshot = cached
+                        original[id] = cached
+                    } else {
+                        do { snapshot = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
+                    }
+                    touched.append(id)
                 }
+                defer { working[id] = snapshot }
                 do {
                     switch try snapshot.admit(event, expected: item.expectedVersion) {
                     case .duplicate(let position):
@@ -206,13 +224,13 @@ public final class OrderStore: Sendable {
                 } catch let error as OrderError {
                     throw StoreError.rejected(error, at: i)
                 }
-                if working.updateValue(snapshot, forKey: id) == nil { touched.append(id) }
                 let key: LogKey
                 do { key = try LogKey(id.value) } catch {
                     throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
                 }
                 requests.append(AppendRequest(
-                    key: key, type: RecordType(event.type.code), payload: event.encodeBinary(),
+                    key: key, type: RecordType(event.type.code),
+                    payload: item.event.ts != nil ? (item.encoded ?? event.encodeBinary()) : event.encodeBinary(),
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else { return (results, nil) }
@@ -233,10 +251,11 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
+            written = true
             for id in touched {
-                let snapshot = working[id]!
+                guard let snapshot = working.removeValue(forKey: id), snapshot.exists else { continue }
                 s.indexes.update(snapshot)
-                s.cache[snapshot.orderID] = snapshot
+                s.cache[id] = snapshot
             }
             trimCache(&s.cache)
             return (results, pending)
@@ -272,16 +291,9 @@ public final class OrderStore: Sendable {
         guard cache.count > configuration.snapshotCacheMax else { return }
         // Drop an arbitrary tenth; a dropped order is replayed from its events when next read.
         let excess = cache.count - configuration.snapshotCacheMax + configuration.snapshotCacheMax / 10
-        for key in cache.keys.prefix(excess) { cache.removeValue(forKey: key) }
-    }
-
-    /// The order's current snapshot from the cache, or replayed from every event written for it
-    /// (durable or about to be: an append must be checked against all that precedes it).
-    private func loadSnapshot(_ id: OrderID, cache: inout [OrderID: OrderSnapshot]) throws -> OrderSnapshot {
-        if let cached = cache[id] { return cached }
-        let snapshot = try replay(id, through: nil, includingUnsynced: true)
-        if snapshot.exists { cache[id] = snapshot }
-        return snapshot
+        // Collected first: removing while iterating `keys` would copy the whole dictionary.
+        let victims = Array(cache.keys.prefix(excess))
+        for key in victims { cache.removeValue(forKey: key) }
     }
 
     /// Replays `id`'s events whose filter passes into a snapshot.

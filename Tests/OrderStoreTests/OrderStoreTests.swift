@@ -64,6 +64,10 @@ struct OrderStoreTests {
         }
         #expect(f.store.log.endPosition == end)
         #expect(try f.store.snapshot(oid("O1")) == before)
+        // The next batch is checked against the snapshot as it was, not the half-applied one.
+        let results = try await f.store.append([AppendEvent(event("O1", .paymentAuthorized(paymentID: "P1", amountMinor: 2600)))])
+        #expect(results == [.stored(position: end.rawValue, seq: 2)])
+        #expect(try f.store.snapshot(oid("O1"))?.version == 2)
     }
 
     @Test("an event whose event_id its order already has is not stored again and reports the original position")
