@@ -41,7 +41,12 @@ public final class OrderLogClient: Sendable {
         var pending: [UInt32: PendingSlot] = [:]
         var streams: [UInt32: SubscriptionStream] = [:]
         var failure: ClientError?
+        /// Subscription events received from the server, over the connection's life.
+        var eventsReceived = 0
     }
+
+    /// Subscription events received from the server so far (delivered or still buffered).
+    var eventsReceived: Int { state.withLock { $0.eventsReceived } }
 
     /// A request's answer: expected, awaited, or arrived before anyone awaited it.
     enum PendingSlot {
@@ -201,7 +206,7 @@ public final class OrderLogClient: Sendable {
     /// than `credits` ahead of the consumer.
     /// With `follow: false` the stream ends once it has delivered everything stored when it
     /// caught up.
-    public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000, follow: Bool = true) async throws -> AsyncThrowingStream<StoredEvent, any Error> {
+    public func subscribe(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 1000, follow: Bool = true) async throws -> EventSubscription {
         let mask = types.reduce(UInt32(0)) { $0 | (1 << UInt32($1.code - 1)) }
         // The server caps credits at its maximum; asking for more would stall the top-ups.
         let credits = min(max(1, credits), Int(limits.maxCredits))
@@ -218,7 +223,23 @@ public final class OrderLogClient: Sendable {
             Task { try? await self.send(id, .unsubscribe) }
         }
         try await send(id, .subscribe(from: from, credits: UInt32(credits), typeMask: mask, orderPrefix: orderPrefix))
-        return stream
+        return EventSubscription(stream: stream, consumed: { [weak self] in self?.consumed(subscription: id) })
+    }
+
+    /// One event of subscription `id` was taken by its consumer: once half the credits are
+    /// used up, grant that many again.
+    private func consumed(subscription id: UInt32) {
+        let topUp: Int? = state.withLock { s in
+            guard var sub = s.streams[id] else { return nil }
+            sub.consumedSinceCredit += 1
+            defer { s.streams[id] = sub }
+            guard sub.consumedSinceCredit * 2 >= sub.credits else { return nil }
+            let n = sub.consumedSinceCredit
+            sub.consumedSinceCredit = 0
+            return n
+        }
+        // From a task of its own: the consumer must not wait on the connection's writes.
+        if let topUp { Task { try? await self.send(id, .credit(UInt32(topUp))) } }
     }
 
     // MARK: Plumbing
@@ -282,24 +303,10 @@ public final class OrderLogClient: Sendable {
                     Task { try? await self.send(id, .unsubscribe) }
                 }
             case .events(let events):
+                state.withLock { $0.eventsReceived += events.count }
                 for e in events {
                     do { subscription.continuation.yield(try Self.decode(e)) } catch { subscription.continuation.finish(throwing: error) }
                 }
-                // Top up credits once half are used, so the stream never starves.
-                let topUp: Int? = state.withLock { s in
-                    guard var sub = s.streams[id] else { return nil }
-                    sub.consumedSinceCredit += events.count
-                    defer { s.streams[id] = sub }
-                    if sub.consumedSinceCredit * 2 >= sub.credits {
-                        let n = sub.consumedSinceCredit
-                        sub.consumedSinceCredit = 0
-                        return n
-                    }
-                    return nil
-                }
-                // Written from another task: the reader must never block on a write, or a server
-                // that is itself blocked writing to us would deadlock with it.
-                if let topUp { Task { try? await self.send(id, .credit(UInt32(topUp))) } }
             case .subscriptionEnded(let code, let message, _):
                 state.withLock { _ = $0.streams.removeValue(forKey: id) }
                 if code == "unsubscribed" || code == "closed" { subscription.continuation.finish() }

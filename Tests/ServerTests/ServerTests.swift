@@ -268,6 +268,31 @@ struct ServerTests {
         await f.stop()
     }
 
+    @Test("the client asks for more events only as its consumer takes them, so a slow consumer bounds its buffer")
+    func clientCreditsFollowConsumption() async throws {
+        let f = try await ServerFixture()
+        let producer = try await f.client()
+        let events = orderEvents(300)
+        _ = try await producer.append(events)
+        let consumer = try await f.client("slow")
+        var iterator = try await consumer.subscribe(from: .position(0), credits: 100).makeAsyncIterator()
+        for _ in 0..<30 { _ = try await iterator.next() }
+        // Give the server time to (wrongly) send more than the credits allow.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(consumer.eventsReceived <= 130)
+        // Consuming on gets everything, in order.
+        var last: UInt64 = 29
+        for _ in 30..<events.count {
+            let e = try await iterator.next()
+            #expect(e?.position == last + 1)
+            last += 1
+        }
+        #expect(consumer.eventsReceived == events.count)
+        await consumer.close()
+        await producer.close()
+        await f.stop()
+    }
+
     @Test("tokens grant roles: producers append, consumers read, an unknown token is refused")
     func roles() async throws {
         let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789"
