@@ -172,10 +172,16 @@ public final class OrderLogClient: Sendable {
         return found ? String(decoding: json, as: UTF8.self) : nil
     }
 
-    /// The order's events, oldest first.
+    /// The order's events, oldest first (fetched a frame's worth at a time).
     public func history(_ orderID: String) async throws -> [StoredEvent] {
-        guard case .history(let events) = try await request(.getHistory(orderID: orderID)) else { throw unexpected(nil) }
-        return try events.map(Self.decode)
+        var events: [StoredEvent] = []
+        while true {
+            let after = events.last?.seq ?? 0
+            guard case .history(let page, let more) = try await request(.getHistory(orderID: orderID, afterSeq: after)) else { throw unexpected(nil) }
+            events += try page.map(Self.decode)
+            // A page that brings nothing new cannot be followed by more: stop rather than loop.
+            guard more, let last = events.last, last.seq > after else { return events }
+        }
     }
 
     public func orders(customer: String, limit: Int = 100) async throws -> (total: Int, ids: [String]) {

@@ -48,6 +48,20 @@ struct Connection {
         let task: Task<Void, Never>
     }
 
+    /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
+    /// follow (the client asks again after the last one's seq).
+    func historyPage(_ history: [StoredEvent], afterSeq: UInt32) -> Message {
+        var room = Int(limits.maxFrameBytes) - 12 - 1 - 4
+        var page: [WireStoredEvent] = []
+        for event in history where event.seq > afterSeq {
+            let wire = event.wire
+            room -= Message.encodedSize(wire)
+            if room < 0 { return .history(page, more: true) }
+            page.append(wire)
+        }
+        return .history(page, more: false)
+    }
+
     func serve() async {
         let raw = channel.channel
         guard server.register(raw) else {
@@ -187,9 +201,9 @@ struct Connection {
                                     }
                                 }
 
-                            case .getHistory(let orderID):
-                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([])); continue }
-                                do { try await sink.send(id, .history(try store.history(oid).map(\.wire))) } catch {
+                            case .getHistory(let orderID, let afterSeq):
+                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([], more: false)); continue }
+                                do { try await sink.send(id, historyPage(try store.history(oid), afterSeq: afterSeq)) } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }
 

@@ -27,6 +27,16 @@ extension Frame {
 }
 
 extension Message {
+    static func encode(_ events: [WireStoredEvent], into w: inout WireWriter) {
+        w.u32(UInt32(events.count))
+        for e in events { w.u64(e.position); w.u32(e.seq); w.i64(e.recordedAt); w.str(e.orderID); w.u16(e.type); w.blob(e.payload) }
+    }
+
+    /// The bytes `e` takes in a `[stored event]` (docs/PROTOCOL.md §5).
+    public static func encodedSize(_ e: WireStoredEvent) -> Int {
+        8 + 4 + 8 + 2 + e.orderID.utf8.count + 2 + 4 + e.payload.count
+    }
+
     func encodePayload(into w: inout WireWriter) {
         switch self {
         case .hello(let version, let name, let token):
@@ -54,11 +64,14 @@ extension Message {
             }
         case .appendRejected(let index, let code, let message):
             w.u16(index); w.str(code); w.str(message)
-        case .getHistory(let id):
+        case .getHistory(let id, let afterSeq):
             w.str(id)
-        case .history(let events), .events(let events):
-            w.u32(UInt32(events.count))
-            for e in events { w.u64(e.position); w.u32(e.seq); w.i64(e.recordedAt); w.str(e.orderID); w.u16(e.type); w.blob(e.payload) }
+            w.u32(afterSeq)
+        case .history(let events, let more):
+            w.u8(more ? 1 : 0)
+            Self.encode(events, into: &w)
+        case .events(let events):
+            Self.encode(events, into: &w)
         case .getSnapshot(let id, let asOf):
             w.str(id)
             switch asOf {
@@ -151,8 +164,14 @@ extension Message {
         case .appendRejected:
             return .appendRejected(index: try r.u16("index"), code: try r.str("code"), message: try r.str("message"))
         case .getHistory:
-            return .getHistory(orderID: try r.str("order id"))
+            return .getHistory(orderID: try r.str("order id"), afterSeq: try r.u32("after seq"))
         case .history, .events:
+            var more = false
+            if type == .history {
+                let flag = try r.u8("more")
+                guard flag <= 1 else { throw WireError(.malformedFrame, "HISTORY more flag \(flag); expected 0 or 1") }
+                more = flag == 1
+            }
             let n = try r.count("events", itemBytesMin: 8 + 4 + 8 + 2 + 2 + 4)
             var events: [WireStoredEvent] = []
             events.reserveCapacity(n)
@@ -161,7 +180,7 @@ extension Message {
                     position: try r.u64("event \(k) position"), seq: try r.u32("event \(k) seq"), recordedAt: try r.i64("event \(k) recorded at"),
                     orderID: try r.str("event \(k) order id"), type: try r.u16("event \(k) type"), payload: try r.blob("event \(k) payload")))
             }
-            return type == .history ? .history(events) : .events(events)
+            return type == .history ? .history(events, more: more) : .events(events)
         case .getSnapshot:
             let id = try r.str("order id")
             let kind = try r.u8("as of kind"), value = try r.i64("as of value")

@@ -115,8 +115,10 @@ public enum Message: Hashable, Sendable {
     case append([WireEvent])
     case appended([WireAppendOutcome])
     case appendRejected(index: UInt16, code: String, message: String)
-    case getHistory(orderID: String)
-    case history([WireStoredEvent])
+    /// The order's events after its `afterSeq`th (0: from the first).
+    case getHistory(orderID: String, afterSeq: UInt32)
+    /// As many events as fit a frame; `more`: ask again after the last one's seq.
+    case history([WireStoredEvent], more: Bool)
     case getSnapshot(orderID: String, asOf: WireAsOf)
     case snapshot(found: Bool, json: [UInt8])
     case listOrders(by: WireListBy, limit: UInt32)

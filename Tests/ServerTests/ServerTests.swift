@@ -293,6 +293,28 @@ struct ServerTests {
         await f.stop()
     }
 
+    @Test("a history longer than one frame comes in pages and arrives whole")
+    func historyPages() async throws {
+        var limits = WireLimits()
+        limits.maxFrameBytes = 4096
+        let f = try await ServerFixture(limits: limits)
+        let client = try await f.client()
+        let placed = OrderEvent(orderID: try OrderID("LONG-1"), data: .orderPlaced(
+            customerID: "C1", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
+            shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        _ = try await client.append([placed])
+        let note = String(repeating: "n", count: 300)
+        for _ in 0..<40 {
+            _ = try await client.append((0..<5).map { _ in OrderEvent(orderID: placed.orderID, data: .noteAdded(text: note)) })
+        }
+        let history = try await client.history("LONG-1")
+        #expect(history.count == 201)
+        #expect(history.map(\.seq) == Array(1...201))
+        #expect(history == (try f.store.history(placed.orderID)))
+        await client.close()
+        await f.stop()
+    }
+
     @Test("tokens grant roles: producers append, consumers read, an unknown token is refused")
     func roles() async throws {
         let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789"

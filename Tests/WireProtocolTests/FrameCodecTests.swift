@@ -13,8 +13,10 @@ let sampleFrames: [Frame] = {
         .append([]),
         .appended([.stored(position: 0, seq: 1), .duplicate(position: 99)]),
         .appendRejected(index: 3, code: "over_capture", message: "PaymentCaptured for order A: …"),
-        .getHistory(orderID: "ORD-1"),
-        .history([stored, stored]),
+        .getHistory(orderID: "ORD-1", afterSeq: 0),
+        .getHistory(orderID: "ORD-1", afterSeq: 7),
+        .history([stored, stored], more: false),
+        .history([stored], more: true),
         .getSnapshot(orderID: "ORD-1", asOf: .now),
         .getSnapshot(orderID: "ORD-1", asOf: .time(-5)),
         .getSnapshot(orderID: "ORD-1", asOf: .position(12)),
@@ -133,7 +135,7 @@ struct FrameCodecTests {
         append[12] = 0xFF; append[13] = 0xFF
         #expect(decode(append)?.message.contains("cannot fit") == true)
         // Invalid UTF-8 in a string.
-        var bad = Frame(requestID: 1, message: .getHistory(orderID: "ab")).encoded()
+        var bad = Frame(requestID: 1, message: .getHistory(orderID: "ab", afterSeq: 0)).encoded()
         bad[14] = 0xC0
         #expect(decode(bad)?.message.contains("UTF-8") == true)
     }
