@@ -122,8 +122,10 @@ public final class OrderLogClient: Sendable {
     // MARK: Requests
 
     /// Appends a batch atomically; returns once the server says it is durable.
-    public func append(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> [ClientAppendResult] {
-        try await result(of: try await send(events, expected: expected))
+    /// `recordedAt` (µs, one per event, nil for the server's clock) keeps the recorded times
+    /// of an export; it needs role admin.
+    public func append(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil, recordedAt: [Int64?]? = nil) async throws -> [ClientAppendResult] {
+        try await result(of: try await send(events, expected: expected, recordedAt: recordedAt))
     }
 
     /// A batch sent and not yet answered.
@@ -132,12 +134,15 @@ public final class OrderLogClient: Sendable {
     /// Sends a batch without waiting for its answer. Batches sent one after another on a
     /// connection are applied in that order; `result(of:)` returns each one's outcome. This is
     /// how a producer keeps many batches in flight.
-    public func send(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil) async throws -> AppendTicket {
+    public func send(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil, recordedAt: [Int64?]? = nil) async throws -> AppendTicket {
         guard events.count <= min(Int(limits.maxEventsPerAppend), Int(UInt16.max)) else {
             throw ClientError(code: "invalid_request", message: "batch of \(events.count) events exceeds the server's limit of \(limits.maxEventsPerAppend)")
         }
         guard expected == nil || expected!.count == events.count else {
             throw ClientError(code: "invalid_request", message: "\(expected!.count) expected versions for \(events.count) events")
+        }
+        guard recordedAt == nil || recordedAt!.count == events.count else {
+            throw ClientError(code: "invalid_request", message: "\(recordedAt!.count) recorded times for \(events.count) events")
         }
         let wire = events.enumerated().map { i, e in
             let expectation: WireExpectedVersion = switch expected?[i] ?? .any {
@@ -145,7 +150,8 @@ public final class OrderLogClient: Sendable {
             case .none: .none
             case .exactly(let n): .exactly(UInt64(max(0, n)))
             }
-            return WireEvent(expectedVersion: expectation, orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary())
+            return WireEvent(expectedVersion: expectation, orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary(),
+                             recordedAt: recordedAt?[i] ?? 0)
         }
         return AppendTicket(id: try await sendRequest(.append(wire)))
     }

@@ -152,6 +152,12 @@ struct Connection {
                                     try await sink.send(id, .error(code: WireError.Code.tooManyRequests.rawValue, message: "more than \(limits.maxRequestsInFlight) requests in flight"))
                                     continue
                                 }
+                                // Recorded times say when the log learned of an event; only an admin
+                                // (restoring an export) may set them.
+                                if role != .admin, events.contains(where: { $0.recordedAt != 0 }) {
+                                    try await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue, message: "only role admin may set recorded_at"))
+                                    continue
+                                }
                                 var batch: [AppendEvent] = []
                                 batch.reserveCapacity(events.count)
                                 var rejected: Message?

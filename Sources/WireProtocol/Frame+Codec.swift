@@ -52,7 +52,7 @@ extension Message {
                 case .none: w.u8(1); w.u64(0)
                 case .exactly(let n): w.u8(2); w.u64(n)
                 }
-                w.str(e.orderID); w.u16(e.type); w.blob(e.payload)
+                w.str(e.orderID); w.u16(e.type); w.blob(e.payload); w.i64(e.recordedAt)
             }
         case .appended(let outcomes):
             w.u16(UInt16(outcomes.count))
@@ -131,7 +131,7 @@ extension Message {
                 maxCredits: try r.u32("max credits"))
             return .welcome(serverVersion: serverVersion, protocolVersion: version, role: role, limits: limits)
         case .append:
-            let n = try r.count("events", itemBytesMin: 9 + 2 + 2 + 4, wide: false)
+            let n = try r.count("events", itemBytesMin: 9 + 2 + 2 + 4 + 8, wide: false)
             var events: [WireEvent] = []
             events.reserveCapacity(n)
             for k in 0..<n {
@@ -145,7 +145,8 @@ extension Message {
                 default: throw r.fail("event \(k) expected version kind \(kind) is not 0, 1 or 2")
                 }
                 events.append(WireEvent(expectedVersion: expected, orderID: try r.str("event \(k) order id"),
-                                        type: try r.u16("event \(k) type"), payload: try r.blob("event \(k) payload")))
+                                        type: try r.u16("event \(k) type"), payload: try r.blob("event \(k) payload"),
+                                        recordedAt: try r.i64("event \(k) recorded at")))
             }
             return .append(events)
         case .appended:

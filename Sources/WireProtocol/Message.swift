@@ -21,12 +21,15 @@ public struct WireEvent: Hashable, Sendable {
     public var orderID: String
     public var type: UInt16
     public var payload: [UInt8]
+    /// Keep this recorded time (µs; an import of an export); 0: the server's clock.
+    public var recordedAt: Int64
 
-    public init(expectedVersion: WireExpectedVersion = .any, orderID: String, type: UInt16, payload: [UInt8]) {
+    public init(expectedVersion: WireExpectedVersion = .any, orderID: String, type: UInt16, payload: [UInt8], recordedAt: Int64 = 0) {
         self.expectedVersion = expectedVersion
         self.orderID = orderID
         self.type = type
         self.payload = payload
+        self.recordedAt = recordedAt
     }
 }
 

@@ -18,7 +18,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     @Argument(help: "A JSONL file, or - for standard input.") var file: String
     @Option(help: "Data directory (embedded mode).") var data: String?
-    @Option(help: "Server address, HOST:PORT (network mode; recorded_at of an export is not kept).") var server: String?
+    @Option(help: "Server address, HOST:PORT (network mode; keeping an export's recorded_at needs role admin).") var server: String?
     @Flag(help: "Store the valid lines and list the invalid ones, instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Events per append batch (1–10000).") var batch = 1000
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
@@ -63,7 +63,7 @@ struct ImportCommand: AsyncParsableCommand {
             let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import")
             appendBatch = { events in
                 do {
-                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion))
+                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
                         .map { if case .stored = $0 { true } else { false } }
                 } catch let error as ClientError where error.eventIndex != nil {
                     throw BatchFailure.rejected(index: error.eventIndex!, code: error.code, message: error.message)

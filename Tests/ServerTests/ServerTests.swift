@@ -315,10 +315,10 @@ struct ServerTests {
         await f.stop()
     }
 
-    @Test("tokens grant roles: producers append, consumers read, an unknown token is refused")
+    @Test("tokens grant roles: producers append, consumers read, only admins keep recorded times, an unknown token is refused")
     func roles() async throws {
-        let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789"
-        let f = try await ServerFixture(access: AccessPolicy(tokens: [producerToken: .producer, consumerToken: .consumer]))
+        let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789", adminToken = "admin-token-0123456789"
+        let f = try await ServerFixture(access: AccessPolicy(tokens: [producerToken: .producer, consumerToken: .consumer, adminToken: .admin]))
         let producer = try await f.client(token: producerToken)
         let consumer = try await f.client(token: consumerToken)
         let events = orderEvents(3)
@@ -326,6 +326,17 @@ struct ServerTests {
         await #expect(throws: ClientError.self) { try await consumer.append(events) }
         await #expect(throws: ClientError.self) { try await producer.history(events[0].orderID.value) }
         #expect(try await consumer.history(events[0].orderID.value).count == events.filter { $0.orderID == events[0].orderID }.count)
+        // Keeping a recorded time (restoring an export) is for admins.
+        let old = orderEvents(2, seed: 9).map { e in var e = e; e.orderID = try! OrderID("OLD-" + e.orderID.value); return e }
+        // Later than anything stored (recorded times never decrease), within the 60 s allowed.
+        let base = Int64(Date().timeIntervalSince1970 * 1_000_000) + 5_000_000
+        let times = old.indices.map { base + Int64($0) }
+        await #expect(throws: ClientError.self) { try await producer.append(old, recordedAt: times) }
+        let admin = try await f.client(token: adminToken)
+        _ = try await admin.append(old, recordedAt: times)
+        let restored = try await admin.history(old[0].orderID.value)
+        #expect(restored.first?.recordedAt == times[old.firstIndex { $0.orderID == old[0].orderID }!])
+        await admin.close()
         do {
             _ = try await f.client(token: "wrong-token-0123456789")
             Issue.record("an unknown token was accepted")
