@@ -45,7 +45,16 @@ struct Connection {
 
     private struct Subscription {
         let credits: SubscriptionCredits
-        let task: Task<Void, Never>
+        /// Ends with the `SUBSCRIPTION_ENDED` still to send if it was cancelled (a cancelled
+        /// task cannot write: NIO refuses writes from it).
+        let task: Task<Message?, Never>
+
+        /// Stops the subscription and sends its last frame.
+        func end(id: UInt32, sink: FrameSink) async {
+            await credits.end()
+            task.cancel()
+            if let last = await task.value { try? await sink.send(id, last) }
+        }
     }
 
     /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
@@ -277,9 +286,9 @@ struct Connection {
                                 let log = store.log
                                 let server = self.server
                                 server.subscriptionStarted()
-                                let task = Task {
+                                let task = Task { () -> Message? in
                                     defer { server.subscriptionEnded() }
-                                    await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink,
+                                    return await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink,
                                                       stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
                                 }
                                 subscriptions[id] = Subscription(credits: control, task: task)
@@ -298,9 +307,7 @@ struct Connection {
                                     try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
                                     continue
                                 }
-                                await s.credits.end()
-                                s.task.cancel()
-                                await s.task.value
+                                await s.end(id: id, sink: sink)
 
                             case .ping(let nonce):
                                 try await sink.send(id, .pong(nonce: nonce))
@@ -318,11 +325,7 @@ struct Connection {
                     }
                     // Orderly end: subscriptions first, then every append in flight is answered
                     // (the task group waits for them), then CLOSE.
-                    for s in subscriptions.values {
-                        await s.credits.end()
-                        s.task.cancel()
-                        await s.task.value
-                    }
+                    for (id, s) in subscriptions { await s.end(id: id, sink: sink) }
                     subscriptions.removeAll()
                 }
                 if orderly { try? await sink.send(0, .close(reason: "bye")) }
@@ -334,9 +337,10 @@ struct Connection {
 
     /// Sends a subscription's events: catch up through the log from `from`, then follow it
     /// live, never more than the credits allow, never holding events it cannot send. Ends,
-    /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes.
+    /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes; when cancelled it
+    /// returns that frame for the canceller to send.
     static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink,
-                       stopping: @Sendable () -> Bool, lag: Recorder? = nil) async {
+                       stopping: @Sendable () -> Bool, lag: Recorder? = nil) async -> Message? {
         var position = from
         var sent = from  // the position after the last event delivered (what a client resumes from)
         var caughtUp = false
@@ -396,6 +400,9 @@ struct Connection {
             reason = "\(error)"
         }
         if stopping() && code == "unsubscribed" { code = "server_shutdown"; reason = "the server is stopping" }
-        try? await sink.send(id, .subscriptionEnded(code: code, message: reason, nextPosition: sent))
+        let last = Message.subscriptionEnded(code: code, message: reason, nextPosition: sent)
+        if Task.isCancelled { return last }
+        try? await sink.send(id, last)
+        return nil
     }
 }
