@@ -45,14 +45,14 @@ struct Connection {
 
     private struct Subscription {
         let credits: SubscriptionCredits
-        /// Ends with the `SUBSCRIPTION_ENDED` still to send if it was cancelled (a cancelled
-        /// task cannot write: NIO refuses writes from it).
+        /// Ends with the `SUBSCRIPTION_ENDED` still to send if it was cancelled (the
+        /// connection died; NIO refuses writes from a cancelled task).
         let task: Task<Message?, Never>
 
-        /// Stops the subscription and sends its last frame.
+        /// Stops the subscription, which sends its last frame. Not by cancelling its task: a
+        /// task cancelled in the middle of a write makes NIO close the connection's output.
         func end(id: UInt32, sink: FrameSink) async {
             await credits.end()
-            task.cancel()
             if let last = await task.value { try? await sink.send(id, last) }
         }
     }
@@ -390,7 +390,8 @@ struct Connection {
                     caughtUp = true
                     try await sink.send(id, .events([]))
                 }
-                if !(await log.waitForRecords(after: LogPosition(position))) {
+                guard let more = await credits.waitForRecords(in: log, after: LogPosition(position)) else { break }  // ended
+                if !more {
                     if !Task.isCancelled { code = "closed"; reason = "the log was closed" }
                     break
                 }

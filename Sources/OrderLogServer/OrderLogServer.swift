@@ -85,6 +85,10 @@ public final class OrderLogServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Shutdown closes each connection's input and then still writes the answers it
+            // owes. Without half-closure NIO closes the whole connection as soon as the peer
+            // sends anything more (a CREDIT, say), and those answers are lost.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: configuration.host, port: configuration.port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)

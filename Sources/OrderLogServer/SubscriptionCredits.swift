@@ -1,3 +1,5 @@
+import LogStorage
+
 /// A subscription's flow control: how many events the client will still take. The sender
 /// waits here when none are left; `CREDIT` frames add more. Holding no events while it waits
 /// is what keeps a slow consumer from growing the server's memory (docs/PROTOCOL.md §7).
@@ -5,6 +7,7 @@ actor SubscriptionCredits {
     private var credits: Int
     private let maximum: Int
     private var waiter: CheckedContinuation<Bool, Never>?
+    private var logWait: Task<Bool, Never>?
     private var ended = false
 
     init(initial: Int, maximum: Int) {
@@ -36,8 +39,24 @@ actor SubscriptionCredits {
         return true
     }
 
+    /// Waits until the log has records after `position` (true) or is closed (false); nil
+    /// once the subscription is ended.
+    ///
+    /// `end()` wakes this wait instead of the subscription's task being cancelled: a task
+    /// cancelled while it writes makes NIO close the whole connection's output, and the
+    /// subscription's last frame could not be sent.
+    func waitForRecords(in log: Log, after position: LogPosition) async -> Bool? {
+        if ended { return nil }
+        let wait = Task { await log.waitForRecords(after: position) }
+        logWait = wait
+        let more = await withTaskCancellationHandler { await wait.value } onCancel: { wait.cancel() }
+        logWait = nil
+        return ended ? nil : more
+    }
+
     func end() {
         ended = true
         if let w = waiter { waiter = nil; w.resume(returning: false) }
+        logWait?.cancel()
     }
 }
