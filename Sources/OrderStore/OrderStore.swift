@@ -176,10 +176,11 @@ public final class OrderStore: Sendable {
             if let failure = s.failure { throw failure }
             // Snapshots of this batch's orders are moved out of the cache while the batch is
             // checked (a second reference would make every change copy the snapshot's arrays),
-            // and moved back — changed if the batch is written, as they were if not.
-            var working: [OrderID: OrderSnapshot] = [:]
+            // and moved back — changed if the batch is written, as they were if not. They are
+            // changed in place in `working`, in first-seen order (the order the lists take).
+            var slots: [OrderID: Int] = [:]
+            var working: [OrderSnapshot] = []
             var original: [OrderID: OrderSnapshot] = [:]
-            var touched: [OrderID] = []  // in first-seen order, for the lists
             var written = false
             defer {
                 if !written && s.failure == nil { for (id, snapshot) in original { s.cache[id] = snapshot } }
@@ -188,6 +189,9 @@ public final class OrderStore: Sendable {
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
             requests.reserveCapacity(batch.count)
+            slots.reserveCapacity(batch.count)
+            working.reserveCapacity(batch.count)
+            original.reserveCapacity(batch.count)
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
             for (i, item) in batch.enumerated() {
                 var event = item.event
@@ -197,19 +201,19 @@ public final class OrderStore: Sendable {
                 if let r = item.recordedAt, r > now + 60_000_000 {
                     throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
                 }
-                var snapshot: OrderSnapshot
-                if let w = working.removeValue(forKey: id) { snapshot = w } else {
+                let slot: Int
+                if let known = slots[id] { slot = known } else {
                     if let cached = s.cache.removeValue(forKey: id) {
-                        snapshot = cached
+                        working.append(cached)
                         original[id] = cached
                     } else {
-                        do { snapshot = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
+                        do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
                     }
-                    touched.append(id)
+                    slot = working.count - 1
+                    slots[id] = slot
                 }
-                defer { working[id] = snapshot }
                 do {
-                    switch try snapshot.admit(event, expected: item.expectedVersion) {
+                    switch try working[slot].admit(event, expected: item.expectedVersion) {
                     case .duplicate(let position):
                         results.append(.duplicate(position: position))
                         continue
@@ -218,8 +222,8 @@ public final class OrderStore: Sendable {
                         // time makes every replay see the same milestones.
                         if event.ts == nil { event.ts = EventTime(microseconds: item.recordedAt ?? now) }
                         let position = s.nextPosition + UInt64(requests.count)
-                        try snapshot.apply(event, position: position, time: event.ts!.microseconds)
-                        results.append(.stored(position: position, seq: snapshot.version))
+                        try working[slot].apply(event, position: position, time: event.ts!.microseconds)
+                        results.append(.stored(position: position, seq: working[slot].version))
                     }
                 } catch let error as OrderError {
                     throw StoreError.rejected(error, at: i)
@@ -252,10 +256,9 @@ public final class OrderStore: Sendable {
             }
             s.nextPosition += UInt64(requests.count)
             written = true
-            for id in touched {
-                guard let snapshot = working.removeValue(forKey: id), snapshot.exists else { continue }
+            for snapshot in working where snapshot.exists {
                 s.indexes.update(snapshot)
-                s.cache[id] = snapshot
+                s.cache[snapshot.orderID] = snapshot
             }
             trimCache(&s.cache)
             return (results, pending)
