@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "OrderLogServer", targets: ["OrderLogServer"]),
         .library(name: "OrderLogClient", targets: ["OrderLogClient"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
+        .executable(name: "orderlog-drill", targets: ["orderlog-drill"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -94,6 +95,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The reliability drills (docs/RELIABILITY.md): they run `orderlog` as child processes
+        // and load it through the client library.
+        .executableTarget(
+            name: "orderlog-drill",
+            dependencies: [
+                "OrderModel",
+                "OrderLogClient",
+                "WireProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // A child process for the crash tests: appends with policy `always` and reports each

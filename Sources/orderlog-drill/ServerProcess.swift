@@ -1,0 +1,143 @@
+import Foundation
+
+/// An `orderlog` child process: a server the drill starts, kills and restarts, or a one-shot
+/// command (verify, audit, export) whose exit status and output it checks.
+final class ServerProcess: @unchecked Sendable {
+    // @unchecked: used from the drill's one task at a time.
+    let process: Process
+    let port: Int
+    let data: String
+    let outputPath: String
+    let errorPath: String
+
+    private init(process: Process, port: Int, data: String, outputPath: String, errorPath: String) {
+        self.process = process
+        self.port = port
+        self.data = data
+        self.outputPath = outputPath
+        self.errorPath = errorPath
+    }
+
+    /// Starts `orderlog serve` and waits until it says it is serving (or has exited).
+    static func start(orderlog: String, data: String, port: Int, extra: [String] = [], logDirectory: String) throws -> ServerProcess {
+        let stamp = UUID().uuidString.prefix(8)
+        let out = logDirectory + "/serve-\(stamp).out", err = logDirectory + "/serve-\(stamp).err"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: orderlog)
+        process.arguments = ["serve", "--data", data, "--port", String(port)] + extra
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        try process.run()
+        let server = ServerProcess(process: process, port: port, data: data, outputPath: out, errorPath: err)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if server.output.contains("orderlog serving") { return server }
+            if !process.isRunning { throw DrillFailure("the server exited (\(server.exitDescription)) before serving: \(server.errors.suffix(600))") }
+            usleep(20_000)
+        }
+        process.terminate()
+        throw DrillFailure("the server did not say it was serving within 60 s")
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to end; false if it did not within `timeout`.
+    @discardableResult
+    func waitForExit(timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { return false }
+        process.waitUntilExit()
+        return true
+    }
+
+    /// True when the process ended by a signal the drill did not send (a crash).
+    func crashed(sent: Int32? = nil) -> Bool {
+        guard !process.isRunning, process.terminationReason == .uncaughtSignal else { return false }
+        return process.terminationStatus != sent
+    }
+
+    var exitDescription: String {
+        guard !process.isRunning else { return "running" }
+        return process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "exit \(process.terminationStatus)"
+    }
+
+    /// The resident memory of the process, in KiB (Linux /proc).
+    var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+}
+
+/// The result of running `orderlog` once.
+struct CommandResult {
+    var status: Int32
+    var signaled: Bool
+    var output: String
+    var errors: String
+
+    var crashed: Bool { signaled }
+    var succeeded: Bool { !signaled && status == 0 }
+    var summary: String { (signaled ? "signal \(status)" : "exit \(status)") + ": " + (errors.isEmpty ? output : errors).trimmingCharacters(in: .whitespacesAndNewlines).prefix(300) }
+}
+
+/// Runs `orderlog ARGUMENTS`, with `input` (a file) on stdin if given, and waits for it.
+func runOrderlog(_ orderlog: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 600) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: orderlog)
+    process.arguments = arguments
+    let tmp = FileManager.default.temporaryDirectory.path + "/orderlog-drill-\(UUID().uuidString.prefix(8))"
+    FileManager.default.createFile(atPath: tmp + ".out", contents: nil)
+    FileManager.default.createFile(atPath: tmp + ".err", contents: nil)
+    defer {
+        try? FileManager.default.removeItem(atPath: tmp + ".out")
+        try? FileManager.default.removeItem(atPath: tmp + ".err")
+    }
+    process.standardOutput = FileHandle(forWritingAtPath: tmp + ".out")
+    process.standardError = FileHandle(forWritingAtPath: tmp + ".err")
+    if let input { process.standardInput = FileHandle(forReadingAtPath: input) }
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(5_000) }
+    if process.isRunning {
+        process.terminate()
+        throw DrillFailure("orderlog \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+    }
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+        output: (try? String(contentsOfFile: tmp + ".out", encoding: .utf8)) ?? "",
+        errors: (try? String(contentsOfFile: tmp + ".err", encoding: .utf8)) ?? "")
+}
+
+/// What a drill found wrong; the drill reports it and exits non-zero.
+struct DrillFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A port for the drill's server, kept across its restarts (the listening socket is bound
+/// with SO_REUSEADDR, so a restarted server can take it again at once).
+func drillPort() -> Int { 20_000 + Int.random(in: 0..<30_000) }
+
+/// A fresh scratch directory.
+func scratchDirectory(_ name: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.path + "/orderlog-drill-\(name)-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The `orderlog` binary beside this one, unless told otherwise.
+func defaultOrderlog() -> String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("orderlog").path
+}
