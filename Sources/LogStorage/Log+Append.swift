@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// A batch written to the OS and waiting to be durable (with policy `always`).
@@ -171,6 +172,11 @@ extension Log {
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let capacity = max(configuration.segmentBytesMax, SegmentFile.headerBytes + configuration.batchBytesMax)
         let new = try ActiveSegment.create(directory: path, base: old.endPosition, capacityBytes: capacity, now: now)
+        do throws(LogError) { try HeadFile.write(directory: path, newestBase: new.base) } catch {
+            // HEAD lagging behind is safe (open rewrites it); only one ahead of the segments
+            // would be wrong. So a failure here (a full disk) does not fail the append.
+            logger.warning("could not update HEAD", metadata: ["error": "\(error)"])
+        }
         w.active = new
         segmentList.withLock { $0.segments.append(.active(new)) }
         enqueueForSealing(old)

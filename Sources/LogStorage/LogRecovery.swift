@@ -27,6 +27,18 @@ enum LogRecovery {
         var unsealed: [ActiveSegment] = []
         let capacity = max(configuration.segmentBytesMax, SegmentFile.headerBytes + configuration.batchBytesMax)
         let lastBase = kinds.filter { $0.value.contains(.seg) || $0.value.contains(.log) }.keys.max()
+        // HEAD names the newest segment ever created: a newest segment older than that was
+        // deleted, and the records in it would silently vanish. Refuse.
+        var head: UInt64?
+        do { head = try HeadFile.read(directory: path) } catch {
+            logger.warning("HEAD is damaged; it is written again from the segments present", metadata: ["error": "\(error)"])
+        }
+        if let head, lastBase == nil || head > lastBase! {
+            throw LogError(.corruption, "the newest segment is missing: HEAD names the segment starting at position \(head), "
+                + (lastBase.map { "but the newest present starts at \($0)" } ?? "but there is none"),
+                file: path + "/" + SegmentFile.name(base: head, .log))
+        }
+        var strayIndexes: [UInt64] = []
 
         for base in kinds.keys.sorted() {
             var present = kinds[base]!
@@ -48,9 +60,7 @@ enum LogRecovery {
             }
             if present.contains(.seg) {
                 let (sealed, keyTable) = try openSealed(directory: path, base: base, logger: logger)
-                guard sealed.base == expectedBase else {
-                    throw LogError(.corruption, "segment starts at position \(sealed.base) but the log before it ends at \(expectedBase)", file: sealed.path)
-                }
+                guard sealed.base == expectedBase else { throw missingRecords(directory: path, from: expectedBase, next: sealed.path, nextBase: sealed.base) }
                 for (hash, packed) in keyTable { keys.update(hash, KeyDirectory.Entry(packed: packed)) }
                 expectedBase = sealed.endPosition
                 lastRecordedAt = max(lastRecordedAt, try lastRecordedAtOf(sealed))
@@ -64,9 +74,13 @@ enum LogRecovery {
                 list.segments.append(.active(segment))
                 unsealed.append(segment)
             } else if present.contains(.idx) {
-                logger.warning("removing index without its segment", metadata: ["base": "\(base)"])
-                try SystemFile.remove(path + "/" + SegmentFile.name(base: base, .idx))
+                strayIndexes.append(base)
             }
+        }
+        // Only now that the directory is known to be whole: a refused open changes nothing.
+        for base in strayIndexes {
+            logger.warning("removing index without its segment", metadata: ["base": "\(base)"])
+            try SystemFile.remove(path + "/" + SegmentFile.name(base: base, .idx))
         }
 
         let active: ActiveSegment
@@ -80,12 +94,21 @@ enum LogRecovery {
             list.segments.append(.active(active))
         }
 
+        if head != active.base { try HeadFile.write(directory: path, newestBase: active.base) }
+
         let log = Log(
             path: path, configuration: configuration, logger: logger, lockFile: lockFile, active: active,
             segments: list, keys: keys, endPosition: expectedBase, lastRecordedAt: lastRecordedAt)
         // Segments rolled before the crash but not yet sealed.
         for segment in unsealed where segment.count > 0 { log.enqueueForSealing(segment) }
         return log
+    }
+
+    /// The error for a hole in the log: the segment that should start at `from` is gone.
+    static func missingRecords(directory: String, from: UInt64, next: String, nextBase: UInt64) -> LogError {
+        let missing = SegmentFile.name(base: from, .seg)
+        return LogError(.corruption, "records \(from)–\(nextBase - 1) are missing: there is no segment \(missing) (or its .log); the next one, \(next.split(separator: "/").last ?? ""), starts at \(nextBase)",
+                        file: directory + "/" + missing)
     }
 
     // MARK: - Lock
@@ -200,9 +223,7 @@ enum LogRecovery {
         guard header.base == base else {
             throw LogError(.corruption, "segment header says base \(header.base), its name says \(base)", file: path, offset: 16)
         }
-        guard base == expectedBase else {
-            throw LogError(.corruption, "segment starts at position \(base) but the log so far ends at \(expectedBase)", file: path)
-        }
+        guard base == expectedBase else { throw missingRecords(directory: directory, from: expectedBase, next: path, nextBase: base) }
         let durableField = header.durableBytes ?? UInt64(SegmentFile.headerBytes)
         guard durableField <= UInt64(size) else {
             throw LogError(.corruption, "segment is \(size) bytes but \(durableField) were recorded as durable: its end was cut off", file: path, offset: UInt64(size))

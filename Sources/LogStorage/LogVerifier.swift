@@ -9,6 +9,8 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
         case damagedIndex = "damaged_index"
         case staleIndex = "stale_index"
         case gap
+        case missingSegment = "missing_segment"
+        case missingHead = "missing_head"
         case strayFile = "stray_file"
         case unreadable
     }
@@ -35,13 +37,26 @@ enum LogVerifier {
         var kinds: [UInt64: Set<SegmentFile.Kind>] = [:]
         for name in names {
             if let (base, kind) = SegmentFile.parse(name) { kinds[base, default: []].insert(kind) }
-            else if name != "LOCK" { problems.append(LogProblem(file: path + "/" + name, offset: nil, kind: .strayFile, message: "not a log file; open removes *.tmp files and ignores others")) }
+            else if name != "LOCK" && name != HeadFile.name { problems.append(LogProblem(file: path + "/" + name, offset: nil, kind: .strayFile, message: "not a log file; open removes *.tmp files and ignores others")) }
         }
         var expected: UInt64 = 0
         let bases = kinds.keys.sorted()
         // As open decides: the last segment, if it is unsealed, is the one whose tail may be torn.
         let lastBase = bases.last(where: { kinds[$0]!.contains(.log) || kinds[$0]!.contains(.seg) })
         let lastLog = lastBase.flatMap { kinds[$0]!.contains(.seg) ? nil : $0 }
+        do {
+            if let head = try HeadFile.read(directory: path) {
+                if lastBase == nil || head > lastBase! {
+                    problems.append(LogProblem(file: path + "/" + SegmentFile.name(base: head, .log), offset: nil, kind: .missingSegment,
+                                               message: "HEAD names a segment starting at \(head); the newest present starts at \(lastBase.map(String.init) ?? "none"): its records are gone"))
+                }
+            } else if lastBase != nil {
+                problems.append(LogProblem(file: path + "/" + HeadFile.name, offset: nil, kind: .missingHead,
+                                           message: "HEAD is missing, so a deleted newest segment could not be told; open writes it again"))
+            }
+        } catch {
+            problems.append(LogProblem(file: path + "/" + HeadFile.name, offset: error.offset, kind: .badHeader, message: "\(error.message); open writes it again"))
+        }
         for base in bases {
             let present = kinds[base]!
             let end: UInt64?
@@ -54,8 +69,8 @@ enum LogVerifier {
                 continue
             }
             if base != expected {
-                problems.append(LogProblem(file: path + "/" + SegmentFile.name(base: base, present.contains(.seg) ? .seg : .log), offset: nil, kind: .gap,
-                                           message: "segment starts at position \(base) but the log before it ends at \(expected)"))
+                problems.append(LogProblem(file: path + "/" + SegmentFile.name(base: expected, .seg), offset: nil, kind: .gap,
+                                           message: "records \(expected)–\(base - 1) are missing: no segment starts at \(expected) (the next one, \(SegmentFile.name(base: base, present.contains(.seg) ? .seg : .log)), starts at \(base))"))
             }
             expected = end ?? base
         }

@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
     @Option(help: "Tokens file: one `TOKEN ROLE` a line (roles: producer, consumer, admin). Without it only local clients are accepted.") var tokens: String?
     @Option(help: "Serve metrics in Prometheus text format on this port (GET /metrics), on the same host.") var metricsPort: Int?
-    @Option(help: "Size at which a segment is sealed, in MiB (1–1024; small segments suit drills and tests).") var segmentMib = 64
+    @Option(help: "Size at which a segment is sealed, in MiB (4–1024; small segments suit drills and tests).") var segmentMib = 64
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -32,8 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         var configuration = StoreConfiguration()
         configuration.log.durability = try parsePolicy(fsync)
-        guard (1...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 1…1024, got \(segmentMib)") }
+        guard (4...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 4…1024, got \(segmentMib)") }
         configuration.log.segmentBytesMax = segmentMib << 20
+        // A batch must fit in one segment.
+        configuration.log.batchBytesMax = min(configuration.log.batchBytesMax, (segmentMib << 20) / 2)
         if metricsPort != nil {
             let fsyncTimer = Metrics.Timer(label: "orderlog_fsync_seconds")
             configuration.log.syncObserver = { d in

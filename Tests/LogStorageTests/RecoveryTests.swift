@@ -252,8 +252,77 @@ struct RecoveryTests {
         try await appendSample(log, count: 400)
         log.sealPendingSegments()
         try log.close()
-        try FileManager.default.removeItem(atPath: dir.files(withExtension: "seg")[1])
-        #expect(Log.verify(path: dir.path).contains { $0.kind == .gap })
-        #expect(throws: LogError.self) { try Log.open(path: dir.path, configuration: .small()) }
+        let missing = dir.files(withExtension: "seg")[1]
+        try FileManager.default.removeItem(atPath: missing)
+        let gap = Log.verify(path: dir.path).first { $0.kind == .gap }
+        #expect(gap?.file == missing, "verify names the missing file, not its neighbour")
+        do {
+            _ = try Log.open(path: dir.path, configuration: .small())
+            Issue.record("opened a log with a hole")
+        } catch let error as LogError {
+            #expect(error.file == missing)
+            #expect(error.message.contains("are missing"))
+        }
+        // A refused open changed nothing: the missing segment's index is still there.
+        #expect(FileManager.default.fileExists(atPath: missing.replacingOccurrences(of: ".seg", with: ".idx")))
+    }
+
+    @Test("a deleted newest segment is refused, naming it: HEAD says the log went further")
+    func deletedNewestSegment() async throws {
+        let dir = TemporaryDirectory()
+        var log = try Log.open(path: dir.path, configuration: .small())
+        try await appendSample(log, count: 400)
+        log.sealPendingSegments()
+        try log.close()
+        let newest = dir.files(withExtension: "log").last!
+        try FileManager.default.removeItem(atPath: newest)
+        #expect(Log.verify(path: dir.path).contains { $0.kind == .missingSegment && $0.file == newest })
+        do {
+            _ = try Log.open(path: dir.path, configuration: .small())
+            Issue.record("opened a log whose newest segment was deleted")
+        } catch let error as LogError {
+            #expect(error.code == .corruption)
+            #expect(error.file == newest)
+        }
+        // Even the first and only segment: a directory with HEAD once had it.
+        let single = TemporaryDirectory()
+        log = try Log.open(path: single.path, configuration: .small())
+        try await appendSample(log, count: 3)
+        try log.close()
+        try FileManager.default.removeItem(atPath: single.files(withExtension: "log")[0])
+        #expect(throws: LogError.self) { try Log.open(path: single.path, configuration: .small()) }
+    }
+
+    @Test("a damaged, missing or lagging HEAD is reported by verify and written again at open")
+    func headRewritten() async throws {
+        let dir = TemporaryDirectory()
+        var log = try Log.open(path: dir.path, configuration: .small())
+        let written = try await appendSample(log, count: 400)
+        log.sealPendingSegments()
+        try log.close()
+        let head = dir.file("HEAD")
+        let good = try Data(contentsOf: URL(fileURLWithPath: head))
+        // Damaged.
+        var bad = good
+        bad[9] ^= 0xFF
+        try bad.write(to: URL(fileURLWithPath: head))
+        #expect(Log.verify(path: dir.path).contains { $0.file == head && $0.kind == .badHeader })
+        log = try Log.open(path: dir.path, configuration: .small())
+        #expect(log.endPosition.rawValue == UInt64(written.count))
+        try log.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: head)) == good)
+        // Missing.
+        try FileManager.default.removeItem(atPath: head)
+        #expect(Log.verify(path: dir.path).contains { $0.kind == .missingHead })
+        log = try Log.open(path: dir.path, configuration: .small())
+        try log.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: head)) == good)
+        #expect(Log.verify(path: dir.path).isEmpty)
+        // Lagging (a crash between creating a segment and writing HEAD): not an error.
+        try Data(HeadFile.encode(newestBase: 0)).write(to: URL(fileURLWithPath: head))
+        log = try Log.open(path: dir.path, configuration: .small())
+        #expect(log.endPosition.rawValue == UInt64(written.count))
+        try log.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: head)) == good)
     }
 }
