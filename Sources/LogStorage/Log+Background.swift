@@ -103,6 +103,7 @@ extension Log {
 
     /// Seals rolled segments one at a time, oldest first.
     private func runSealer() {
+        var retryDelay = 1
         commit.lock.lock()
         while true {
             while commit.sealQueue.isEmpty && !commit.stopSealer { commit.lock.wait() }
@@ -110,12 +111,26 @@ extension Log {
             let segment = commit.sealQueue.removeFirst()
             commit.sealing = true
             commit.lock.unlock()
-            let sealed = sealOne(segment)
+            let outcome = sealOne(segment)
             commit.lock.lock()
             commit.sealing = false
-            // Segments are sealed oldest first; after a failure, stop rather than seal around
-            // the hole (the next open retries from the first unsealed segment).
-            if !sealed { commit.sealQueue.removeAll(); commit.sealFailed = true }
+            switch outcome {
+            case .sealed:
+                retryDelay = 1
+            case .retryLater:
+                // A full disk: the segment is whole and readable as it is; try again once
+                // space may have been freed, waiting longer each time (up to 30 s).
+                commit.sealQueue.insert(segment, at: 0)
+                commit.lock.broadcast()
+                let until = ContinuousClock.now + .seconds(retryDelay)
+                while !commit.stopSealer && ContinuousClock.now < until { commit.lock.wait(milliseconds: 200) }
+                retryDelay = min(retryDelay * 2, 30)
+            case .failed:
+                // Segments are sealed oldest first; after a failure, stop rather than seal
+                // around the hole (the next open retries from the first unsealed segment).
+                commit.sealQueue.removeAll()
+                commit.sealFailed = true
+            }
             commit.lock.broadcast()
         }
         commit.sealerRunning = false
@@ -123,10 +138,13 @@ extension Log {
         commit.lock.unlock()
     }
 
+    enum SealOutcome { case sealed, retryLater, failed }
+
     /// Seals `segment`, swaps it into the segment list, and removes its `.log`. On failure
-    /// the `.log` stays (it is complete and readable) and the next open tries again.
+    /// the `.log` stays (it is complete and readable), the half-written files go, and a full
+    /// disk is worth another try later; any other failure waits for the next open.
     @discardableResult
-    func sealOne(_ segment: ActiveSegment) -> Bool {
+    func sealOne(_ segment: ActiveSegment) -> SealOutcome {
         do {
             let sealed = try SegmentSealer.seal(
                 segment, directory: path, blockBytesTarget: configuration.blockBytesTarget,
@@ -135,10 +153,18 @@ extension Log {
             try SystemFile.remove(segment.path)
             try SystemFile.syncDirectory(path)
             logger.debug("sealed segment", metadata: ["base": "\(segment.base)", "records": "\(sealed.recordCount)"])
-            return true
+            return .sealed
         } catch {
+            // A half-written .tmp holds space a full disk needs back.
+            for kind in [SegmentFile.Kind.seg, .idx] {
+                try? SystemFile.remove(path + "/" + SegmentFile.name(base: segment.base, kind) + ".tmp")
+            }
+            if error.code == .diskFull {
+                logger.warning("sealing paused: the disk is full; the segment stays uncompressed and is sealed when space is freed", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+                return .retryLater
+            }
             logger.error("sealing failed; this and later segments stay uncompressed until the log is reopened", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
-            return false
+            return .failed
         }
     }
 
@@ -164,7 +190,7 @@ extension Log {
                 commit.sealQueue.isEmpty || commit.sealFailed ? nil : commit.sealQueue.removeFirst()
             }
             guard let next else { return }
-            if !sealOne(next) { commit.lock.withLock { commit.sealQueue.removeAll(); commit.sealFailed = true } }
+            if sealOne(next) != .sealed { commit.lock.withLock { commit.sealQueue.removeAll(); commit.sealFailed = true } }
         }
     }
 }
