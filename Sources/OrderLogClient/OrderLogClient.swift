@@ -33,6 +33,8 @@ public final class OrderLogClient: Sendable {
     public let limits: WireLimits
     public let serverVersion: String
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// The connection itself, to cut it when an orderly close cannot be had.
+    private let channel: any Channel
     private let state: Mutex<State>
     private let reader: Mutex<Task<Void, Never>?>
 
@@ -45,8 +47,9 @@ public final class OrderLogClient: Sendable {
         var eventsReceived = 0
     }
 
-    /// Subscription events received from the server so far (delivered or still buffered).
-    var eventsReceived: Int { state.withLock { $0.eventsReceived } }
+    /// Events received for this connection's subscriptions so far, delivered to a consumer or
+    /// still buffered (at most the credits asked for beyond what was consumed).
+    public var subscriptionEventsReceived: Int { state.withLock { $0.eventsReceived } }
 
     /// A request's answer: expected, awaited, or arrived before anyone awaited it.
     enum PendingSlot {
@@ -63,10 +66,11 @@ public final class OrderLogClient: Sendable {
         var consumedSinceCredit = 0
     }
 
-    private init(limits: WireLimits, serverVersion: String, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    private init(limits: WireLimits, serverVersion: String, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
         self.limits = limits
         self.serverVersion = serverVersion
         self.outbound = outbound
+        self.channel = channel
         self.state = Mutex(State())
         self.reader = Mutex(nil)
     }
@@ -106,17 +110,26 @@ public final class OrderLogClient: Sendable {
         guard case .welcome(let serverVersion, _, _, let limits) = welcome else {
             throw ClientError(code: "handshake", message: "expected WELCOME, got \(welcome.type)")
         }
-        let client = OrderLogClient(limits: limits, serverVersion: serverVersion, outbound: outbound)
+        let client = OrderLogClient(limits: limits, serverVersion: serverVersion, outbound: outbound, channel: channel.channel)
         client.reader.withLock { $0 = task }
         await box.attach(client)
         return client
     }
 
-    /// Sends CLOSE; the server answers what is in flight and closes the connection.
+    /// Sends CLOSE; the server answers what is in flight and closes the connection. If CLOSE
+    /// cannot be sent (the calling task is cancelled, or the connection is broken) or the
+    /// server has not closed within 5 s, the connection is cut instead: close always returns.
     public func close() async {
-        try? await send(0, .close(reason: "client closing"))
+        let sent = (try? await send(0, .close(reason: "client closing"))) != nil
         outbound.finish()
+        let channel = self.channel
+        if !sent { channel.close(promise: nil) }
+        let deadline = Task.detached {
+            try? await Task.sleep(for: .seconds(5))
+            channel.close(promise: nil)
+        }
         _ = await reader.withLock { $0 }?.value
+        deadline.cancel()
     }
 
     // MARK: Requests

@@ -22,6 +22,7 @@ struct CorruptDrill: AsyncParsableCommand {
     enum Damage: String, CaseIterable { case flip, truncate, zero, delete }
 
     func run() async throws {
+        lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
         var rng = SplitMix(seed: seed)

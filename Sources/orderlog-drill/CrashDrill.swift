@@ -23,6 +23,7 @@ struct CrashDrill: AsyncParsableCommand {
     @Flag(help: "Print a line per round.") var verbose = false
 
     func run() async throws {
+        lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let dir = try data ?? scratchDirectory("crash")
         let logs = try scratchDirectory("crash-logs")

@@ -18,6 +18,7 @@ struct DiskFullDrill: AsyncParsableCommand {
     @Flag(help: "Fail (instead of reporting SKIPPED) when no tmpfs can be mounted.") var requireMount = false
 
     func run() async throws {
+        lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let mountPoint = try scratchDirectory("diskfull")
         let mount = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeMib)m", "tmpfs", mountPoint])

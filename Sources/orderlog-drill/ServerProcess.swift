@@ -1,3 +1,4 @@
+@preconcurrency import Glibc
 import Foundation
 
 /// An `orderlog` child process: a server the drill starts, kills and restarts, or a one-shot
@@ -140,4 +141,9 @@ func scratchDirectory(_ name: String) throws -> String {
 /// The `orderlog` binary beside this one, unless told otherwise.
 func defaultOrderlog() -> String {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("orderlog").path
+}
+
+/// Drills print progress as they go, also into a pipe or a CI log.
+func lineBufferedOutput() {
+    setvbuf(stdout, nil, _IOLBF, 0)
 }

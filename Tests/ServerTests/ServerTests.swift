@@ -279,7 +279,7 @@ struct ServerTests {
         for _ in 0..<30 { _ = try await iterator.next() }
         // Give the server time to (wrongly) send more than the credits allow.
         try await Task.sleep(for: .milliseconds(300))
-        #expect(consumer.eventsReceived <= 130)
+        #expect(consumer.subscriptionEventsReceived <= 130)
         // Consuming on gets everything, in order.
         var last: UInt64 = 29
         for _ in 30..<events.count {
@@ -287,7 +287,7 @@ struct ServerTests {
             #expect(e?.position == last + 1)
             last += 1
         }
-        #expect(consumer.eventsReceived == events.count)
+        #expect(consumer.subscriptionEventsReceived == events.count)
         await consumer.close()
         await producer.close()
         await f.stop()
