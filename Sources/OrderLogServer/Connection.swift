@@ -172,7 +172,7 @@ struct Connection {
                                 var rejected: Message?
                                 for (i, e) in events.enumerated() {
                                     do throws(OrderError) { batch.append(try e.appendEvent()) } catch {
-                                        rejected = .appendRejected(index: UInt16(i), code: error.code.rawValue, message: error.description)
+                                        rejected = .appendRejected(index: UInt16(i), code: error.code.rawValue, message: error.detail)
                                         break
                                     }
                                 }
@@ -187,7 +187,7 @@ struct Connection {
                                 do { write = try store.write(batch) } catch let error as StoreError {
                                     if error.code == .rejected, let e = error.orderError {
                                         server.metrics.rejected(e.code.rawValue)
-                                        try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.description))
+                                        try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.detail))
                                     } else {
                                         try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
                                     }

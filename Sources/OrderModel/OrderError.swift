@@ -52,8 +52,12 @@ public struct OrderError: Error, Sendable, Equatable, CustomStringConvertible {
         self.field = field
     }
 
-    public var description: String {
-        var text = "\(code.rawValue): \(message)"
+    public var description: String { "\(code.rawValue): \(detail)" }
+
+    /// The message with the order and field it concerns, without the code (for where the
+    /// code travels separately, as in `APPEND_REJECTED`).
+    public var detail: String {
+        var text = message
         if let orderID { text += " (order \(orderID)" + (field.map { ", field \($0)" } ?? "") + ")" }
         else if let field { text += " (field \(field))" }
         return text

@@ -15,6 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Load a running server: producers, subscribers, idle connections; report events/s and latencies.")
 
     @Option(help: "Server address, HOST:PORT.") var server = "127.0.0.1:7717"
+    @Option(help: "Token for a server started with --tokens (default: $ORDERLOG_TOKEN).") var token: String?
     @Option(help: "Producer connections.") var producers = 1
     @Option(help: "Orders each producer sends (each ~7.5 events).") var orders = 100_000
     @Option(help: "Events per append.") var batch = 1000
@@ -41,11 +42,11 @@ struct BenchCommand: AsyncParsableCommand {
         print("bench: \(producers) producer(s) × \(orders) orders = \(total) events, batch \(batch), pipeline \(pipeline), \(subscribers) subscriber(s), \(idleConnections) idle connection(s), rate \(rate == 0 ? "max" : String(rate))")
 
         var idle: [OrderLogClient] = []
-        for i in 0..<idleConnections { idle.append(try await OrderLogClient.connect(host: host, port: port, clientName: "idle-\(i)")) }
+        for i in 0..<idleConnections { idle.append(try await OrderLogClient.connect(host: host, port: port, clientName: "idle-\(i)", token: resolvedToken(token))) }
 
         // Subscribers: from the end; latency is receipt time minus the event's ts, which the
         // producer sets to the moment it sends the batch.
-        let subscriberClients = try await (0..<subscribers).asyncMap { i in try await OrderLogClient.connect(host: host, port: port, clientName: "sub-\(i)") }
+        let subscriberClients = try await (0..<subscribers).asyncMap { i in try await OrderLogClient.connect(host: host, port: port, clientName: "sub-\(i)", token: resolvedToken(token)) }
         let subscriberTasks = try await subscriberClients.asyncMap { client in
             let stream = try await client.subscribe(from: .end, credits: 50_000)
             return Task { () -> Histogram<UInt64> in
@@ -68,7 +69,7 @@ struct BenchCommand: AsyncParsableCommand {
         let acks = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for p in 0..<producers {
                 let events = perProducer[p]
-                let client = try await OrderLogClient.connect(host: host, port: port, clientName: "producer-\(p)")
+                let client = try await OrderLogClient.connect(host: host, port: port, clientName: "producer-\(p)", token: resolvedToken(token))
                 group.addTask {
                     var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
                     let begin = ContinuousClock.now
@@ -112,7 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         if snapshots > 0 {
-            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "snapshots")
+            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "snapshots", token: resolvedToken(token))
             var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             let ids = Set(perProducer[0].map(\.orderID.value)).shuffled()
             for k in 0..<snapshots {

@@ -19,6 +19,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "A JSONL file, or - for standard input.") var file: String
     @Option(help: "Data directory (embedded mode).") var data: String?
     @Option(help: "Server address, HOST:PORT (network mode; keeping an export's recorded_at needs role admin).") var server: String?
+    @Option(help: "Token for a server started with --tokens (default: $ORDERLOG_TOKEN).") var token: String?
     @Flag(help: "Store the valid lines and list the invalid ones, instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Events per append batch (1–10000).") var batch = 1000
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
@@ -54,13 +55,13 @@ struct ImportCommand: AsyncParsableCommand {
                 } catch let error as StoreError where error.code == .storage && error.logError?.code == .invalidArgument {
                     throw BatchFailure.tooLarge
                 } catch let error as StoreError where error.code == .rejected && error.eventIndex != nil {
-                    throw BatchFailure.rejected(index: error.eventIndex!, code: error.stableCode, message: error.orderError?.description ?? error.message)
+                    throw BatchFailure.rejected(index: error.eventIndex!, code: error.stableCode, message: error.orderError?.detail ?? error.message)
                 }
             }
             finish = { try? store.close() }
         } else {
             let (host, port) = try parseServer(server!)
-            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import")
+            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import", token: resolvedToken(token))
             appendBatch = { events in
                 do {
                     return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
@@ -117,7 +118,7 @@ struct ImportCommand: AsyncParsableCommand {
             } catch {
                 if !(try await flush(pending[...])) { stopped = true; break }
                 pending.removeAll()
-                failures.append(Failure(line: number, code: error.code.rawValue, message: error.description))
+                failures.append(Failure(line: number, code: error.code.rawValue, message: error.detail))
                 if !skipInvalid { stopped = true; break }
                 continue
             }
@@ -141,7 +142,7 @@ struct ImportCommand: AsyncParsableCommand {
             w.raw("],\"complete\":\(!stopped)}")
             print(w.text)
         } else {
-            for f in failures { printError("line \(f.line): \(f.message)") }
+            for f in failures { printError("line \(f.line): \(f.code): \(f.message)") }
             var summary = "read \(lines) lines: stored \(stored) events"
             if duplicates > 0 { summary += ", \(duplicates) already stored (same event_id), nothing new stored for them" }
             if !failures.isEmpty { summary += ", \(failures.count) invalid" }

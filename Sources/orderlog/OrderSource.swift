@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OrderLogClient
 import OrderModel
 import OrderStore
@@ -8,6 +9,7 @@ import WireProtocol
 struct SourceOptions: ParsableArguments {
     @Option(help: "Data directory (embedded mode).") var data: String?
     @Option(help: "Server address, HOST:PORT (network mode).") var server: String?
+    @Option(help: "Token for a server started with --tokens (default: $ORDERLOG_TOKEN).") var token: String?
 
     func validate() throws {
         guard (data == nil) != (server == nil) else { throw ValidationError("give --data DIR or --server HOST:PORT") }
@@ -16,8 +18,14 @@ struct SourceOptions: ParsableArguments {
     func open() async throws -> OrderSource {
         if let data { return .local(try OrderStore.open(path: data)) }
         let (host, port) = try parseServer(server!)
-        return .remote(try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-cli"))
+        return .remote(try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-cli", token: resolvedToken(token)))
     }
+}
+
+/// `--token`, else the environment's ORDERLOG_TOKEN, else none (enough for a server that
+/// accepts local clients without tokens).
+func resolvedToken(_ token: String?) -> String {
+    token ?? ProcessInfo.processInfo.environment["ORDERLOG_TOKEN"] ?? ""
 }
 
 /// The same reads over a local store or a server. Over the network a snapshot is rebuilt from

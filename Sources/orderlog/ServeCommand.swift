@@ -77,6 +77,7 @@ struct TailCommand: AsyncParsableCommand {
         abstract: "Print events from a server as JSONL (the export form): what is stored, and with --follow what arrives.")
 
     @Option(help: "Server address, HOST:PORT.") var server = "127.0.0.1:7717"
+    @Option(help: "Token for a server started with --tokens (default: $ORDERLOG_TOKEN).") var token: String?
     @Option(help: "Start at this position (default 0).") var from: UInt64?
     @Flag(help: "Start at the end of the log (implies waiting for new events).") var fromEnd = false
     @Option(help: "Only this event type (repeat for more), e.g. --type Shipped.") var type: [String] = []
@@ -94,7 +95,7 @@ struct TailCommand: AsyncParsableCommand {
             guard let t = EventType(rawValue: name) else { throw ValidationError("unknown event type \(name)") }
             types.insert(t)
         }
-        let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-tail")
+        let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-tail", token: resolvedToken(token))
         let start: WireSubscribeFrom = fromEnd ? .end : .position(from ?? 0)
         let stream = try await client.subscribe(from: start, types: types, orderPrefix: orderPrefix, follow: follow || fromEnd)
         let out = OutputBuffer()
