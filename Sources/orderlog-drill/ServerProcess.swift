@@ -1,5 +1,6 @@
 @preconcurrency import Glibc
 import Foundation
+import Synchronization
 
 /// An `orderlog` child process: a server the drill starts, kills and restarts, or a one-shot
 /// command (verify, audit, export) whose exit status and output it checks.
@@ -31,6 +32,7 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)
         try process.run()
+        ChildProcesses.add(process.processIdentifier)
         let server = ServerProcess(process: process, port: port, data: data, outputPath: out, errorPath: err)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -40,6 +42,12 @@ final class ServerProcess: @unchecked Sendable {
         }
         process.terminate()
         throw DrillFailure("the server did not say it was serving within 60 s")
+    }
+
+    /// A server the drill lost track of (a failure thrown past it) must not outlive it.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        ChildProcesses.remove(process.processIdentifier)
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -143,7 +151,49 @@ func defaultOrderlog() -> String {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("orderlog").path
 }
 
-/// Drills print progress as they go, also into a pipe or a CI log.
+/// Drills print progress as they go, also into a pipe or a CI log; and kill their servers
+/// if they are interrupted.
 func lineBufferedOutput() {
     setvbuf(stdout, nil, _IOLBF, 0)
+    ChildProcesses.killOnInterrupt()
+}
+
+/// The servers a drill has running, killed if the drill itself is interrupted (SIGINT,
+/// SIGTERM — a CI timeout, say), so none is left behind serving a scratch directory.
+enum ChildProcesses {
+    /// Pids, 0 for a free slot: plain memory the signal handler can read (aligned 32-bit
+    /// stores are atomic here; a slot read mid-update only misses a kill), written under a lock.
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 64)
+        p.initialize(repeating: 0, count: 64)
+        return p
+    }()
+    private static let lock = Mutex(())
+
+    static func add(_ pid: Int32) {
+        lock.withLock { _ in
+            for i in 0..<64 where slots[i] == 0 { slots[i] = pid; return }
+        }
+    }
+
+    static func remove(_ pid: Int32) {
+        lock.withLock { _ in
+            for i in 0..<64 where slots[i] == pid { slots[i] = 0; return }
+        }
+    }
+
+    /// Kills every registered child, then ends the drill, on SIGINT and SIGTERM. Only
+    /// async-signal-safe calls (kill, _exit) run in the handler.
+    static func killOnInterrupt() {
+        _ = slots
+        for signal in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                for i in 0..<64 where ChildProcesses.slots[i] > 0 { kill(ChildProcesses.slots[i], SIGKILL) }
+                _exit(128 + number)
+            }
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+    }
 }
