@@ -78,13 +78,19 @@ final class ServerProcess: @unchecked Sendable {
         return process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "exit \(process.terminationStatus)"
     }
 
-    /// The resident memory of the process, in KiB (Linux /proc).
-    var residentKiB: Int? {
+    /// The resident memory of the process, in KiB (Linux /proc): all of it, and the part
+    /// that is anonymous (heap, stacks) rather than mapped files (segments read through mmap,
+    /// which the kernel can drop at any time).
+    var resident: (total: Int, anonymous: Int)? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        func field(_ name: String) -> Int? {
+            for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+                return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            }
+            return nil
         }
-        return nil
+        guard let total = field("VmRSS"), let anonymous = field("RssAnon") else { return nil }
+        return (total, anonymous)
     }
 }
 

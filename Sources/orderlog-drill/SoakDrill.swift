@@ -50,10 +50,11 @@ struct SoakDrill: AsyncParsableCommand {
             group.addTask { await readSnapshots(port: port, stats: stats, stop: stop) }
             while Date().timeIntervalSince(started) < Double(seconds) {
                 try await Task.sleep(for: .seconds(sampleSeconds))
-                samples.append(stats.sample(at: Date().timeIntervalSince(started), rssKiB: server.residentKiB ?? 0))
+                let resident = server.resident ?? (0, 0)
+                samples.append(stats.sample(at: Date().timeIntervalSince(started), rssKiB: resident.total, anonKiB: resident.anonymous))
                 let s = samples.last!
-                print(String(format: "t=%4.0f s  rss %6.1f MiB  %6.0f events/s  %5.0f snapshots/s  orders %7d  live lag %6d events  stalled subscriber got %d",
-                             s.t, Double(s.rssKiB) / 1024, s.eventsPerSecond, s.snapshotsPerSecond, s.orders, s.liveLagMax, stalledClient.subscriptionEventsReceived))
+                print(String(format: "t=%4.0f s  rss %6.1f MiB (anon %6.1f)  %6.0f events/s  %5.0f snapshots/s  orders %7d  live lag %6d events  stalled subscriber got %d",
+                             s.t, Double(s.rssKiB) / 1024, Double(s.anonKiB) / 1024, s.eventsPerSecond, s.snapshotsPerSecond, s.orders, s.liveLagMax, stalledClient.subscriptionEventsReceived))
             }
             stop.raise()
             // Live subscribers wait for events that no longer come: cancelling ends their
@@ -69,17 +70,19 @@ struct SoakDrill: AsyncParsableCommand {
         var failures = stats.failures
         // Levelled off: over the second half, memory may grow only by what the orders created
         // in it need to be indexed (a store of record keeps every order findable); caches and
-        // buffers must have stopped growing. Measured between the averages of the third and
+        // buffers must have stopped growing. Measured on anonymous memory (the heap): the
+        // file-backed part is the active segment's pages read through mmap, bounded by the
+        // segment size and dropped when it is sealed. Between the averages of the third and
         // the last quarter, so one noisy sample does not decide.
         let quarter = max(1, samples.count / 4)
         let third = samples.dropLast(quarter).suffix(quarter), last = samples.suffix(quarter)
         func mean(_ s: ArraySlice<SoakSample>, _ f: (SoakSample) -> Double) -> Double { s.map(f).reduce(0, +) / Double(max(1, s.count)) }
-        let growthKiB = mean(last) { Double($0.rssKiB) } - mean(third) { Double($0.rssKiB) }
+        let growthKiB = mean(last) { Double($0.anonKiB) } - mean(third) { Double($0.anonKiB) }
         let newOrders = mean(last) { Double($0.orders) } - mean(third) { Double($0.orders) }
         let perOrder = newOrders > 0 ? growthKiB * 1024 / newOrders : 0
-        let slope = slopeMibPerMinute(samples.suffix(max(2, samples.count / 2)).map { ($0.t, Double($0.rssKiB) / 1024) })
+        let slope = slopeMibPerMinute(samples.suffix(max(2, samples.count / 2)).map { ($0.t, Double($0.anonKiB) / 1024) })
         if samples.count >= 8 && perOrder > Double(bytesPerOrder) {
-            failures.append(String(format: "resident memory grew %.0f bytes for each new order over the second half (limit %d): not levelling off", perOrder, bytesPerOrder))
+            failures.append(String(format: "anonymous memory grew %.0f bytes for each new order over the second half (limit %d): not levelling off", perOrder, bytesPerOrder))
         }
         // The stalled subscriber holds no more than its credits, and the others kept up.
         if stalledClient.subscriptionEventsReceived > 1000 { failures.append("the stalled subscriber was sent \(stalledClient.subscriptionEventsReceived) events on 1,000 credits") }
@@ -97,9 +100,10 @@ struct SoakDrill: AsyncParsableCommand {
 
         if let plot { try SoakPlot.svg(samples: samples, title: "orderlog serve under a \(seconds) s soak").write(toFile: plot, atomically: true, encoding: .utf8) }
         let rss = samples.map { Double($0.rssKiB) / 1024 }
+        let anon = samples.map { Double($0.anonKiB) / 1024 }
         let totalEvents = stats.totalEvents
-        print(String(format: "memory: first sample %.1f MiB, peak %.1f MiB, last %.1f MiB; second half: %.2f MiB/min, %.0f bytes per new order (limit %d)",
-                     rss.first ?? 0, rss.max() ?? 0, rss.last ?? 0, slope, perOrder, bytesPerOrder) + (samples.count >= 8 ? "" : " — too short a run to judge"))
+        print(String(format: "memory: resident first %.1f, peak %.1f, last %.1f MiB; anonymous first %.1f, peak %.1f, last %.1f MiB; second half: anonymous %.2f MiB/min, %.0f bytes per new order (limit %d)",
+                     rss.first ?? 0, rss.max() ?? 0, rss.last ?? 0, anon.first ?? 0, anon.max() ?? 0, anon.last ?? 0, slope, perOrder, bytesPerOrder) + (samples.count >= 8 ? "" : " — too short a run to judge"))
         print(String(format: "throughput: %d events (%.0f/s), %d snapshot reads, %d live-subscriber reconnections, worst live lag %d events",
                      totalEvents, Double(totalEvents) / Double(seconds), stats.totalSnapshots, stats.reconnections, worstLag))
         for f in failures.prefix(20) { print("  " + f) }
@@ -123,6 +127,7 @@ struct SoakDrill: AsyncParsableCommand {
 struct SoakSample {
     var t: Double
     var rssKiB: Int
+    var anonKiB: Int
     var eventsPerSecond: Double
     var snapshotsPerSecond: Double
     var liveEventsPerSecond: Double
@@ -157,11 +162,11 @@ final class SoakStats: Sendable {
     var totalSnapshots: Int { state.withLock { $0.snapshots } }
     var reconnections: Int { state.withLock { $0.reconnections } }
 
-    func sample(at t: Double, rssKiB: Int) -> SoakSample {
+    func sample(at t: Double, rssKiB: Int, anonKiB: Int) -> SoakSample {
         state.withLock { s in
             let dt = max(0.001, t - s.lastSample.t)
             let lag = s.liveSeen.values.map { Int(s.highestAcked) - Int($0) }.max() ?? 0
-            let sample = SoakSample(t: t, rssKiB: rssKiB, eventsPerSecond: Double(s.events - s.lastSample.events) / dt,
+            let sample = SoakSample(t: t, rssKiB: rssKiB, anonKiB: anonKiB, eventsPerSecond: Double(s.events - s.lastSample.events) / dt,
                                     snapshotsPerSecond: Double(s.snapshots - s.lastSample.snapshots) / dt,
                                     liveEventsPerSecond: Double(s.liveEvents - s.lastSample.live) / dt, liveLagMax: max(0, lag), orders: s.orders)
             s.lastSample = (t, s.events, s.snapshots, s.liveEvents)

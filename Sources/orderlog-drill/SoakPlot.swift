@@ -26,8 +26,10 @@ enum SoakPlot {
             out += String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f s</text>\n", left + f * plotW, top + plotH + 18, tMax * f)
         }
         out += line(samples.map { (x($0.t), yMem(Double($0.rssKiB) / 1024)) }, "#1f77b4") + "\n"
+        out += line(samples.map { (x($0.t), yMem(Double($0.anonKiB) / 1024)) }, "#2ca02c") + "\n"
         out += line(samples.map { (x($0.t), yRate($0.eventsPerSecond)) }, "#d62728") + "\n"
         out += "<text x=\"\(Int(left))\" y=\"\(Int(height - 6))\" fill=\"#1f77b4\">resident memory, MiB (left)</text>\n"
+        out += "<text x=\"\(Int(left + 200))\" y=\"\(Int(height - 6))\" fill=\"#2ca02c\">anonymous (heap) part</text>\n"
         out += "<text x=\"\(Int(left + plotW))\" y=\"\(Int(height - 6))\" text-anchor=\"end\" fill=\"#d62728\">events/s appended (right)</text>\n"
         return out + "</svg>\n"
     }
