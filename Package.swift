@@ -103,6 +103,7 @@ let package = Package(
             name: "orderlog-drill",
             dependencies: [
                 "OrderModel",
+                "OrderWorkload",
                 "OrderLogClient",
                 "WireProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OrderLogClient
 import OrderModel
+import OrderWorkload
 import WireProtocol
 
 /// Every kind of bad input a client or an operator can give, against a running server with
@@ -30,14 +31,14 @@ struct BadInputDrill: AsyncParsableCommand {
         guard gen.succeeded else { throw DrillFailure("generate: \(gen.summary)") }
         let seeded = try runOrderlog(orderlog, ["import", dir + "/orders.jsonl", "--server", "127.0.0.1:\(port)", "--token", Self.admin])
         guard seeded.succeeded else { throw DrillFailure("import: \(seeded.summary)") }
-        let baseline = try await readAll(port: port)
+        let baseline = try await readLog(port: port, token: Self.consumer)
         print("drill-badinput: a server with tokens, \(baseline.count) events stored")
 
         var rows: [Row] = []
         var failures: [String] = []
         func record(_ input: String, _ seen: String, _ connection: String, expect: String) async {
             var unchanged = false
-            do { unchanged = try await readAll(port: port) == baseline } catch { failures.append("\(input): reading back failed: \(error)") }
+            do { unchanged = try await readLog(port: port, token: Self.consumer) == baseline } catch { failures.append("\(input): reading back failed: \(error)") }
             if !unchanged { failures.append("\(input): the stored events changed") }
             if !seen.contains(expect) { failures.append("\(input): expected \(expect), saw \(seen)") }
             rows.append(Row(input: input, seen: seen, connection: connection, unchanged: unchanged))
@@ -69,7 +70,7 @@ struct BadInputDrill: AsyncParsableCommand {
                       Frame(requestID: 1, message: .hello(protocolVersion: 9, clientName: "x", token: Self.admin)).encoded(), expect: "unsupported_version")
         try await raw("HELLO with an unknown token", handshake: false,
                       Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "x", token: "not-a-token-0123456789")).encoded(), expect: "unauthorized")
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         try await raw("64 KiB of random bytes", (0..<65536).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, expect: "ERROR")
         try await raw("a frame cut off, then the client hangs up", hangUp: true, Array(ping.prefix(7)), expect: "CLOSE")
         var badCount = Frame(requestID: 3, message: .append([])).encoded(); badCount[12] = 0xFF; badCount[13] = 0xFF
@@ -159,13 +160,5 @@ struct BadInputDrill: AsyncParsableCommand {
             print("data and logs kept in \(dir)")
             throw ExitCode(1)
         }
-    }
-
-    func readAll(port: Int) async throws -> [StoredEvent] {
-        let client = try await OrderLogClient.connect(port: port, clientName: "drill-check", token: Self.consumer)
-        var events: [StoredEvent] = []
-        for try await e in try await client.subscribe(from: .position(0), follow: false) { events.append(e) }
-        await client.close()
-        return events
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OrderLogClient
 import OrderModel
+import OrderWorkload
 import WireProtocol
 
 /// Damage copies of a real data directory — flipped bytes, truncation, zeroed ranges, deleted
@@ -25,7 +26,7 @@ struct CorruptDrill: AsyncParsableCommand {
         lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let work = try scratchDirectory("corrupt")
         let pristine = work + "/pristine"
         let port = drillPort()
@@ -126,7 +127,7 @@ struct CorruptDrill: AsyncParsableCommand {
     }
 
     /// Damages `path`; returns what was done, or nil if it would change nothing.
-    func apply(_ damage: Damage, to path: String, rng: inout SplitMix) throws -> String? {
+    func apply(_ damage: Damage, to path: String, rng: inout SplitMix64) throws -> String? {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         guard !bytes.isEmpty || damage == .delete else { return nil }
         switch damage {
@@ -168,7 +169,7 @@ struct CorruptDrill: AsyncParsableCommand {
         do {
             let client = try await OrderLogClient.connect(port: port, clientName: "drill-corrupt")
             do {
-                for try await e in try await client.subscribe(from: .position(0), follow: false) { events.append(e) }
+                events = try await client.storedEvents()
             } catch {
                 // Damage found while reading: the server must say so (and keep serving).
                 readError = "read error: \(error)\n"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OrderLogClient
 import OrderModel
+import OrderWorkload
 import Synchronization
 import WireProtocol
 
@@ -28,7 +29,7 @@ struct CrashDrill: AsyncParsableCommand {
         let dir = try data ?? scratchDirectory("crash")
         let logs = try scratchDirectory("crash-logs")
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let port = drillPort()
         print("drill-crash: \(rounds) rounds, \(producers) producers, kill within \(maxLoadMs) ms, data \(dir), seed \(seed)")
 
@@ -76,7 +77,7 @@ struct CrashDrill: AsyncParsableCommand {
 
             server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, logDirectory: logs)
             do {
-                let stored = try await readAll(port: port, from: roundStart)
+                let stored = try await readLog(port: port, from: roundStart)
                 checked += stored.count
                 let problems = check(round: round, stored: stored, from: roundStart, ledgers: ledgers)
                 failures += problems
@@ -106,15 +107,6 @@ struct CrashDrill: AsyncParsableCommand {
             print("data kept in \(dir), server logs in \(logs)")
             throw ExitCode(1)
         }
-    }
-
-    /// What the server stored from `from` to its end.
-    func readAll(port: Int, from: UInt64) async throws -> [StoredEvent] {
-        let client = try await OrderLogClient.connect(port: port, clientName: "drill-check")
-        var stored: [StoredEvent] = []
-        for try await e in try await client.subscribe(from: .position(from), follow: false) { stored.append(e) }
-        await client.close()
-        return stored
     }
 
     func check(round: Int, stored: [StoredEvent], from: UInt64, ledgers: [ProducerLedger]) -> [String] {
@@ -254,17 +246,4 @@ final class StopFlag: Sendable {
     private let value = Atomic(false)
     func raise() { value.store(true, ordering: .releasing) }
     var isRaised: Bool { value.load(ordering: .acquiring) }
-}
-
-/// A small seeded generator, so a failing run can be repeated with its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -35,7 +35,7 @@ struct DiskFullDrill: AsyncParsableCommand {
         }
         print("drill-diskfull: a \(sizeMib) MiB tmpfs at \(mountPoint), \(fillerMib) MiB of it held by a file freed later")
         let filler = mountPoint + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: Data(count: fillerMib << 20))
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(count: fillerMib << 20))
         let data = mountPoint + "/data"
         let logs = try scratchDirectory("diskfull-logs")
         let port = drillPort()
@@ -47,18 +47,18 @@ struct DiskFullDrill: AsyncParsableCommand {
         var acked: [String: [UInt64]] = [:]  // order id → positions
         var sent: [String: Int] = [:]  // order id → events in its batch
         var n = 0
-        var fullErrors: [String] = []
-        let started = Date()
-        while fullErrors.count < 20 && Date().timeIntervalSince(started) < 120 {
+        /// Appends the next order; records where it was stored, or throws what the server said.
+        func appendNext() async throws {
             let (id, events) = batch(n)
             n += 1
             sent[id] = events.count
-            do {
-                let results = try await client.append(events)
-                acked[id] = results.map { if case .stored(let p, _) = $0 { p } else { UInt64.max } }
-            } catch let error as ClientError {
-                fullErrors.append(error.description)
-            }
+            let results = try await client.append(events)
+            acked[id] = results.map { if case .stored(let p, _) = $0 { p } else { UInt64.max } }
+        }
+        var fullErrors: [String] = []
+        let started = Date()
+        while fullErrors.count < 20 && Date().timeIntervalSince(started) < 120 {
+            do { try await appendNext() } catch let error as ClientError { fullErrors.append(error.description) }
         }
         let ackedEvents = acked.values.reduce(0) { $0 + $1.count }
         guard let firstError = fullErrors.first else {
@@ -72,7 +72,7 @@ struct DiskFullDrill: AsyncParsableCommand {
         // Still up, still serving reads, nothing acknowledged lost.
         do {
             _ = try await client.ping()
-            let stored = try await readAll(client)
+            let stored = try await client.storedEvents()
             failures += check(stored, acked: acked, sent: sent, when: "while the disk is full")
             let someOrder = acked.keys.sorted().first!
             if try await client.history(someOrder).count != acked[someOrder]!.count { failures.append("history of \(someOrder) is wrong while the disk is full") }
@@ -87,12 +87,8 @@ struct DiskFullDrill: AsyncParsableCommand {
         let freed = Date()
         var afterFree = 0
         while Date().timeIntervalSince(freed) < 15 && afterFree < 200 {
-            let (id, events) = batch(n)
-            n += 1
-            sent[id] = events.count
             do {
-                let results = try await client.append(events)
-                acked[id] = results.map { if case .stored(let p, _) = $0 { p } else { UInt64.max } }
+                try await appendNext()
                 recovered = true
                 afterFree += 1
             } catch {
@@ -109,7 +105,7 @@ struct DiskFullDrill: AsyncParsableCommand {
         if !server.waitForExit() || server.process.terminationStatus != 0 { failures.append("the server did not stop cleanly (\(server.exitDescription)): \(server.errors.suffix(300))") }
         server = try ServerProcess.start(orderlog: orderlog, data: data, port: port, logDirectory: logs)
         let reader = try await OrderLogClient.connect(port: port, clientName: "drill-diskfull-check")
-        let stored = try await readAll(reader)
+        let stored = try await reader.storedEvents()
         failures += check(stored, acked: acked, sent: sent, when: "after the restart")
         await reader.close()
         server.signal(SIGTERM)
@@ -143,12 +139,6 @@ struct DiskFullDrill: AsyncParsableCommand {
             shippingMinor: nil, taxMinor: nil, discountMinor: nil))]
         for k in 1..<20 { events.append(OrderEvent(orderID: try! OrderID(id), eventID: id + "-\(k)", data: .noteAdded(text: String((0..<200).map { _ in letters.randomElement()! })))) }
         return (id, events)
-    }
-
-    func readAll(_ client: OrderLogClient) async throws -> [StoredEvent] {
-        var stored: [StoredEvent] = []
-        for try await e in try await client.subscribe(from: .position(0), follow: false) { stored.append(e) }
-        return stored
     }
 
     /// Every acknowledged event where it was acknowledged; no batch half there.

@@ -1,6 +1,9 @@
 @preconcurrency import Glibc
 import Foundation
+import OrderLogClient
+import OrderModel
 import Synchronization
+import WireProtocol
 
 /// An `orderlog` child process: a server the drill starts, kills and restarts, or a one-shot
 /// command (verify, audit, export) whose exit status and output it checks.
@@ -24,8 +27,8 @@ final class ServerProcess: @unchecked Sendable {
     static func start(orderlog: String, data: String, port: Int, extra: [String] = [], logDirectory: String) throws -> ServerProcess {
         let stamp = UUID().uuidString.prefix(8)
         let out = logDirectory + "/serve-\(stamp).out", err = logDirectory + "/serve-\(stamp).err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: orderlog)
         process.arguments = ["serve", "--data", data, "--port", String(port)] + extra
@@ -94,6 +97,23 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
+/// Every event the server at `port` has stored from `from` on, over a connection of its own.
+func readLog(port: Int, from: UInt64 = 0, token: String = "") async throws -> [StoredEvent] {
+    let client = try await OrderLogClient.connect(port: port, clientName: "drill-check", token: token)
+    let events = try await client.storedEvents(from: from)
+    await client.close()
+    return events
+}
+
+extension OrderLogClient {
+    /// Every event stored from `from` on (a subscription that ends once caught up).
+    func storedEvents(from: UInt64 = 0) async throws -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        for try await e in try await subscribe(from: .position(from), follow: false) { events.append(e) }
+        return events
+    }
+}
+
 /// The result of running `orderlog` once.
 struct CommandResult {
     var status: Int32
@@ -112,8 +132,8 @@ func runOrderlog(_ orderlog: String, _ arguments: [String], input: String? = nil
     process.executableURL = URL(fileURLWithPath: orderlog)
     process.arguments = arguments
     let tmp = FileManager.default.temporaryDirectory.path + "/orderlog-drill-\(UUID().uuidString.prefix(8))"
-    FileManager.default.createFile(atPath: tmp + ".out", contents: nil)
-    FileManager.default.createFile(atPath: tmp + ".err", contents: nil)
+    _ = FileManager.default.createFile(atPath: tmp + ".out", contents: nil)
+    _ = FileManager.default.createFile(atPath: tmp + ".err", contents: nil)
     defer {
         try? FileManager.default.removeItem(atPath: tmp + ".out")
         try? FileManager.default.removeItem(atPath: tmp + ".err")
