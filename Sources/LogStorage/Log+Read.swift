@@ -65,7 +65,9 @@ extension Log {
         guard let head = keys.withLock({ $0.lookup(hash) }) else { return [] }
         let end = includingUnsynced ? UInt64.max : committed.load(ordering: .acquiring)
         var result: [Record] = []
-        result.reserveCapacity(Int(head.sequence))
+        // The sequence comes from the files: a damaged one (up to 2^24 - 1) must not reserve
+        // a gigabyte before the chain is walked. Past the cap the array grows as it goes.
+        result.reserveCapacity(min(Int(head.sequence), 1024))
         var next: UInt64? = head.position
         var expectedSequence = head.sequence
         while let position = next {

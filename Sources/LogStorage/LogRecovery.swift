@@ -240,6 +240,11 @@ enum LogRecovery {
             switch RecordLayout.validate(data, at: offset, expectedPosition: position) {
             case .failure(let problem):
                 damage = (offset, problem)
+            case .success where position >= LogPosition.limit.rawValue:
+                // The log refuses appends once full, so such a record was never written by it
+                // (a crafted or damaged directory); refused like a .seg past the limit, before
+                // the key directory, which packs positions in 40 bits, traps on it.
+                throw LogError(.corruption, "record at position \(position) is past the log's limit of \(LogPosition.limit.rawValue) records", file: path, offset: UInt64(offset))
             case .success(let length):
                 let view = RecordView(bytes: UnsafeRawBufferPointer(rebasing: data[offset..<(offset + length)]))
                 found.append((offset, length, view.recordedAt.rawValue, KeyHash(bytes: view.keyBytes),

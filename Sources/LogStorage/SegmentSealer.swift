@@ -134,6 +134,12 @@ enum SegmentSealer {
             guard block.firstPosition == expected else {
                 throw LogError(.corruption, "block starts at position \(block.firstPosition) where \(expected) was expected", file: segPath, offset: UInt64(offset))
             }
+            // Checked before the records, not only in the total after the last block: the
+            // header keeps base + count within the log's limit, and a block holding more than
+            // that would give its records positions past 2^40, which the key table traps on.
+            guard UInt64(block.recordCount) <= header.base + header.recordCount - expected else {
+                throw LogError(.corruption, "blocks hold more than the header's \(header.recordCount) records", file: segPath, offset: UInt64(offset))
+            }
             var firstRecordedAt: Int64 = 0
             for i in 0..<block.recordCount {
                 let position = expected + UInt64(i)

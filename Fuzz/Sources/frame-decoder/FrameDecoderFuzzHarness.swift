@@ -1,0 +1,1 @@
+../../../Tests/WireProtocolTests/FrameDecoderFuzzHarness.swift

@@ -1,0 +1,1 @@
+../../../Tests/LogStorageTests/SegmentReaderFuzzHarness.swift
