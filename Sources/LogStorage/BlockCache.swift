@@ -38,7 +38,7 @@ final class BlockCache: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let bytesMax: Int
 
     init(bytesMax: Int) { self.bytesMax = bytesMax }

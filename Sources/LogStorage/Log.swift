@@ -17,11 +17,11 @@ public final class Log: Sendable {
     let blockCache: BlockCache
 
     /// The writer's state. Held for the whole of an append's encode and write.
-    let writer: Mutex<WriterState>
+    let writer: Locked<WriterState>
     /// Key → newest record. Taken briefly by appends (lookups, then updates) and readers.
-    let keys: Mutex<KeyDirectory>
+    let keys: Locked<KeyDirectory>
     /// The segments, replaced whole on roll and seal.
-    let segmentList: Mutex<SegmentList>
+    let segmentList: Locked<SegmentList>
     /// The published end: readers see positions below it. Stored after the records' bytes and
     /// offsets are in place, loaded with acquire ordering.
     let committed: Atomic<UInt64>
@@ -51,9 +51,9 @@ public final class Log: Sendable {
         self.lockFile = lockFile
         self.blockCache = BlockCache(bytesMax: configuration.blockCacheBytesMax)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: configuration.batchBytesMax, alignment: 8)
-        self.writer = Mutex(WriterState(active: active, nextPosition: endPosition, lastRecordedAt: lastRecordedAt, scratch: scratch))
-        self.keys = Mutex(keys)
-        self.segmentList = Mutex(segments)
+        self.writer = Locked(WriterState(active: active, nextPosition: endPosition, lastRecordedAt: lastRecordedAt, scratch: scratch))
+        self.keys = Locked(keys)
+        self.segmentList = Locked(segments)
         self.committed = Atomic(endPosition)
         self.commit = CommitState(endPosition: endPosition, active: active)
     }

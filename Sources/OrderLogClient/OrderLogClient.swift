@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import OrderModel
@@ -35,8 +36,8 @@ public final class OrderLogClient: Sendable {
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     /// The connection itself, to cut it when an orderly close cannot be had.
     private let channel: any Channel
-    private let state: Mutex<State>
-    private let reader: Mutex<Task<Void, Never>?>
+    private let state: NIOLockedValueBox<State>
+    private let reader: NIOLockedValueBox<Task<Void, Never>?>
 
     struct State {
         var nextID: UInt32 = 1
@@ -71,8 +72,8 @@ public final class OrderLogClient: Sendable {
         self.serverVersion = serverVersion
         self.outbound = outbound
         self.channel = channel
-        self.state = Mutex(State())
-        self.reader = Mutex(nil)
+        self.state = NIOLockedValueBox(State())
+        self.reader = NIOLockedValueBox(nil)
     }
 
     /// Connects, says HELLO and waits for WELCOME.
@@ -426,5 +427,14 @@ actor ClientBox {
         failure = error
         if let w = welcomeWaiter { welcomeWaiter = nil; w.resume(throwing: error) }
         client?.fail(error)
+    }
+}
+
+extension NIOLockedValueBox {
+    /// `withLockedValue` under the name the rest of the code base uses for its locks (a
+    /// pthread mutex, which ThreadSanitizer can see; `Synchronization.Mutex` it cannot).
+    @inline(__always)
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        try withLockedValue(body)
     }
 }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import LogStorage
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,7 +43,7 @@ public final class OrderLogServer: Sendable {
     func subscriptionStarted() { metrics.subscriptions.record(subscriptionCount.add(1, ordering: .relaxed).newValue) }
     func subscriptionEnded() { metrics.subscriptions.record(subscriptionCount.subtract(1, ordering: .relaxed).newValue) }
     /// Open connections' channels, so a shutdown can end them in order.
-    private let live = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let live = Locked<[ObjectIdentifier: any Channel]>([:])
     private let stopping = Atomic<Bool>(false)
 
     var isShuttingDown: Bool { stopping.load(ordering: .acquiring) }

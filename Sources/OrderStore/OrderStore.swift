@@ -72,13 +72,13 @@ public final class OrderStore: Sendable {
         var failure: StoreError?
     }
 
-    let state: Mutex<State>
+    let state: Locked<State>
 
     private init(log: Log, configuration: StoreConfiguration, logger: Logger, state: State) {
         self.log = log
         self.configuration = configuration
         self.logger = logger
-        self.state = Mutex(state)
+        self.state = Locked(state)
     }
 
     /// Opens (or creates) the store in `path`, replaying its log to rebuild the lists.

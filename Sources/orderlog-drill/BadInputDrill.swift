@@ -140,12 +140,8 @@ struct BadInputDrill: AsyncParsableCommand {
         let refused = try runOrderlog(orderlog, ["serve", "--data", dir + "/other", "--port", String(port + 1), "--tokens", badTokens], timeout: 30)
         await record("serve --tokens with a 5-character token", "exit \(refused.status): " + (refused.errors.split(separator: "\n").last.map(String.init) ?? ""), "—", expect: "at least 16")
 
-        server.signal(SIGTERM)
-        if !server.waitForExit() || server.process.terminationStatus != 0 { failures.append("the server did not stop cleanly (\(server.exitDescription))") }
-        let verify = try runOrderlog(orderlog, ["verify", "--data", dir + "/data"])
-        if !verify.succeeded { failures.append("verify: \(verify.summary)") }
-        let audit = try runOrderlog(orderlog, ["audit", "--data", dir + "/data"])
-        if !audit.succeeded { failures.append("audit: \(audit.summary)") }
+        let finalProblems = try stopAndCheck(server, orderlog: orderlog, data: dir + "/data")
+        failures += finalProblems
 
         print("\n| # | bad input | what the user sees | connection | stored events unchanged |")
         print("|---|---|---|---|---|")
@@ -155,7 +151,7 @@ struct BadInputDrill: AsyncParsableCommand {
         }
         print("")
         for f in failures { print("  " + f) }
-        print("drill-badinput: \(failures.isEmpty ? "PASS" : "FAIL") — \(rows.count) kinds of bad input, \(baseline.count) events checked after each, verify \(verify.succeeded ? "clean" : "FAILED"), audit \(audit.succeeded ? "clean" : "FAILED"), \(failures.count) failures")
+        print("drill-badinput: \(failures.isEmpty ? "PASS" : "FAIL") — \(rows.count) kinds of bad input, \(baseline.count) events checked after each, verify and audit \(finalProblems.isEmpty ? "clean" : "FAILED"), \(failures.count) failures")
         if failures.isEmpty { try? FileManager.default.removeItem(atPath: dir) } else {
             print("data and logs kept in \(dir)")
             throw ExitCode(1)

@@ -108,12 +108,7 @@ struct DiskFullDrill: AsyncParsableCommand {
         let stored = try await reader.storedEvents()
         failures += check(stored, acked: acked, sent: sent, when: "after the restart")
         await reader.close()
-        server.signal(SIGTERM)
-        _ = server.waitForExit()
-        let verify = try runOrderlog(orderlog, ["verify", "--data", data])
-        if !verify.succeeded { failures.append("verify after the drill: \(verify.summary)") }
-        let audit = try runOrderlog(orderlog, ["audit", "--data", data])
-        if !audit.succeeded { failures.append("audit after the drill: \(audit.summary)") }
+        failures += try stopAndCheck(server, orderlog: orderlog, data: data)
 
         for f in failures { print("  " + f) }
         let total = acked.values.reduce(0) { $0 + $1.count }

@@ -114,6 +114,19 @@ extension OrderLogClient {
     }
 }
 
+/// The end of most drills: the server stops cleanly on SIGTERM, and `verify` and `audit` of
+/// its directory are clean. Returns what was not.
+func stopAndCheck(_ server: ServerProcess, orderlog: String, data: String) throws -> [String] {
+    var failures: [String] = []
+    server.signal(SIGTERM)
+    if !server.waitForExit() || server.process.terminationStatus != 0 { failures.append("the server did not stop cleanly (\(server.exitDescription))") }
+    let verify = try runOrderlog(orderlog, ["verify", "--data", data])
+    if !verify.succeeded { failures.append("verify: \(verify.summary)") }
+    let audit = try runOrderlog(orderlog, ["audit", "--data", data])
+    if !audit.succeeded { failures.append("audit: \(audit.summary)") }
+    return failures
+}
+
 /// The result of running `orderlog` once.
 struct CommandResult {
     var status: Int32

@@ -91,12 +91,8 @@ struct SoakDrill: AsyncParsableCommand {
         for s in samples where s.eventsPerSecond > 0 && s.liveEventsPerSecond == 0 {
             failures.append(String(format: "at t=%.0f s the live subscribers received nothing while producers appended", s.t))
         }
-        server.signal(SIGTERM)
-        if !server.waitForExit() || server.process.terminationStatus != 0 { failures.append("the server did not stop cleanly (\(server.exitDescription))") }
-        let verify = try runOrderlog(orderlog, ["verify", "--data", dir + "/data"])
-        if !verify.succeeded { failures.append("verify: \(verify.summary)") }
-        let audit = try runOrderlog(orderlog, ["audit", "--data", dir + "/data"])
-        if !audit.succeeded { failures.append("audit: \(audit.summary)") }
+        let finalProblems = try stopAndCheck(server, orderlog: orderlog, data: dir + "/data")
+        failures += finalProblems
 
         if let plot { try SoakPlot.svg(samples: samples, title: "orderlog serve under a \(seconds) s soak").write(toFile: plot, atomically: true, encoding: .utf8) }
         let rss = samples.map { Double($0.rssKiB) / 1024 }
