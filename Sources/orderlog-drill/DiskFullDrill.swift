@@ -21,7 +21,8 @@ struct DiskFullDrill: AsyncParsableCommand {
         lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let mountPoint = try scratchDirectory("diskfull")
-        let mount = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeMib)m", "tmpfs", mountPoint])
+        let mount = (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeMib)m", "tmpfs", mountPoint]))
+            ?? CommandResult(status: 127, signaled: false, output: "", errors: "/bin/mount could not be run")
         guard mount.status == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
             let why = mount.errors.trimmingCharacters(in: .whitespacesAndNewlines)
