@@ -119,12 +119,12 @@ extension Log {
                 retryDelay = 1
             case .retryLater:
                 // A full disk: the segment is whole and readable as it is; try again once
-                // space may have been freed, waiting longer each time (up to 30 s).
+                // space may have been freed, waiting longer each time (up to 10 s).
                 commit.sealQueue.insert(segment, at: 0)
                 commit.lock.broadcast()
                 let until = ContinuousClock.now + .seconds(retryDelay)
                 while !commit.stopSealer && ContinuousClock.now < until { commit.lock.wait(milliseconds: 200) }
-                retryDelay = min(retryDelay * 2, 30)
+                retryDelay = min(retryDelay * 2, 10)
             case .failed:
                 // Segments are sealed oldest first; after a failure, stop rather than seal
                 // around the hole (the next open retries from the first unsealed segment).

@@ -94,7 +94,12 @@ enum LogRecovery {
             list.segments.append(.active(active))
         }
 
-        if head != active.base { try HeadFile.write(directory: path, newestBase: active.base) }
+        if head != active.base {
+            // As at a roll: a HEAD that lags is safe, so a full disk must not stop the open.
+            do { try HeadFile.write(directory: path, newestBase: active.base) } catch {
+                logger.warning("could not write HEAD", metadata: ["error": "\(error)"])
+            }
+        }
 
         let log = Log(
             path: path, configuration: configuration, logger: logger, lockFile: lockFile, active: active,

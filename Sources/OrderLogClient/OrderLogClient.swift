@@ -121,14 +121,15 @@ public final class OrderLogClient: Sendable {
     /// cannot be sent (the calling task is cancelled, or the connection is broken) or the
     /// server has not closed within 5 s, the connection is cut instead: close always returns.
     public func close() async {
-        let sent = (try? await send(0, .close(reason: "client closing"))) != nil
-        outbound.finish()
+        // The deadline runs from the start: a server that stopped reading can hold the send.
         let channel = self.channel
-        if !sent { channel.close(promise: nil) }
         let deadline = Task.detached {
             try? await Task.sleep(for: .seconds(5))
             channel.close(promise: nil)
         }
+        let sent = (try? await send(0, .close(reason: "client closing"))) != nil
+        outbound.finish()
+        if !sent { channel.close(promise: nil) }
         _ = await reader.withLock { $0 }?.value
         deadline.cancel()
     }
@@ -199,8 +200,12 @@ public final class OrderLogClient: Sendable {
             let after = events.last?.seq ?? 0
             guard case .history(let page, let more) = try await request(.getHistory(orderID: orderID, afterSeq: after)) else { throw unexpected(nil) }
             events += try page.map(Self.decode)
-            // A page that brings nothing new cannot be followed by more: stop rather than loop.
-            guard more, let last = events.last, last.seq > after else { return events }
+            guard more else { return events }
+            // A page that brings nothing new cannot be followed by more: a truncated history
+            // must not pass for a whole one.
+            guard let last = events.last, last.seq > after else {
+                throw ClientError(code: "protocol", message: "HISTORY of \(orderID) said more follow after seq \(after) but brought no event")
+            }
         }
     }
 

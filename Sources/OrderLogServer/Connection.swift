@@ -53,6 +53,14 @@ struct Connection {
         /// task cancelled in the middle of a write makes NIO close the connection's output.
         func end(id: UInt32, sink: FrameSink) async {
             await credits.end()
+            // A subscription stuck writing to a client that does not read is cancelled after
+            // a while (NIO then closes that connection's output): the read loop must go on.
+            let task = self.task
+            let stuck = Task {
+                try await Task.sleep(for: .seconds(5))
+                task.cancel()
+            }
+            defer { stuck.cancel() }
             if let last = await task.value { try? await sink.send(id, last) }
         }
     }
@@ -65,7 +73,14 @@ struct Connection {
         for event in history where event.seq > afterSeq {
             let wire = event.wire
             room -= Message.encodedSize(wire)
-            if room < 0 { return .history(page, more: true) }
+            if room < 0 {
+                // One event larger than a frame (a server set up with a tiny frame limit)
+                // cannot be sent at all: say so rather than send an empty page.
+                if page.isEmpty {
+                    return .error(code: WireError.Code.invalidRequest.rawValue, message: "event seq \(event.seq) of \(event.event.orderID) (\(Message.encodedSize(wire)) bytes) does not fit the frame limit of \(limits.maxFrameBytes)")
+                }
+                return .history(page, more: true)
+            }
             page.append(wire)
         }
         return .history(page, more: false)

@@ -28,8 +28,6 @@ extension WireEvent {
         case .none: .none
         case .exactly(let n): .exactly(Int(clamping: n))
         }
-        var append = AppendEvent(event, expectedVersion: expected, recordedAt: recordedAt == 0 ? nil : recordedAt)
-        append.encoded = payload
-        return append
+        return AppendEvent(event, expectedVersion: expected, recordedAt: recordedAt == 0 ? nil : recordedAt)
     }
 }

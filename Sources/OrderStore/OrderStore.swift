@@ -28,10 +28,6 @@ public struct AppendEvent: Sendable {
     public var expectedVersion: ExpectedVersion
     /// Keep this recorded time (an import of an export); nil: now.
     public var recordedAt: Int64?
-    /// The event's binary form (EVENTS.md §5) as it arrived, if it arrived that way: stored
-    /// as is instead of encoding the event again, unless the store must add `ts`.
-    public var encoded: [UInt8]?
-
     public init(_ event: OrderEvent, expectedVersion: ExpectedVersion = .any, recordedAt: Int64? = nil) {
         self.event = event
         self.expectedVersion = expectedVersion
@@ -234,7 +230,9 @@ public final class OrderStore: Sendable {
                 }
                 requests.append(AppendRequest(
                     key: key, type: RecordType(event.type.code),
-                    payload: item.event.ts != nil ? (item.encoded ?? event.encodeBinary()) : event.encodeBinary(),
+                    // Encoded again, not stored as received: the decoder accepts some forms a
+                    // writer must not produce (EVENTS.md §5), and the log keeps the canonical one.
+                    payload: event.encodeBinary(),
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else { return (results, nil) }

@@ -181,7 +181,7 @@ struct CorruptDrill: AsyncParsableCommand {
         }
         server.signal(SIGTERM)
         let stopped = server.waitForExit()
-        return (events, readError + server.errors + server.output, !stopped || server.crashed())
+        return (events, readError + server.errors + server.output, !stopped || server.crashed() || server.process.terminationStatus != 0)
     }
 
     func copy(_ source: String, to target: String) throws -> String {

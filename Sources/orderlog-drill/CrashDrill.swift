@@ -44,7 +44,7 @@ struct CrashDrill: AsyncParsableCommand {
         defer { follower.cancel() }
 
         var failures: [String] = []
-        var acknowledged = 0, checked = 0, killedMidBatch = 0
+        var acknowledged = 0, checked = 0, killedMidBatch = 0, idleRounds = 0
         var roundStart: UInt64 = 0
         var server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, logDirectory: logs)
         for round in 1...rounds {
@@ -65,6 +65,7 @@ struct CrashDrill: AsyncParsableCommand {
             _ = server.waitForExit()
             let roundAcks = ledgers.reduce(0) { $0 + $1.acknowledgedEvents }
             acknowledged += roundAcks
+            if roundAcks == 0 { idleRounds += 1 }
             killedMidBatch += ledgers.reduce(0) { $0 + $1.unanswered }
 
             // Offline checks: recovery (the audit opens the log), every rule, every checksum.
@@ -96,7 +97,11 @@ struct CrashDrill: AsyncParsableCommand {
             if failures.count > 20 { break }
         }
         server.signal(SIGTERM)
-        if !server.waitForExit() || server.crashed() { failures.append("the server did not stop cleanly on SIGTERM (\(server.exitDescription))") }
+        if !server.waitForExit() || server.crashed() || server.process.terminationStatus != 0 {
+            failures.append("the server did not stop cleanly on SIGTERM (\(server.exitDescription))")
+        }
+        // A drill whose producers never got an acknowledgement checked nothing.
+        if idleRounds > rounds / 4 { failures.append("\(idleRounds) of \(rounds) rounds acknowledged no event: the load did not reach the server") }
         let verdict = failures.isEmpty ? "PASS" : "FAIL"
         for f in failures.prefix(20) { print("  " + f) }
         print("drill-crash: \(verdict) — \(rounds) rounds, \(acknowledged) events acknowledged, \(checked) events checked, \(killedMidBatch) batches unanswered at a kill, \(seen.count) delivered to the subscriber, \(failures.count) failures (seed \(seed))")

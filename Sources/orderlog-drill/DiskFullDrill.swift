@@ -100,6 +100,16 @@ struct DiskFullDrill: AsyncParsableCommand {
         if !recovered { failures.append("appends did not succeed again within 15 s of freeing \(fillerMib) MiB") }
         else { print("appends resumed \(String(format: "%.2f", Date().timeIntervalSince(freed))) s after the space was freed; \(afterFree) more batches acknowledged") }
         await client.close()
+        // Sealing resumes once there is space: every rolled segment gets sealed, leaving only
+        // the active .log (the sealer retries at most 10 s apart).
+        var unsealed = 0
+        let sealDeadline = Date().addingTimeInterval(20)
+        repeat {
+            unsealed = ((try? FileManager.default.contentsOfDirectory(atPath: data)) ?? []).filter { $0.hasSuffix(".log") }.count
+            if unsealed <= 1 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        } while Date() < sealDeadline
+        if unsealed > 1 { failures.append("\(unsealed - 1) rolled segment(s) still unsealed 20 s after space was freed") }
 
         // A clean stop, a restart, and everything acknowledged still there.
         server.signal(SIGTERM)
@@ -117,7 +127,7 @@ struct DiskFullDrill: AsyncParsableCommand {
             .compactMap { try? String(contentsOfFile: logs + "/" + $0, encoding: .utf8) }.joined() ?? ""
         let sealPauses = serverLog.components(separatedBy: "sealing paused").count - 1
         if serverLog.contains("sealing failed") { failures.append("the sealer gave up instead of waiting for space") }
-        print("the sealer paused \(sealPauses) time(s) on the full disk and resumed")
+        print("the sealer paused \(sealPauses) time(s) on the full disk; \(unsealed <= 1 ? "every rolled segment was sealed once space was freed" : "sealing did not resume")")
         print("drill-diskfull: \(failures.isEmpty ? "PASS" : "FAIL") — \(total) events acknowledged, \(stored.count) stored after the restart, \(fullErrors.count) appends refused while full, \(failures.count) failures")
         if failures.isEmpty { try? FileManager.default.removeItem(atPath: logs) } else {
             print("server logs in \(logs)")
