@@ -171,23 +171,18 @@ public final class OrderStore: Sendable {
         let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
             if let failure = s.failure { throw failure }
             // Snapshots of this batch's orders are moved out of the cache while the batch is
-            // checked (a second reference would make every change copy the snapshot's arrays),
-            // and moved back — changed if the batch is written, as they were if not. They are
-            // changed in place in `working`, in first-seen order (the order the lists take).
+            // checked, and changed in place in `working` (in first-seen order, the order the
+            // lists take): with no second reference left, changing one never copies its
+            // arrays. They go back into the cache only if the batch is written; after a
+            // rejected batch those orders are replayed from the log when next needed.
             var slots: [OrderID: Int] = [:]
             var working: [OrderSnapshot] = []
-            var original: [OrderID: OrderSnapshot] = [:]
-            var written = false
-            defer {
-                if !written && s.failure == nil { for (id, snapshot) in original { s.cache[id] = snapshot } }
-            }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
             requests.reserveCapacity(batch.count)
             slots.reserveCapacity(batch.count)
             working.reserveCapacity(batch.count)
-            original.reserveCapacity(batch.count)
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
             for (i, item) in batch.enumerated() {
                 var event = item.event
@@ -201,7 +196,6 @@ public final class OrderStore: Sendable {
                 if let known = slots[id] { slot = known } else {
                     if let cached = s.cache.removeValue(forKey: id) {
                         working.append(cached)
-                        original[id] = cached
                     } else {
                         do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
                     }
@@ -235,7 +229,11 @@ public final class OrderStore: Sendable {
                     payload: event.encodeBinary(),
                     recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
-            guard !requests.isEmpty else { return (results, nil) }
+            guard !requests.isEmpty else {
+                // Only duplicates: nothing changed, so the snapshots go back as they were.
+                for snapshot in working where snapshot.exists { s.cache[snapshot.orderID] = snapshot }
+                return (results, nil)
+            }
             guard log.nextPosition.rawValue == s.nextPosition else {
                 // Something else appended to the log underneath the store: its state no longer
                 // describes the log. Refuse everything until it is reopened.
@@ -253,7 +251,6 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
-            written = true
             for snapshot in working where snapshot.exists {
                 s.indexes.update(snapshot)
                 s.cache[snapshot.orderID] = snapshot
