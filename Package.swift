@@ -117,13 +117,15 @@ let package = Package(
             dependencies: ["LogStorage"],
             path: "Tests/CrashChild"
         ),
-        .testTarget(name: "OrderModelTests", dependencies: ["OrderModel"]),
-        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "OrderModelTests", dependencies: ["FuzzCorpusSupport", "OrderModel"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["FuzzCorpusSupport", "WireProtocol"]),
+        // The Fuzz/ corpora, read by the suites that replay them.
+        .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
         .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage"]),
         .testTarget(
             name: "LogStorageTests",
-            dependencies: ["LogStorage", "logstorage-crash-child"]
+            dependencies: ["FuzzCorpusSupport", "LogStorage", "logstorage-crash-child"]
         ),
     ]
 )

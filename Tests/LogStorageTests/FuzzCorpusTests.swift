@@ -1,5 +1,6 @@
 import Foundation
 import LogStorage
+import FuzzCorpusSupport
 import Testing
 
 /// The segment-reader fuzz target's seeds (Fuzz/corpus) and saved findings (Fuzz/regressions),
@@ -11,21 +12,21 @@ struct SegmentReaderFuzzCorpusTests {
 
     @Test("the seed corpus is there")
     func corpusPresent() {
-        #expect(!fuzzInputs(Self.target, "corpus").isEmpty)
+        #expect(!FuzzCorpus.inputs(Self.target, "corpus").isEmpty)
     }
 
     @Test("every seed and regression input verifies, opens and reads or fails with an error, never a trap",
-          arguments: fuzzInputs(target, "corpus") + fuzzInputs(target, "regressions"))
+          arguments: FuzzCorpus.inputs(target, "corpus") + FuzzCorpus.inputs(target, "regressions"))
     func noTrap(path: String) throws {
         let directory = TemporaryDirectory("fuzz")
-        SegmentReaderFuzzHarness.run(try fuzzInput(path), directory: directory.path)
+        SegmentReaderFuzzHarness.run(try FuzzCorpus.bytes(path), directory: directory.path)
     }
 
     @Test("each valid seed verifies without damage and opens with its records",
-          arguments: fuzzInputs(target, "corpus").filter { !isBadSeed($0) })
+          arguments: FuzzCorpus.inputs(target, "corpus").filter { !FuzzCorpus.isBad($0) })
     func validSeedsOpen(path: String) throws {
         let directory = TemporaryDirectory("fuzz")
-        let outcome = SegmentReaderFuzzHarness.run(try fuzzInput(path), directory: directory.path)
+        let outcome = SegmentReaderFuzzHarness.run(try FuzzCorpus.bytes(path), directory: directory.path)
         // A .seg seed without its .idx, or a seed without HEAD, is sound: open writes them.
         #expect(outcome.problems.allSatisfy { $0.kind == .missingIndex || $0.kind == .missingHead }, "\(outcome.problems)")
         #expect((outcome.records ?? 0) > 0)
@@ -77,18 +78,3 @@ struct SegmentReaderFuzzCorpusTests {
     }
 }
 
-/// The files in Fuzz/<kind>/<target>/ (kind: corpus or regressions), hidden ones skipped.
-func fuzzInputs(_ target: String, _ kind: String) -> [String] {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory = root.appendingPathComponent("Fuzz/\(kind)/\(target)").path
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.filter { !$0.hasPrefix(".") }.sorted().map { directory + "/" + $0 }
-}
-
-func fuzzInput(_ path: String) throws -> [UInt8] {
-    Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-}
-
-func isBadSeed(_ path: String) -> Bool {
-    URL(fileURLWithPath: path).lastPathComponent.hasPrefix("bad-")
-}

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzCorpusSupport
 import Testing
 
 /// The frame-decoder fuzz target's seeds (Fuzz/corpus) and saved findings (Fuzz/regressions),
@@ -10,36 +11,21 @@ struct FrameDecoderFuzzCorpusTests {
 
     @Test("the seed corpus is there")
     func corpusPresent() {
-        #expect(!fuzzInputs(Self.target, "corpus").isEmpty)
+        #expect(!FuzzCorpus.inputs(Self.target, "corpus").isEmpty)
     }
 
     @Test("every seed and regression input decodes to frames or an error, never a trap",
-          arguments: fuzzInputs(target, "corpus") + fuzzInputs(target, "regressions"))
+          arguments: FuzzCorpus.inputs(target, "corpus") + FuzzCorpus.inputs(target, "regressions"))
     func noTrap(path: String) throws {
-        FrameDecoderFuzzHarness.run(try fuzzInput(path))
+        FrameDecoderFuzzHarness.run(try FuzzCorpus.bytes(path))
     }
 
-    @Test("each valid seed is whole frames, nothing left over", arguments: fuzzInputs(target, "corpus").filter { !isBadSeed($0) })
+    @Test("each valid seed is whole frames, nothing left over", arguments: FuzzCorpus.inputs(target, "corpus").filter { !FuzzCorpus.isBad($0) })
     func validSeedsDecode(path: String) throws {
-        let outcome = FrameDecoderFuzzHarness.run(try fuzzInput(path))
+        let outcome = FrameDecoderFuzzHarness.run(try FuzzCorpus.bytes(path))
         #expect(outcome.error == nil)
         #expect(!outcome.frames.isEmpty)
         #expect(outcome.buffered == 0)
     }
 }
 
-/// The files in Fuzz/<kind>/<target>/ (kind: corpus or regressions), hidden ones skipped.
-func fuzzInputs(_ target: String, _ kind: String) -> [String] {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let directory = root.appendingPathComponent("Fuzz/\(kind)/\(target)").path
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.filter { !$0.hasPrefix(".") }.sorted().map { directory + "/" + $0 }
-}
-
-func fuzzInput(_ path: String) throws -> [UInt8] {
-    Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-}
-
-func isBadSeed(_ path: String) -> Bool {
-    URL(fileURLWithPath: path).lastPathComponent.hasPrefix("bad-")
-}
