@@ -19,7 +19,9 @@ extension Log {
                 // Sealing is bulk work with no one waiting on it: at a lower priority it
                 // yields the cores to appends, acknowledgements and readers, whose latency is
                 // what clients see (2 cores: a sealing burst otherwise stalls them for ms).
+                #if os(Linux)
                 setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0 /* on Linux: the calling thread */, 10)
+                #endif
                 runSealer()
             }
             thread.name = "orderlog-sealer"
