@@ -38,6 +38,13 @@ enum HeadFile {
         return base
     }
 
+    /// True when HEAD names a segment newer than the newest present (or any segment while
+    /// none is present): that segment, and every record in it, was deleted.
+    static func newestSegmentMissing(head: UInt64, newestPresent: UInt64?) -> Bool {
+        guard let newestPresent else { return true }
+        return head > newestPresent
+    }
+
     /// Replaces HEAD: a temporary file, fsynced, renamed into place, the directory fsynced.
     static func write(directory: String, newestBase: UInt64) throws(LogError) {
         let path = directory + "/" + name, tmp = path + ".tmp"

@@ -33,7 +33,7 @@ enum LogRecovery {
         do { head = try HeadFile.read(directory: path) } catch {
             logger.warning("HEAD is damaged; it is written again from the segments present", metadata: ["error": "\(error)"])
         }
-        if let head, lastBase == nil || head > lastBase! {
+        if let head, HeadFile.newestSegmentMissing(head: head, newestPresent: lastBase) {
             throw LogError(.corruption, "the newest segment is missing: HEAD names the segment starting at position \(head), "
                 + (lastBase.map { "but the newest present starts at \($0)" } ?? "but there is none"),
                 file: path + "/" + SegmentFile.name(base: head, .log))

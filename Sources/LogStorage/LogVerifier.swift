@@ -46,7 +46,7 @@ enum LogVerifier {
         let lastLog = lastBase.flatMap { kinds[$0]!.contains(.seg) ? nil : $0 }
         do {
             if let head = try HeadFile.read(directory: path) {
-                if lastBase == nil || head > lastBase! {
+                if HeadFile.newestSegmentMissing(head: head, newestPresent: lastBase) {
                     problems.append(LogProblem(file: path + "/" + SegmentFile.name(base: head, .log), offset: nil, kind: .missingSegment,
                                                message: "HEAD names a segment starting at \(head); the newest present starts at \(lastBase.map(String.init) ?? "none"): its records are gone"))
                 }

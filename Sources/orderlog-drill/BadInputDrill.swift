@@ -27,9 +27,9 @@ struct BadInputDrill: AsyncParsableCommand {
         try "\(Self.admin) admin\n\(Self.producer) producer\n\(Self.consumer) consumer\n".write(toFile: dir + "/tokens", atomically: true, encoding: .utf8)
         let port = drillPort()
         let server = try ServerProcess.start(orderlog: orderlog, data: dir + "/data", port: port, extra: ["--tokens", dir + "/tokens"], logDirectory: dir)
-        let gen = try runOrderlog(orderlog, ["generate", "--orders", "200", "--output", dir + "/orders.jsonl"])
+        let gen = try runProgram(orderlog, ["generate", "--orders", "200", "--output", dir + "/orders.jsonl"])
         guard gen.succeeded else { throw DrillFailure("generate: \(gen.summary)") }
-        let seeded = try runOrderlog(orderlog, ["import", dir + "/orders.jsonl", "--server", "127.0.0.1:\(port)", "--token", Self.admin])
+        let seeded = try runProgram(orderlog, ["import", dir + "/orders.jsonl", "--server", "127.0.0.1:\(port)", "--token", Self.admin])
         guard seeded.succeeded else { throw DrillFailure("import: \(seeded.summary)") }
         let baseline = try await readLog(port: port, token: Self.consumer)
         print("drill-badinput: a server with tokens, \(baseline.count) events stored")
@@ -124,7 +124,7 @@ struct BadInputDrill: AsyncParsableCommand {
         func cli(_ input: String, line: String, expect: String) async throws {
             let file = dir + "/bad.jsonl"
             try (line + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            let r = try runOrderlog(orderlog, ["import", file, "--server", "127.0.0.1:\(port)", "--token", Self.admin])
+            let r = try runProgram(orderlog, ["import", file, "--server", "127.0.0.1:\(port)", "--token", Self.admin])
             let said = r.errors.split(separator: "\n").first.map(String.init) ?? r.output
             await record("import: " + input, "exit \(r.status): " + said.prefix(150), "—", expect: expect)
             if r.succeeded { failures.append("import: \(input): exit 0") }
@@ -137,7 +137,7 @@ struct BadInputDrill: AsyncParsableCommand {
         try await cli("a price of 10^17", line: #"{"order_id":"X9","type":"OrderPlaced","data":{"customer_id":"c","channel":"web","currency":"USD","lines":[{"sku":"A","qty":1,"unit_price_minor":100000000000000000}]}}"#, expect: "line 1")
         let badTokens = dir + "/bad-tokens"
         try "short admin\n".write(toFile: badTokens, atomically: true, encoding: .utf8)
-        let refused = try runOrderlog(orderlog, ["serve", "--data", dir + "/other", "--port", String(port + 1), "--tokens", badTokens], timeout: 30)
+        let refused = try runProgram(orderlog, ["serve", "--data", dir + "/other", "--port", String(port + 1), "--tokens", badTokens], timeout: 30)
         await record("serve --tokens with a 5-character token", "exit \(refused.status): " + (refused.errors.split(separator: "\n").last.map(String.init) ?? ""), "—", expect: "at least 16")
 
         let finalProblems = try stopAndCheck(server, orderlog: orderlog, data: dir + "/data")

@@ -34,14 +34,14 @@ struct CorruptDrill: AsyncParsableCommand {
 
         // A real directory: generated orders imported through a server with small segments.
         let generated = work + "/orders.jsonl"
-        let gen = try runOrderlog(orderlog, ["generate", "--orders", String(orders), "--output", generated])
+        let gen = try runProgram(orderlog, ["generate", "--orders", String(orders), "--output", generated])
         guard gen.succeeded else { throw DrillFailure("generate failed: \(gen.summary)") }
         let builder = try ServerProcess.start(orderlog: orderlog, data: pristine, port: port, extra: ["--segment-mib", "4"], logDirectory: work)
-        let imported = try runOrderlog(orderlog, ["import", generated, "--server", "127.0.0.1:\(port)"])
+        let imported = try runProgram(orderlog, ["import", generated, "--server", "127.0.0.1:\(port)"])
         guard imported.succeeded else { throw DrillFailure("import failed: \(imported.summary)") }
         builder.signal(SIGTERM)
         guard builder.waitForExit(), !builder.crashed() else { throw DrillFailure("the server did not stop cleanly") }
-        let clean = try runOrderlog(orderlog, ["verify", "--data", pristine])
+        let clean = try runProgram(orderlog, ["verify", "--data", pristine])
         guard clean.succeeded else { throw DrillFailure("the undamaged directory does not verify: \(clean.summary)") }
         let reference = try await served(orderlog: orderlog, data: try copy(pristine, to: work + "/reference"), port: port, logs: work).events
         let files = try FileManager.default.contentsOfDirectory(atPath: pristine).filter { $0 != "LOCK" }.sorted()
@@ -58,7 +58,7 @@ struct CorruptDrill: AsyncParsableCommand {
             let label = "trial \(trial): \(what) in \(file)"
 
             // verify must say what and where.
-            let verify = try runOrderlog(orderlog, ["verify", "--data", dir, "--json"])
+            let verify = try runProgram(orderlog, ["verify", "--data", dir, "--json"])
             let problems = parseProblems(verify.output)
             if verify.crashed { failures.append("\(label): verify crashed (\(verify.summary))") }
             else if verify.status == 0 { failures.append("\(label): verify found nothing") }

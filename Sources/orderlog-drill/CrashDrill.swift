@@ -70,9 +70,9 @@ struct CrashDrill: AsyncParsableCommand {
 
             // Offline checks: recovery (the audit opens the log), every rule, every checksum.
             if round % auditEvery == 0 || round == rounds {
-                let audit = try runOrderlog(orderlog, ["audit", "--data", dir, "--json"])
+                let audit = try runProgram(orderlog, ["audit", "--data", dir, "--json"])
                 if !audit.succeeded { failures.append("round \(round): audit failed: \(audit.summary)") }
-                let verify = try runOrderlog(orderlog, ["verify", "--data", dir])
+                let verify = try runProgram(orderlog, ["verify", "--data", dir])
                 if !verify.succeeded { failures.append("round \(round): verify after recovery failed: \(verify.summary)") }
             }
 
@@ -187,11 +187,8 @@ func produce(producer p: Int, round: Int, port: Int, stop: StopFlag) async -> Pr
     }
     while !stop.isRaised && !failed {
         let orderID = "R\(round)-P\(p)-\(n)"
-        let notes = Int.random(in: 0...8)
-        var events = [OrderEvent(orderID: try! OrderID(orderID), eventID: orderID + "-0", data: .orderPlaced(
-            customerID: "C\(p)", channel: "drill", currency: "EUR", lines: [PlacedLine(sku: "SKU-\(n % 7)", qty: 1, unitPriceMinor: 1000)],
-            shippingMinor: nil, taxMinor: nil, discountMinor: nil))]
-        for k in 0..<notes { events.append(OrderEvent(orderID: try! OrderID(orderID), eventID: orderID + "-\(k + 1)", data: .noteAdded(text: "note \(k)"))) }
+        let events = drillOrder(orderID, customer: "C\(p)", sku: "SKU-\(n % 7)", priceMinor: 1000,
+                                notes: (0..<Int.random(in: 0...8)).map { "note \($0)" })
         ledger.batches.append(.init(orderID: orderID, eventIDs: events.map { $0.eventID! }))
         n += 1
         do {

@@ -21,7 +21,7 @@ struct DiskFullDrill: AsyncParsableCommand {
         lineBufferedOutput()
         let orderlog = self.orderlog ?? defaultOrderlog()
         let mountPoint = try scratchDirectory("diskfull")
-        let mount = (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeMib)m", "tmpfs", mountPoint]))
+        let mount = (try? runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeMib)m", "tmpfs", mountPoint]))
             ?? CommandResult(status: 127, signaled: false, output: "", errors: "/bin/mount could not be run")
         guard mount.status == 0 else {
             try? FileManager.default.removeItem(atPath: mountPoint)
@@ -31,7 +31,7 @@ struct DiskFullDrill: AsyncParsableCommand {
             return
         }
         defer {
-            _ = try? run("/bin/umount", [mountPoint])
+            _ = try? runProgram("/bin/umount", [mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
         }
         print("drill-diskfull: a \(sizeMib) MiB tmpfs at \(mountPoint), \(fillerMib) MiB of it held by a file freed later")
@@ -140,11 +140,8 @@ struct DiskFullDrill: AsyncParsableCommand {
     func batch(_ n: Int) -> (String, [OrderEvent]) {
         let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789 ")
         let id = "FULL-\(n)"
-        var events = [OrderEvent(orderID: try! OrderID(id), eventID: id + "-0", data: .orderPlaced(
-            customerID: "C\(n % 50)", channel: "drill", currency: "EUR", lines: [PlacedLine(sku: "SKU-1", qty: 1, unitPriceMinor: 500)],
-            shippingMinor: nil, taxMinor: nil, discountMinor: nil))]
-        for k in 1..<20 { events.append(OrderEvent(orderID: try! OrderID(id), eventID: id + "-\(k)", data: .noteAdded(text: String((0..<200).map { _ in letters.randomElement()! })))) }
-        return (id, events)
+        return (id, drillOrder(id, customer: "C\(n % 50)", sku: "SKU-1", priceMinor: 500,
+                               notes: (1..<20).map { _ in String((0..<200).map { _ in letters.randomElement()! }) }))
     }
 
     /// Every acknowledged event where it was acknowledged; no batch half there.
@@ -162,18 +159,5 @@ struct DiskFullDrill: AsyncParsableCommand {
             problems.append("\(when): unacknowledged order \(id) is half there (\(positions.count) of \(sent[id] ?? 0))")
         }
         return problems
-    }
-
-    func run(_ tool: String, _ arguments: [String]) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return CommandResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal, output: "", errors: errors)
     }
 }

@@ -120,11 +120,22 @@ func stopAndCheck(_ server: ServerProcess, orderlog: String, data: String) throw
     var failures: [String] = []
     server.signal(SIGTERM)
     if !server.waitForExit() || server.process.terminationStatus != 0 { failures.append("the server did not stop cleanly (\(server.exitDescription))") }
-    let verify = try runOrderlog(orderlog, ["verify", "--data", data])
+    let verify = try runProgram(orderlog, ["verify", "--data", data])
     if !verify.succeeded { failures.append("verify: \(verify.summary)") }
-    let audit = try runOrderlog(orderlog, ["audit", "--data", data])
+    let audit = try runProgram(orderlog, ["audit", "--data", data])
     if !audit.succeeded { failures.append("audit: \(audit.summary)") }
     return failures
+}
+
+/// A new order for a drill: `OrderPlaced`, then a `NoteAdded` for each of `notes`, every event
+/// with an `event_id` (`ID-0`, `ID-1`, …) so the drill can find each one in the log.
+func drillOrder(_ id: String, customer: String, sku: String, priceMinor: Int64, notes: [String]) -> [OrderEvent] {
+    let orderID = try! OrderID(id)
+    var events = [OrderEvent(orderID: orderID, eventID: id + "-0", data: .orderPlaced(
+        customerID: customer, channel: "drill", currency: "EUR", lines: [PlacedLine(sku: sku, qty: 1, unitPriceMinor: priceMinor)],
+        shippingMinor: nil, taxMinor: nil, discountMinor: nil))]
+    for (k, text) in notes.enumerated() { events.append(OrderEvent(orderID: orderID, eventID: id + "-\(k + 1)", data: .noteAdded(text: text))) }
+    return events
 }
 
 /// The result of running `orderlog` once.
@@ -139,10 +150,11 @@ struct CommandResult {
     var summary: String { (signaled ? "signal \(status)" : "exit \(status)") + ": " + (errors.isEmpty ? output : errors).trimmingCharacters(in: .whitespacesAndNewlines).prefix(300) }
 }
 
-/// Runs `orderlog ARGUMENTS`, with `input` (a file) on stdin if given, and waits for it.
-func runOrderlog(_ orderlog: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 600) throws -> CommandResult {
+/// Runs `program ARGUMENTS` (`orderlog`, or a system tool), with `input` (a file) on stdin if
+/// given, and waits for it.
+func runProgram(_ program: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 600) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: orderlog)
+    process.executableURL = URL(fileURLWithPath: program)
     process.arguments = arguments
     let tmp = FileManager.default.temporaryDirectory.path + "/orderlog-drill-\(UUID().uuidString.prefix(8))"
     _ = FileManager.default.createFile(atPath: tmp + ".out", contents: nil)
@@ -159,7 +171,7 @@ func runOrderlog(_ orderlog: String, _ arguments: [String], input: String? = nil
     while process.isRunning && Date() < deadline { usleep(5_000) }
     if process.isRunning {
         process.terminate()
-        throw DrillFailure("orderlog \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+        throw DrillFailure("\(program) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
     }
     process.waitUntilExit()
     return CommandResult(
