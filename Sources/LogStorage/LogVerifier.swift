@@ -137,9 +137,12 @@ enum LogVerifier {
                 problems.append(LogProblem(file: path, offset: error.offset, kind: .badHeader, message: error.message))
                 return nil
             }
-            let durable = Int(min(header.durableBytes ?? UInt64(SegmentFile.headerBytes), UInt64(size) + 1))
+            // The number reported is the commit slot's own (what open names); the comparisons
+            // below only need to know it lies past the end.
+            let durableField = header.durableBytes ?? UInt64(SegmentFile.headerBytes)
+            let durable = Int(min(durableField, UInt64(size) + 1))
             if durable > size {
-                problems.append(LogProblem(file: path, offset: UInt64(size), kind: .damagedRecord, message: "file is \(size) bytes but \(durable) were recorded as durable: its end was cut off; open refuses"))
+                problems.append(LogProblem(file: path, offset: UInt64(size), kind: .damagedRecord, message: "file is \(size) bytes but \(durableField) were recorded as durable: its end was cut off; open refuses"))
             }
             var offset = SegmentFile.headerBytes, position = base, lastBatchEnd = offset, batchEndPosition = base
             while offset < size {

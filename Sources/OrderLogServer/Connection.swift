@@ -168,6 +168,10 @@ struct Connection {
                             }
                             switch frame.message {
                             case .append(let events):
+                                guard !events.isEmpty else {
+                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "APPEND holds no events; a batch is 1–\(limits.maxEventsPerAppend) events"))
+                                    continue
+                                }
                                 guard events.count <= Int(limits.maxEventsPerAppend) else {
                                     try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "batch of \(events.count) events exceeds \(limits.maxEventsPerAppend)"))
                                     continue
@@ -311,6 +315,10 @@ struct Connection {
                             case .credit(let n):
                                 guard let s = subscriptions[id] else {
                                     try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
+                                    continue
+                                }
+                                guard n >= 1 else {
+                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "CREDIT must add at least 1 credit"))
                                     continue
                                 }
                                 if !(await s.credits.add(Int(n))) {

@@ -17,7 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var limits = WireLimits()
     /// Connections served at once; more are closed at accept.
     public var connectionsMax = 2048
-    public var serverVersion = "0.1.0"
+    /// Sent in `WELCOME`; OrderLog's release by default.
+    public var serverVersion = OrderLogServer.version
     /// How long a shutdown waits for connections to finish before closing them. Default 5 s.
     public var shutdownGrace: Duration = .seconds(5)
     /// How long a new connection may take to send HELLO before it is closed. Default 10 s.
@@ -32,6 +33,8 @@ public struct ServerConfiguration: Sendable {
 /// `OrderStore` (docs/PROTOCOL.md). A thin shell: the protocol is `WireProtocol`'s, the rules
 /// and storage are the store's.
 public final class OrderLogServer: Sendable {
+    /// OrderLog's release: what `orderlog --version` prints and `WELCOME` carries.
+    public static let version = "0.2.0"
     public let store: OrderStore
     public let configuration: ServerConfiguration
     let logger: Logger

@@ -10,16 +10,28 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         self.offsetMinutes = offsetMinutes
     }
 
-    /// Years 0001–9999 and offsets within ±23:59: what RFC 3339 can write.
+    /// The first instant of year 0001 and the last of year 9999 (UTC), µs since the epoch.
+    public static let microsecondsMin: Int64 = -62_135_596_800_000_000
+    public static let microsecondsMax: Int64 = 253_402_300_799_999_999
+
+    /// Years 0001–9999 both as an instant (UTC) and as written in its offset, and an offset
+    /// within ±23:59: exactly the times `rfc3339` prints and `init(rfc3339:)` reads back.
+    /// (`9999-12-31T23:59:59Z` with offset +01:00 is in range as an instant but would print
+    /// as year 10000, so it is out.)
     public var isInRange: Bool {
-        microseconds >= -62_135_596_800_000_000 && microseconds <= 253_402_300_799_999_999 && abs(Int(offsetMinutes)) <= 1439
+        guard abs(Int(offsetMinutes)) <= 1439,
+              microseconds >= EventTime.microsecondsMin, microseconds <= EventTime.microsecondsMax else { return false }
+        let local = microseconds + Int64(offsetMinutes) * 60_000_000
+        return local >= EventTime.microsecondsMin && local <= EventTime.microsecondsMax
     }
 
     public static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
     public static func == (a: EventTime, b: EventTime) -> Bool { a.microseconds == b.microseconds && a.offsetMinutes == b.offsetMinutes }
 
     /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (also `t`, `z`, or a space
-    /// for `T`). Fractions beyond microseconds are truncated.
+    /// for `T`). Fractions beyond microseconds are truncated. A leap second (`:60`, any
+    /// fraction) is read as the last microsecond of second 59, so a later instant never
+    /// compares earlier (docs/EVENTS.md §1). The result is always `isInRange`.
     public init(rfc3339 text: String) throws(OrderError) {
         let b = Array(text.utf8)
         func fail(_ why: String) -> OrderError {
@@ -73,24 +85,35 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         guard i == b.count else { throw fail("unexpected text after the offset") }
         guard (1...12).contains(month), day >= 1, day <= EventTime.daysIn(month: month, year: year),
               hour <= 23, minute <= 59, second <= 60 else { throw fail("a field is out of range") }
+        guard year >= 1 else { throw fail("year 0000 is out of range (0001–9999)") }
+        // Second 60 (a leap second) cannot be told apart from the next second's start in µs
+        // since the epoch, which has no leap seconds: it becomes 59.999999, after every
+        // instant of second 59 and before second 00 of the next minute.
+        if second == 60 { micros = 999_999 }
         let days = EventTime.daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
         self.init(microseconds: seconds * 1_000_000 + Int64(micros), offsetMinutes: Int16(offset))
+        guard isInRange else { throw fail("outside years 0001–9999 once its offset is applied") }
     }
 
     /// RFC 3339 in the time's own offset; `Z` for UTC; a 6-digit fraction only when non-zero.
+    /// Total: a time that is not `isInRange` (never stored: every way in refuses them) still
+    /// prints, as something `init(rfc3339:)` refuses, and never traps.
     public var rfc3339: String {
-        // Wrapping: a time out of range (only ever built in code; decoders refuse them) must
-        // print as something, not trap.
         let local = microseconds &+ Int64(offsetMinutes) &* 60_000_000
-        let micros = Int(((local % 1_000_000) + 1_000_000) % 1_000_000)
-        let seconds = (local - Int64(micros)) / 1_000_000
-        let days = Int((seconds - ((seconds % 86_400) + 86_400) % 86_400) / 86_400)
-        let secondOfDay = Int(((seconds % 86_400) + 86_400) % 86_400)
+        var micros = local % 1_000_000
+        if micros < 0 { micros += 1_000_000 }
+        // Exact division of a value within ±2^63 / 10^6 once the fraction is gone: no overflow.
+        let seconds = local / 1_000_000 - (local % 1_000_000 < 0 ? 1 : 0)
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 { secondOfDay += 86_400 }
+        let days = Int((seconds - secondOfDay) / 86_400)
+        let micros6 = Int(micros)
         let (y, m, d) = EventTime.civilFromDays(days)
         var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
-        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if micros != 0 { text += "." + pad(micros, 6) }
+        let sod = Int(secondOfDay)
+        text += pad(sod / 3600, 2) + ":" + pad(sod / 60 % 60, 2) + ":" + pad(sod % 60, 2)
+        if micros6 != 0 { text += "." + pad(micros6, 6) }
         if offsetMinutes == 0 {
             text += "Z"
         } else {
@@ -104,6 +127,7 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
 
     private func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
+        guard v >= 0 else { return s }
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 

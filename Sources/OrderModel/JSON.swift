@@ -29,10 +29,12 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var i = 0
 
-    public static func parse(_ text: [UInt8]) throws(OrderError) -> JSONValue {
+    /// Parses one JSON value. `depthBase`: the nesting level of the value itself (0 for a
+    /// whole line; 1 for an event's `attributes`, which sits inside the line's object).
+    public static func parse(_ text: [UInt8], depthBase: Int = 0) throws(OrderError) -> JSONValue {
         var p = JSONParser(bytes: text)
         p.skipSpace()
-        let value = try p.value(depth: 0)
+        let value = try p.value(depth: depthBase)
         p.skipSpace()
         guard p.i == p.bytes.count else { throw p.fail("unexpected text after the JSON value") }
         return value

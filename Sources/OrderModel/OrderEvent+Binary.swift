@@ -61,6 +61,7 @@ extension OrderEvent {
             throw OrderError(.unsupportedCodecVersion, "event codec version \(version); this build reads version \(binaryVersion)", orderID: orderID.value)
         }
         let flags = try r.byte()
+        guard flags & ~31 == 0 else { throw r.fail("flags \(flags) has bits other than 1, 2, 4, 8 and 16") }
         var event = OrderEvent(orderID: orderID, data: .noteAdded(text: ""))
         if flags & 1 != 0 {
             let ts = EventTime(microseconds: try r.int(), offsetMinutes: Int16(clamping: try r.int()))
@@ -82,7 +83,7 @@ extension OrderEvent {
             var lines: [PlacedLine] = []
             lines.reserveCapacity(n)
             for _ in 0..<n { lines.append(PlacedLine(sku: try r.string(), qty: try r.int(), unitPriceMinor: try r.int())) }
-            let present = try r.byte()
+            let present = try r.flags(7)
             let shipping = present & 1 != 0 ? try r.int() : nil
             let tax = present & 2 != 0 ? try r.int() : nil
             let discount = present & 4 != 0 ? try r.int() : nil
@@ -100,10 +101,10 @@ extension OrderEvent {
         case .returnRequested: event.data = .returnRequested(returnID: try r.string(), lines: try r.lines(), reason: try r.string())
         case .returnReceived:
             let id = try r.string()
-            event.data = .returnReceived(returnID: id, lines: try r.byte() == 1 ? try r.lines() : nil)
+            event.data = .returnReceived(returnID: id, lines: try r.flags(1) == 1 ? try r.lines() : nil)
         case .refundIssued:
             let id = try r.string(), amount = try r.int()
-            let present = try r.byte()
+            let present = try r.flags(3)
             let p = present & 1 != 0 ? try r.string() : nil
             let ret = present & 2 != 0 ? try r.string() : nil
             event.data = .refundIssued(refundID: id, amountMinor: amount, paymentID: p, returnID: ret)
@@ -142,7 +143,14 @@ struct BinaryReader {
     var remaining: Int { bytes.count - i }
 
     func fail(_ what: String) -> OrderError {
-        OrderError(.corruptPayload, "stored event does not decode: \(what) at byte \(i)")
+        OrderError(.corruptPayload, "event payload does not decode: \(what) at byte \(i)")
+    }
+
+    /// A byte of presence flags that may hold only the bits of `allowed`.
+    mutating func flags(_ allowed: UInt8) throws(OrderError) -> UInt8 {
+        let b = try byte()
+        guard b & ~allowed == 0 else { i -= 1; throw fail("presence byte \(b) has bits outside \(allowed)") }
+        return b
     }
 
     mutating func byte() throws(OrderError) -> UInt8 {
@@ -157,6 +165,8 @@ struct BinaryReader {
         while true {
             let b = try byte()
             guard shift < 64 else { throw fail("varint too long") }
+            // The tenth byte holds bit 63 only: more would be silently dropped.
+            guard shift < 63 || b <= 1 else { throw fail("varint has bits past bit 63") }
             z |= UInt64(b & 0x7F) << shift
             if b < 0x80 { break }
             shift += 7
@@ -172,8 +182,13 @@ struct BinaryReader {
 
     mutating func string() throws(OrderError) -> String {
         let n = try count()
-        defer { i += n }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]), as: UTF8.self)
+        // Invalid UTF-8 is refused, not repaired: a repaired string would be stored as
+        // something other than what was sent.
+        guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]), as: UTF8.self) else {
+            throw fail("string of \(n) bytes is not valid UTF-8")
+        }
+        i += n
+        return s
     }
 
     mutating func lines() throws(OrderError) -> [SkuQuantity] {

@@ -2,8 +2,8 @@
 /// (docs/EVENTS.md). Decoding is strict: unknown fields, wrong types and out-of-range values
 /// are errors that name the field.
 extension OrderEvent {
-    /// The largest event, as JSON text, that is accepted.
-    public static let jsonBytesMax = 1 << 20
+    /// The largest event, as JSON text, that is accepted (and that export may write).
+    public static let jsonBytesMax = EventLimits.jsonLineBytesMax
 
     /// What one JSONL line holds: the event, the append condition, and (in an export) where it
     /// was stored.
@@ -230,7 +230,7 @@ struct FieldReader {
     mutating func optionalString(_ key: String) throws(OrderError) -> String? {
         guard let v = take(key) else { return nil }
         guard case .string(let s) = v else { throw OrderError(.invalidField, "\(name(key)) must be a string", field: name(key)) }
-        guard s.utf8.count <= 1024 else { throw OrderError(.invalidField, "\(name(key)) is longer than 1024 bytes", field: name(key)) }
+        try EventLimits.check(string: s, field: name(key))
         return s
     }
 
@@ -244,7 +244,7 @@ struct FieldReader {
         guard case .number(_, let raw) = v, let n = Int64(raw) else {
             throw OrderError(.invalidField, "\(name(key)) must be an integer (minor units / counts), got \(v.kindName)", field: name(key))
         }
-        guard n >= -(1 << 53) && n <= 1 << 53 else { throw OrderError(.invalidField, "\(name(key)) \(n) is out of range (±2^53)", field: name(key)) }
+        try EventLimits.check(integer: n, field: name(key))
         return n
     }
 
@@ -252,7 +252,7 @@ struct FieldReader {
     /// a price (each within ±2^53) far from overflow once the order total is bounded.
     mutating func quantity(_ key: String) throws(OrderError) -> Int64 {
         let n = try int(key)
-        guard n <= 1_000_000 else { throw OrderError(.invalidField, "\(name(key)) \(n) is more than 1,000,000 units", field: name(key)) }
+        try EventLimits.check(quantity: n, field: name(key))
         return n
     }
 
@@ -265,7 +265,7 @@ struct FieldReader {
     mutating func objects(_ key: String) throws(OrderError) -> [FieldReader] {
         guard let v = take(key) else { throw OrderError(.missingField, "missing field \"\(name(key))\"", field: name(key)) }
         guard case .array(let items) = v else { throw OrderError(.invalidField, "\(name(key)) must be an array", field: name(key)) }
-        guard items.count <= 1000 else { throw OrderError(.invalidField, "\(name(key)) has \(items.count) entries; at most 1000", field: name(key)) }
+        try EventLimits.check(count: items.count, field: name(key))
         var result: [FieldReader] = []
         for (i, item) in items.enumerated() {
             guard case .object(let m, _) = item else { throw OrderError(.invalidField, "\(name(key))[\(i)] must be an object", field: "\(name(key))[\(i)]") }

@@ -158,7 +158,11 @@ extension OrderStore {
         var snapshots: [OrderID: OrderSnapshot] = [:]
         let end: LogPosition
         do {
-            end = try time.map { try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: $0 + 1)) } ?? log.endPosition
+            // "At or before `time`" is "before the first record after it"; no record is after
+            // the largest time (and `time + 1` would overflow there).
+            end = try time.map { t in
+                t == .max ? log.endPosition : try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1))
+            } ?? log.endPosition
         } catch { throw StoreError.storage(error) }
         try forEachEvent { stored in
             guard stored.position < end.rawValue else { return false }

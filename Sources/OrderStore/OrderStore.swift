@@ -192,6 +192,12 @@ public final class OrderStore: Sendable {
                 if let r = item.recordedAt, r > now + 60_000_000 {
                     throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
                 }
+                // The one check of every limit (EVENTS.md §4), whichever way the event came:
+                // what is stored must export to a line that imports back to the same bytes.
+                if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
+                    throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
+                }
+                do throws(OrderError) { try event.validate() } catch { throw StoreError.rejected(error, at: i) }
                 let slot: Int
                 if let known = slots[id] { slot = known } else {
                     if let cached = s.cache.removeValue(forKey: id) {

@@ -138,6 +138,7 @@ extension Message {
                 let kind = try r.u8("event \(k) expected version kind")
                 let value = try r.u64("event \(k) expected version")
                 let expected: WireExpectedVersion
+                if kind <= 1 && value != 0 { throw r.fail("event \(k) expected version kind \(kind) carries N = \(value); N must be 0 unless kind is 2") }
                 switch kind {
                 case 0: expected = .any
                 case 1: expected = .none

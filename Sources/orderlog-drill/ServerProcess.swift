@@ -39,7 +39,7 @@ final class ServerProcess: @unchecked Sendable {
         let server = ServerProcess(process: process, port: port, data: data, outputPath: out, errorPath: err)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if server.output.contains("orderlog serving") { return server }
+            if server.output.contains(" serving ") { return server }
             if !process.isRunning { throw DrillFailure("the server exited (\(server.exitDescription)) before serving: \(server.errors.suffix(600))") }
             usleep(20_000)
         }

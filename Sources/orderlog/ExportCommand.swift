@@ -15,7 +15,12 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         let orders = try await source.open()
         let out = OutputBuffer()
-        try await orders.forEachEvent(from: from) { stored in out.line(stored.event.jsonLine(stored: stored)) }
+        try await orders.forEachEvent(from: from) { stored in
+            do throws(OrderError) { out.line(try stored.exportLine()) } catch {
+                out.flush()
+                throw CLIError("export stopped: \(error.detail)")
+            }
+        }
         out.flush()
         await orders.close()
     }

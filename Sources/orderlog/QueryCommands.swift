@@ -72,7 +72,7 @@ struct HistoryCommand: AsyncParsableCommand {
         await orders.close()
         guard !events.isEmpty else { throw CLIError("order \(orderID) not found") }
         if json {
-            for e in events { print(e.event.jsonLine(stored: e)) }
+            for e in events { print(try e.exportLine()) }
             return
         }
         var rows = [["SEQ", "POSITION", "TIME", "EVENT", "ACTOR", "CHANNEL", "DETAILS"]]

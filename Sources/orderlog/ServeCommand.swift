@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
             endpoint = try await MetricsEndpoint.start(host: host, port: metricsPort) { registry.emitToString() }
             print("metrics on http://\(host):\(endpoint!.port)/metrics")
         }
-        print("orderlog serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
+        print("orderlog \(OrderLogServer.version) serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         fflush(nil)  // the line above is how scripts know the server is up
         TerminationSignals.onSignal { _ in Task { await server.shutdown() } }
         try await server.run()
@@ -100,7 +100,7 @@ struct TailCommand: AsyncParsableCommand {
         let stream = try await client.subscribe(from: start, types: types, orderPrefix: orderPrefix, follow: follow || fromEnd)
         let out = OutputBuffer()
         for try await event in stream {
-            out.line(event.event.jsonLine(stored: event))
+            out.line(try event.exportLine())
             if follow || fromEnd { out.flush() }
         }
         out.flush()

@@ -52,6 +52,22 @@ struct RecoveryTests {
         }
     }
 
+    @Test("verify names the durable length the commit slot holds, as open does, when the file was cut short of it")
+    func verifyNamesTheRecordedDurableLength() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await makeLog(dir, batches: 1)
+        let original = readFile(path)
+        writeFile(path, Array(original[0..<(original.count - 10)]))
+        let problems = Log.verify(path: dir.path)
+        #expect(problems.contains { $0.message.contains("but \(original.count) were recorded as durable") }, "\(problems)")
+        do {
+            _ = try Log.open(path: dir.path, configuration: .small())
+            Issue.record("opened a cut log")
+        } catch let error as LogError {
+            #expect(error.message.contains("\(original.count) were recorded as durable"))
+        }
+    }
+
     @Test("a flipped byte anywhere in a durable record is reported with its file and offset")
     func flippedByteInActiveSegment() async throws {
         let dir = TemporaryDirectory()

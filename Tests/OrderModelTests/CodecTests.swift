@@ -215,9 +215,9 @@ struct CodecTests {
     @Test("every sample event, of every event type, survives the binary round trip")
     func binaryRoundTripOfSamples() throws {
         var extremes = Samples.events
-        extremes.append(OrderEvent(orderID: Samples.orderID, ts: EventTime(microseconds: -62_135_596_800_000_000, offsetMinutes: -1439),
+        extremes.append(OrderEvent(orderID: Samples.orderID, ts: EventTime(microseconds: -62_135_596_800_000_000, offsetMinutes: 1439),
                                    data: .priceAdjusted(sku: "", amountMinor: .min, reason: String(repeating: "r", count: 5000))))
-        extremes.append(OrderEvent(orderID: Samples.orderID, ts: EventTime(microseconds: 253_402_300_799_999_999, offsetMinutes: 1439),
+        extremes.append(OrderEvent(orderID: Samples.orderID, ts: EventTime(microseconds: 253_402_300_799_999_999, offsetMinutes: -1439),
                                    data: .paymentCaptured(paymentID: "p", amountMinor: .max)))
         for e in extremes {
             let bytes = e.encodeBinary()
