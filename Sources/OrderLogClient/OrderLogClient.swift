@@ -159,7 +159,17 @@ public final class OrderLogClient: Sendable {
         guard recordedAt == nil || recordedAt!.count == events.count else {
             throw ClientError(code: "invalid_request", message: "\(recordedAt!.count) recorded times for \(events.count) events")
         }
-        let wire = events.enumerated().map { i, e in
+        let wire = Self.wireEvents(events, expected: expected, recordedAt: recordedAt)
+        let length = Message.appendFrameLength(eventBytes: wire.reduce(0) { $0 + Message.encodedSize($1) })
+        // Refused here, not by the server: a frame over its limit would cost the connection.
+        guard length <= Int(limits.maxFrameBytes) else {
+            throw ClientError(code: "frame_too_large", message: "a batch of \(events.count) events takes a frame of \(length) bytes, over the server's limit of \(limits.maxFrameBytes); a batch is atomic only within one APPEND — send fewer events (appendSplitting does)")
+        }
+        return AppendTicket(id: try await sendRequest(.append(wire)))
+    }
+
+    static func wireEvents(_ events: [OrderEvent], expected: [ExpectedVersion]?, recordedAt: [Int64?]?) -> [WireEvent] {
+        events.enumerated().map { i, e in
             let expectation: WireExpectedVersion = switch expected?[i] ?? .any {
             case .any: .any
             case .none: .none
@@ -168,12 +178,54 @@ public final class OrderLogClient: Sendable {
             return WireEvent(expectedVersion: expectation, orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary(),
                              recordedAt: recordedAt?[i] ?? 0)
         }
-        return AppendTicket(id: try await sendRequest(.append(wire)))
+    }
+
+    /// Appends `events` in as many `APPEND`s as the server's limits (frame bytes, events per
+    /// append) need, one after another, each atomic on its own — for callers that want every
+    /// event stored, not one atomic batch (an import). On a rejection the error's
+    /// `eventIndex` is the index in `events`: the APPENDs before the one holding it are
+    /// stored, none after it is sent. An event too large for any frame is refused with
+    /// `event_too_large` and its index, before anything of its APPEND is sent.
+    public func appendSplitting(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil, recordedAt: [Int64?]? = nil) async throws -> [ClientAppendResult] {
+        let wire = Self.wireEvents(events, expected: expected, recordedAt: recordedAt)
+        let frameMax = Int(limits.maxFrameBytes)
+        let countMax = max(1, min(Int(limits.maxEventsPerAppend), Int(UInt16.max)))
+        var results: [ClientAppendResult] = []
+        results.reserveCapacity(events.count)
+        var start = 0
+        while start < wire.count {
+            var end = start
+            var bytes = 0
+            while end < wire.count && end - start < countMax {
+                let size = Message.encodedSize(wire[end])
+                if Message.appendFrameLength(eventBytes: bytes + size) > frameMax { break }
+                bytes += size
+                end += 1
+            }
+            if end == start {
+                let size = Message.appendFrameLength(eventBytes: Message.encodedSize(wire[start]))
+                throw ClientError(code: "event_too_large", message: "the event takes a frame of \(size) bytes, over the server's limit of \(frameMax)", eventIndex: start)
+            }
+            do {
+                let answer = try await response(try await sendRequest(.append(Array(wire[start..<end]))))
+                results += try Self.appendResults(answer)
+            } catch var error as ClientError {
+                if let i = error.eventIndex { error.eventIndex = start + i }
+                throw error
+            }
+            start = end
+        }
+        return results
     }
 
     /// The outcome of a sent batch, once durable.
     public func result(of ticket: AppendTicket) async throws -> [ClientAppendResult] {
-        switch try await response(ticket.id) {
+        try Self.appendResults(try await response(ticket.id))
+    }
+
+    /// The results an APPEND's answer carries, or the rejection it is.
+    static func appendResults(_ answer: Message) throws -> [ClientAppendResult] {
+        switch answer {
         case .appended(let outcomes):
             return outcomes.map { o in
                 switch o {
@@ -183,7 +235,7 @@ public final class OrderLogClient: Sendable {
             }
         case .appendRejected(let index, let code, let message):
             throw ClientError(code: code, message: message, eventIndex: Int(index))
-        case let other: throw unexpected(other)
+        case let other: throw ClientError(code: "protocol", message: "unexpected answer to APPEND: \(other.type)")
         }
     }
 
@@ -209,14 +261,34 @@ public final class OrderLogClient: Sendable {
         }
     }
 
+    /// A customer's orders, newest first: the first `limit` (all of them, however many
+    /// pages that takes), and how many the customer has.
     public func orders(customer: String, limit: Int = 100) async throws -> (total: Int, ids: [String]) {
-        guard case .orders(let total, let ids) = try await request(.listOrders(by: .customer(customer), limit: UInt32(clamping: limit))) else { throw unexpected(nil) }
-        return (Int(total), ids)
+        try await orders(.customer(customer), limit: limit)
     }
 
+    /// The orders in a status, by id: the first `limit`, and how many there are.
     public func orders(status: String, limit: Int = 100) async throws -> (total: Int, ids: [String]) {
-        guard case .orders(let total, let ids) = try await request(.listOrders(by: .status(status), limit: UInt32(clamping: limit))) else { throw unexpected(nil) }
-        return (Int(total), ids)
+        try await orders(.status(status), limit: limit)
+    }
+
+    /// Follows the list's pages until `limit` ids or the end. `total` is the last page's.
+    private func orders(_ by: WireListBy, limit: Int) async throws -> (total: Int, ids: [String]) {
+        var ids: [String] = []
+        var cursor = ""
+        var total = 0
+        repeat {
+            let want = UInt32(clamping: limit - ids.count)
+            guard case .orders(let t, let page, let next) = try await request(.listOrders(by: by, limit: want, cursor: cursor)) else { throw unexpected(nil) }
+            total = Int(t)
+            ids += page.prefix(limit - ids.count)
+            // A page that brings nothing yet names a next one would loop forever.
+            guard page.count > 0 || next.isEmpty else {
+                throw ClientError(code: "protocol", message: "ORDERS named a next page but brought no id")
+            }
+            cursor = next
+        } while !cursor.isEmpty && ids.count < limit
+        return (total, ids)
     }
 
     /// Totals per currency and channel, now or as recorded at `asOf` (µs).

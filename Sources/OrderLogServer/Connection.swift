@@ -65,6 +65,10 @@ struct Connection {
         }
     }
 
+    /// The most ids one ORDERS frame carries: 10,000, or fewer when the frame limit is small
+    /// (an id takes at most 2 + 64 bytes; the header, total, count and a cursor take 100).
+    var ordersPageMax: Int { max(1, min(10_000, (Int(limits.maxFrameBytes) - 100) / (2 + OrderID.lengthMax))) }
+
     /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
     /// follow (the client asks again after the last one's seq).
     func historyPage(_ history: [StoredEvent], afterSeq: UInt32) -> Message {
@@ -254,20 +258,25 @@ struct Connection {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }
 
-                            case .listOrders(let by, let limit):
-                                let ids: [OrderID]
+                            case .listOrders(let by, let limit, let cursor):
+                                // A page fits a frame: at most `ordersPageMax` ids (PROTOCOL.md
+                                // §4); the client follows `next` for the rest.
+                                let size = min(Int(limit), ordersPageMax)
+                                let page: OrderPage
                                 switch by {
-                                case .customer(let c): ids = store.orders(ofCustomer: c)
+                                case .customer(let c):
+                                    do { page = try store.orders(ofCustomer: c, after: cursor.isEmpty ? nil : cursor, limit: size) } catch {
+                                        try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "\(error)"))
+                                        continue
+                                    }
                                 case .status(let name):
                                     guard let status = OrderSnapshot.Status(rawValue: name) else {
                                         try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "unknown status \"\(name)\""))
                                         continue
                                     }
-                                    ids = store.orders(withStatus: status)
+                                    page = store.orders(withStatus: status, after: cursor.isEmpty ? nil : cursor, limit: size)
                                 }
-                                // A reply must fit in a frame: at most 10,000 ids at a time.
-                                let shown = ids.prefix(Int(min(limit, 10_000))).map(\.value)
-                                try await sink.send(id, .orders(total: UInt32(clamping: ids.count), ids: shown))
+                                try await sink.send(id, .orders(total: UInt32(clamping: page.total), ids: page.ids.map(\.value), next: page.next ?? ""))
 
                             case .getTotals(let asOf):
                                 do {

@@ -361,6 +361,19 @@ public final class OrderStore: Sendable {
         state.withLock { $0.indexes.orders(withStatus: status) }
     }
 
+    /// A page of a customer's orders, most recently placed first: at most `limit`, after the
+    /// `cursor` a previous page returned (nil: from the newest). Throws `invalidArgument` for
+    /// a cursor this list did not give.
+    public func orders(ofCustomer customer: String, after cursor: String?, limit: Int) throws -> OrderPage {
+        try state.withLock { s throws(StoreError) in try s.indexes.page(ofCustomer: customer, after: cursor, limit: limit) }
+    }
+
+    /// A page of the orders whose status is `status`, by id: at most `limit`, with ids after
+    /// `cursor` (nil: from the first).
+    public func orders(withStatus status: OrderSnapshot.Status, after cursor: String?, limit: Int) -> OrderPage {
+        state.withLock { $0.indexes.page(withStatus: status, after: cursor, limit: limit) }
+    }
+
     public var orderCount: Int { state.withLock { $0.indexes.orderCount } }
 
     /// Stored events in log order from `position`, up to `limit`.

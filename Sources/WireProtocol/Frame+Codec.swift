@@ -37,6 +37,15 @@ extension Message {
         8 + 4 + 8 + 2 + e.orderID.utf8.count + 2 + 4 + e.payload.count
     }
 
+    /// The bytes `e` takes in an `APPEND` (an event-to-append, docs/PROTOCOL.md §5).
+    public static func encodedSize(_ e: WireEvent) -> Int {
+        1 + 8 + 2 + e.orderID.utf8.count + 2 + 4 + e.payload.count + 8
+    }
+
+    /// The frame `length` (bytes after the length field) of an `APPEND` whose events take
+    /// `eventBytes` in all: what a frame limit is compared with.
+    public static func appendFrameLength(eventBytes: Int) -> Int { Frame.headerBytes - 4 + 2 + eventBytes }
+
     func encodePayload(into w: inout WireWriter) {
         switch self {
         case .hello(let version, let name, let token):
@@ -81,15 +90,17 @@ extension Message {
             }
         case .snapshot(let found, let json):
             w.u8(found ? 1 : 0); w.blob(json)
-        case .listOrders(let by, let limit):
+        case .listOrders(let by, let limit, let cursor):
             switch by {
             case .customer(let c): w.u8(0); w.str(c)
             case .status(let s): w.u8(1); w.str(s)
             }
             w.u32(limit)
-        case .orders(let total, let ids):
+            w.str(cursor)
+        case .orders(let total, let ids, let next):
             w.u32(total); w.u32(UInt32(ids.count))
             for id in ids { w.str(id) }
+            w.str(next)
         case .getTotals(let asOf):
             w.u8(asOf == nil ? 0 : 1); w.i64(asOf ?? 0)
         case .totals(let rows):
@@ -202,9 +213,10 @@ extension Message {
             let by = try r.u8("by")
             let value = try r.str(by == 0 ? "customer id" : "status")
             let limit = try r.u32("limit")
+            let cursor = try r.str("cursor")
             switch by {
-            case 0: return .listOrders(by: .customer(value), limit: limit)
-            case 1: return .listOrders(by: .status(value), limit: limit)
+            case 0: return .listOrders(by: .customer(value), limit: limit, cursor: cursor)
+            case 1: return .listOrders(by: .status(value), limit: limit, cursor: cursor)
             default: throw r.fail("list by \(by) is not 0 or 1")
             }
         case .orders:
@@ -213,7 +225,7 @@ extension Message {
             var ids: [String] = []
             ids.reserveCapacity(n)
             for k in 0..<n { ids.append(try r.str("order id \(k)")) }
-            return .orders(total: total, ids: ids)
+            return .orders(total: total, ids: ids, next: try r.str("next cursor"))
         case .getTotals:
             let kind = try r.u8("as of kind"), value = try r.i64("as of")
             switch kind {

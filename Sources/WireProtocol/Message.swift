@@ -124,8 +124,10 @@ public enum Message: Hashable, Sendable {
     case history([WireStoredEvent], more: Bool)
     case getSnapshot(orderID: String, asOf: WireAsOf)
     case snapshot(found: Bool, json: [UInt8])
-    case listOrders(by: WireListBy, limit: UInt32)
-    case orders(total: UInt32, ids: [String])
+    /// At most `limit` ids after `cursor` ("" from the start of the list).
+    case listOrders(by: WireListBy, limit: UInt32, cursor: String)
+    /// A page; `next`: the cursor for the page after it ("" when this is the last).
+    case orders(total: UInt32, ids: [String], next: String)
     /// nil: now; else as recorded at this time (µs).
     case getTotals(asOf: Int64?)
     case totals([WireTotalsRow])

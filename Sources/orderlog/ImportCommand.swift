@@ -64,7 +64,9 @@ struct ImportCommand: AsyncParsableCommand {
             let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import", token: resolvedToken(token))
             appendBatch = { events in
                 do {
-                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
+                    // Split to the server's limits (frame bytes, events per append): an import
+                    // stores line by line, so it needs no batch larger than one APPEND.
+                    return try await client.appendSplitting(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
                         .map { if case .stored = $0 { true } else { false } }
                 } catch let error as ClientError where error.eventIndex != nil {
                     throw BatchFailure.rejected(index: error.eventIndex!, code: error.code, message: error.message)

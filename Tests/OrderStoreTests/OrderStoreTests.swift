@@ -135,6 +135,36 @@ struct OrderStoreTests {
         #expect(try f.store.snapshot(oid("O2"))?.version == 5)
     }
 
+    @Test("lists come in pages that add up to the whole list, even with orders placed between pages")
+    func listPages() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append((1...7).map { AppendEvent(placed("O\($0)", customer: "C1")) })
+        // Customer: newest first, 3 a page; two more orders placed after the first page.
+        var page = try f.store.orders(ofCustomer: "C1", after: nil, limit: 3)
+        #expect(page.ids == [oid("O7"), oid("O6"), oid("O5")])
+        #expect(page.total == 7)
+        _ = try await f.store.append([AppendEvent(placed("O8", customer: "C1")), AppendEvent(placed("O9", customer: "C1"))])
+        var seen = page.ids
+        while let next = page.next {
+            page = try f.store.orders(ofCustomer: "C1", after: next, limit: 3)
+            seen += page.ids
+        }
+        #expect(seen == (1...7).reversed().map { oid("O\($0)") })
+        #expect(page.total == 9)
+        #expect(throws: StoreError.self) { try f.store.orders(ofCustomer: "C1", after: "x", limit: 3) }
+        #expect(throws: StoreError.self) { try f.store.orders(ofCustomer: "C1", after: "99", limit: 3) }
+        // Status: by id, the cursor is the last id.
+        var status = f.store.orders(withStatus: .placed, after: nil, limit: 4)
+        var all = status.ids
+        while let next = status.next {
+            status = f.store.orders(withStatus: .placed, after: next, limit: 4)
+            all += status.ids
+        }
+        #expect(all == f.store.orders(withStatus: .placed))
+        #expect(all.count == 9)
+        #expect(f.store.orders(withStatus: .placed, after: nil, limit: 9).next == nil)
+    }
+
     @Test("import of an export gives an identical export, and importing it again stores nothing")
     func exportImportRoundTrip() async throws {
         let source = try StoreFixture()

@@ -224,7 +224,7 @@ struct ServerTests {
         // A request whose error message would quote a 65,530-byte value: answered, not a crash.
         let long = String(repeating: "é", count: 32_765)
         var request = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "x", token: "")).encoded()
-        request += Frame(requestID: 2, message: .listOrders(by: .status(long), limit: 1)).encoded()
+        request += Frame(requestID: 2, message: .listOrders(by: .status(long), limit: 1, cursor: "")).encoded()
         request += Frame(requestID: 3, message: .close(reason: "")).encoded()
         let answers = try await rawExchange(port: f.server.port, request)
         #expect(answers.map(\.message.type) == [.welcome, .error, .close])
@@ -311,6 +311,32 @@ struct ServerTests {
         #expect(history.count == 201)
         #expect(history.map(\.seq) == Array(1...201))
         #expect(history == (try f.store.history(placed.orderID)))
+        await client.close()
+        await f.stop()
+    }
+
+    @Test("lists longer than a frame come in pages and the client gets every id it asked for")
+    func listPages() async throws {
+        var limits = WireLimits()
+        limits.maxFrameBytes = 4096
+        let f = try await ServerFixture(limits: limits)
+        let client = try await f.client()
+        let events = try (0..<250).map { i in
+            OrderEvent(orderID: try OrderID("ORD-\(i)"), data: .orderPlaced(
+                customerID: "C1", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
+                shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        }
+        // One APPEND of 250 events does not fit a 4 KiB frame: refused by the client, before
+        // anything is sent; appendSplitting sends as many APPENDs as it takes.
+        await #expect(throws: ClientError.self) { try await client.append(events) }
+        #expect(f.store.log.endPosition.rawValue == 0)
+        #expect(try await client.appendSplitting(events).count == 250)
+        let byStatus = try await client.orders(status: "placed", limit: 1000)
+        #expect(byStatus.total == 250)
+        #expect(byStatus.ids == f.store.orders(withStatus: .placed).map(\.value))
+        let byCustomer = try await client.orders(customer: "C1", limit: 201)
+        #expect(byCustomer.total == 250)
+        #expect(byCustomer.ids == Array(f.store.orders(ofCustomer: "C1").prefix(201)).map(\.value))
         await client.close()
         await f.stop()
     }
