@@ -10,7 +10,7 @@ extension OrderSnapshot {
         w.raw(",\"customer_id\":"); w.string(customerID)
         w.raw(",\"channel\":"); w.string(channel)
         w.raw(",\"currency\":"); w.string(currency)
-        w.raw(",\"money\":{\"total_minor\":\(totalMinor),\"authorized_minor\":\(authorizedMinor),\"captured_minor\":\(capturedMinor),\"voided_minor\":\(voidedMinor),\"refunded_minor\":\(refundedMinor),\"shipping_minor\":\(shippingMinor),\"tax_minor\":\(taxMinor),\"discount_minor\":\(discountMinor),\"adjustments_minor\":\(adjustmentsMinor)}")
+        w.raw(",\"money\":{\"total_minor\":\(totalMinor),\"authorized_minor\":\(authorizedMinor),\"captured_minor\":\(capturedMinor),\"voided_minor\":\(voidedMinor),\"refunded_minor\":\(refundedMinor),\"shipping_minor\":\(shippingMinor),\"tax_minor\":\(taxMinor),\"discount_minor\":\(discountMinor),\"discount_applied_minor\":\(discountAppliedMinor),\"adjustments_minor\":\(adjustmentsMinor)}")
         w.raw(",\"lines\":[")
         for (i, l) in lines.enumerated() {
             if i > 0 { w.raw(",") }

@@ -177,8 +177,13 @@ extension OrderSnapshot {
                 }
                 reduction += c.qty * line.unitPriceMinor
             }
-            if totalMinor - reduction < 0 {
-                throw violation(.negativeTotal, e, "cancelling would make the total \(totalMinor - reduction) (price adjustments exceed what remains)")
+            // The discount shrinks with the merchandise (its share goes with the cancelled
+            // units), so only negative price adjustments can take the total below zero here.
+            let active = activeMerchandiseMinor - reduction
+            let after = active + adjustmentsMinor + shippingMinor + taxMinor
+                - OrderSnapshot.discountShare(discountMinor, active: active, placed: placedMerchandiseMinor)
+            if after < 0 {
+                throw violation(.negativeTotal, e, "cancelling would make the total \(after) (price adjustments exceed what remains)")
             }
             try notCancelled(e)
 

@@ -134,11 +134,34 @@ public struct OrderSnapshot: Hashable, Sendable {
     public var refundedMinor: Money { refunds.reduce(0) { $0 + $1.amountMinor } }
     public var adjustmentsMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsMinor } }
 
-    /// Σ (ordered − cancelled) × unit price + Σ adjustments + shipping + tax − discount;
-    /// 0 once the order is cancelled.
+    /// Σ ordered × unit price: the merchandise as placed, which the order-level discount was
+    /// given against.
+    public var placedMerchandiseMinor: Money { lines.reduce(0) { $0 + $1.ordered * $1.unitPriceMinor } }
+    /// Σ (ordered − cancelled) × unit price: the merchandise still owed to the customer.
+    public var activeMerchandiseMinor: Money { lines.reduce(0) { $0 + $1.active * $1.unitPriceMinor } }
+
+    /// The part of the order-level discount still applied: its share of the merchandise still
+    /// active, rounded down — ⌊discount × active ÷ placed⌋ (docs/EVENTS.md §7, "Money"). As in
+    /// Salesforce Order Management, an order-level adjustment is spread over the items, so
+    /// cancelling items cancels their share and a cancellation is never refused for it.
+    public var discountAppliedMinor: Money {
+        OrderSnapshot.discountShare(discountMinor, active: activeMerchandiseMinor, placed: placedMerchandiseMinor)
+    }
+
+    /// ⌊discount × active ÷ placed⌋ without overflow (each within 2^53, so the quotient is
+    /// at most `discount`); the whole discount when nothing was placed at a price.
+    static func discountShare(_ discount: Money, active: Money, placed: Money) -> Money {
+        guard placed > 0, active < placed else { return discount }
+        guard active > 0, discount > 0 else { return 0 }
+        let product = discount.multipliedFullWidth(by: active)
+        return placed.dividingFullWidth(product).quotient
+    }
+
+    /// Σ (ordered − cancelled) × unit price + Σ adjustments + shipping + tax − the discount
+    /// still applied; 0 once the order is cancelled.
     public var totalMinor: Money {
         if isCancelled { return 0 }
-        return lines.reduce(0) { $0 + $1.active * $1.unitPriceMinor } + adjustmentsMinor + shippingMinor + taxMinor - discountMinor
+        return activeMerchandiseMinor + adjustmentsMinor + shippingMinor + taxMinor - discountAppliedMinor
     }
 
     // MARK: Statuses (docs/EVENTS.md, "Statuses")
@@ -157,7 +180,13 @@ public struct OrderSnapshot: Hashable, Sendable {
         return .placed
     }
 
-    var isPaid: Bool { capturedMinor > 0 && capturedMinor >= totalMinor }
+    /// Captured covers the total — or nothing is owed: an order with units still active whose
+    /// total is 0 (a 100% discount, free items) is paid without a capture.
+    var isPaid: Bool {
+        let total = totalMinor
+        if total <= 0 { return capturedMinor > 0 || (!isCancelled && lines.contains { $0.active > 0 }) }
+        return capturedMinor >= total
+    }
 
     public var paymentStatus: PaymentStatus {
         let refunded = refundedMinor, captured = capturedMinor

@@ -146,12 +146,27 @@ struct ReferenceOrder {
     var refunded: Int64 { refunds.values.reduce(0) { $0 + $1.amount } }
     var unitsShipped: Int64 { skus.reduce(0) { $0 + c($1).shipped } }
 
-    /// total = Σ (ordered − cancelled) × unit_price + Σ PriceAdjusted + shipping + tax − discount; 0 after OrderCancelled.
-    var total: Int64 {
-        if cancelled { return 0 }
-        var sum: Int64 = 0
-        for sku in skus { sum += active(sku) * unitPrice[sku, default: 0] }
-        return sum + adjustments + shipping + tax - discount
+    /// total = Σ (ordered − cancelled) × unit_price + Σ PriceAdjusted + shipping + tax − the
+    /// discount's share of the active merchandise, ⌊discount × active ÷ placed⌋ (placed 0: all
+    /// of it); 0 after OrderCancelled.
+    var total: Int64 { cancelled ? 0 : total(cancelling: [:]) }
+
+    /// The total if `extra` more units of each sku were cancelled (the ItemsCancelled check).
+    func total(cancelling extra: [String: Int64]) -> Int64 {
+        var active: Int64 = 0, placed: Int64 = 0
+        for sku in skus {
+            active += (self.active(sku) - extra[sku, default: 0]) * unitPrice[sku, default: 0]
+            placed += c(sku).ordered * unitPrice[sku, default: 0]
+        }
+        let share = placed == 0 ? discount : Int64(Int128(discount) * Int128(active) / Int128(placed))
+        return active + adjustments + shipping + tax - share
+    }
+
+    /// EVENTS.md §7: paid when captured covers the total, or when nothing is owed for units
+    /// still active (a free order).
+    var isPaid: Bool {
+        if total <= 0 { return captured > 0 || (!cancelled && skus.contains { active($0) > 0 }) }
+        return captured >= total
     }
 
     var status: String {
@@ -162,7 +177,7 @@ struct ReferenceOrder {
         if skus.contains(where: { c($0).shipped > 0 }) { return "partially_shipped" }
         if skus.contains(where: { c($0).packed > 0 }) { return "packed" }
         if skus.contains(where: { c($0).requested > 0 }) { return "fulfilling" }
-        if captured > 0 && captured >= total { return "paid" }
+        if isPaid { return "paid" }
         if authorized - voided > 0 { return "authorized" }
         return "placed"
     }
@@ -170,7 +185,7 @@ struct ReferenceOrder {
     var paymentStatus: String {
         if refunded > 0 && refunded == captured { return "refunded" }
         if refunded > 0 { return "partially_refunded" }
-        if captured > 0 && captured >= total { return "paid" }
+        if isPaid { return "paid" }
         if captured > 0 { return "partially_paid" }
         if authorized - voided > 0 { return "authorized" }
         return "unpaid"
@@ -256,7 +271,7 @@ struct ReferenceOrder {
         case .itemsCancelled(let lines, _):
             if let bad = lineViolation(lines) { return bad }
             if lines.contains(where: { $0.qty > open($0.sku) }) { return .overCancellation }
-            if total - lines.reduce(0, { $0 + $1.qty * unitPrice[$1.sku]! }) < 0 { return .negativeTotal }
+            if total(cancelling: Dictionary(lines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +)) < 0 { return .negativeTotal }
             return cancelled ? .orderCancelled : nil
         case .orderCancelled:
             if unitsShipped > 0 { return .cancelAfterShipment }
@@ -373,7 +388,7 @@ struct ReferenceOrder {
             notes += 1
         }
         // docs/EVENTS.md §7: a milestone is set by whichever event first makes it hold.
-        if paidAt == nil && captured > 0 && captured >= total { paidAt = time }
+        if paidAt == nil && isPaid { paidAt = time }
         if deliveredAt == nil && status == "delivered" { deliveredAt = time }
         version += 1
         lastPosition = position

@@ -1,4 +1,4 @@
-import OrderModel
+@testable import OrderModel
 import Testing
 
 /// The seeds every property test runs over.
@@ -189,7 +189,49 @@ struct SnapshotPropertyTests {
 
     // MARK: Statuses, by example (issue 3 §3)
 
-    @Test("an order whose every unit is cancelled by ItemsCancelled has status cancelled but keeps shipping and tax in its total, and still accepts events")
+    @Test("a free order (total 0 after a 100% discount) is paid from its placement, with a paid milestone, and can be fulfilled")
+    func freeOrderIsPaid() throws {
+        let id = try OrderID("ORD-free")
+        var s = OrderSnapshot(orderID: id)
+        try s.apply(OrderEvent(orderID: id, data: .orderPlaced(customerID: "c", channel: "web", currency: "EUR",
+                                                               lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 2500)],
+                                                               shippingMinor: nil, taxMinor: nil, discountMinor: 2500)), position: 1, time: 77)
+        #expect(s.totalMinor == 0)
+        #expect(s.paymentStatus == .paid)
+        #expect(s.status == .paid)
+        #expect(s.paidAt == 77)
+        try s.apply(OrderEvent(orderID: id, data: .fulfillmentRequested(fulfillmentID: "F", location: "W", lines: [SkuQuantity(sku: "A", qty: 1)])), position: 2, time: 78)
+        #expect(s.status == .fulfilling)
+    }
+
+    @Test("cancelling an item cancels its share of the order-level discount, rounded down, and is never refused for it (24,164 + 1,524 with 2,995 off)")
+    func discountFollowsItems() throws {
+        let id = try OrderID("ORD-discount")
+        var s = OrderSnapshot(orderID: id)
+        func ev(_ d: EventData) -> OrderEvent { OrderEvent(orderID: id, data: d) }
+        try s.apply(ev(.orderPlaced(customerID: "c", channel: "web", currency: "EUR",
+                                    lines: [PlacedLine(sku: "BIG", qty: 1, unitPriceMinor: 24_164), PlacedLine(sku: "CHEAP", qty: 1, unitPriceMinor: 1_524)],
+                                    shippingMinor: nil, taxMinor: nil, discountMinor: 2_995)), position: 1, time: 0)
+        #expect(s.totalMinor == 22_693)
+        try s.apply(ev(.paymentAuthorized(paymentID: "p", amountMinor: 22_693)), position: 2, time: 0)
+        try s.apply(ev(.paymentCaptured(paymentID: "p", amountMinor: 22_693)), position: 3, time: 0)
+        try s.apply(ev(.fulfillmentRequested(fulfillmentID: "F", location: "W", lines: [SkuQuantity(sku: "CHEAP", qty: 1)])), position: 4, time: 0)
+        try s.apply(ev(.shipped(fulfillmentID: "F", carrier: "UPS", trackingNo: "1Z")), position: 5, time: 0)
+        // Out of stock: the big line is cancelled. Its share of the discount goes with it:
+        // ⌊2,995 × 1,524 ÷ 25,688⌋ = 177 stays applied; the total is 1,524 − 177 = 1,347.
+        try s.apply(ev(.itemsCancelled(lines: [SkuQuantity(sku: "BIG", qty: 1)], reason: "out of stock")), position: 6, time: 0)
+        #expect(s.discountAppliedMinor == 177)
+        #expect(s.totalMinor == 1_347)
+        #expect(s.status == .shipped)
+        // Rounding is down, and the share never exceeds the discount, at the largest amounts too.
+        #expect(OrderSnapshot.discountShare(1 << 53, active: (1 << 53) - 1, placed: 1 << 53) == (1 << 53) - 1)
+        #expect(OrderSnapshot.discountShare(10, active: 1, placed: 3) == 3)
+        #expect(OrderSnapshot.discountShare(10, active: 3, placed: 3) == 10)
+        #expect(OrderSnapshot.discountShare(10, active: 0, placed: 3) == 0)
+        #expect(OrderSnapshot.discountShare(10, active: 0, placed: 0) == 10)
+    }
+
+    @Test("an order whose every unit is cancelled by ItemsCancelled has status cancelled but keeps shipping and tax in its total (the discount went with the items), and still accepts events")
     func itemsCancelledEveryUnit() throws {
         let id = try OrderID("ORD-all-items")
         var s = OrderSnapshot(orderID: id)
@@ -198,9 +240,10 @@ struct SnapshotPropertyTests {
                                                                shippingMinor: 300, taxMinor: 100, discountMinor: 50)), position: 1, time: 0)
         try s.apply(OrderEvent(orderID: id, data: .itemsCancelled(lines: [SkuQuantity(sku: "A", qty: 2)], reason: "oos")), position: 2, time: 0)
         #expect(s.status == .cancelled)
-        #expect(s.totalMinor == 350)
+        #expect(s.totalMinor == 400)
+        #expect(s.discountAppliedMinor == 0)
         #expect(!s.isCancelled)
-        try s.apply(OrderEvent(orderID: id, data: .paymentAuthorized(paymentID: "p", amountMinor: 350)), position: 3, time: 0)
+        try s.apply(OrderEvent(orderID: id, data: .paymentAuthorized(paymentID: "p", amountMinor: 400)), position: 3, time: 0)
         #expect(s.paymentStatus == .authorized)
     }
 
