@@ -240,9 +240,19 @@ public final class OrderLogClient: Sendable {
     }
 
     /// The order's snapshot as the JSON object of docs/EVENTS.md §7, or nil if it does not exist.
+    /// A snapshot larger than a frame comes in parts, each asked for as of the order's last
+    /// position in the first, so the parts belong to one snapshot.
     public func snapshotJSON(_ orderID: String, asOf: WireAsOf = .now) async throws -> String? {
-        guard case .snapshot(let found, let json) = try await request(.getSnapshot(orderID: orderID, asOf: asOf)) else { throw unexpected(nil) }
-        return found ? String(decoding: json, as: UTF8.self) : nil
+        guard case .snapshot(let found, var json, let total, let position) = try await request(.getSnapshot(orderID: orderID, asOf: asOf, offset: 0)) else { throw unexpected(nil) }
+        guard found else { return nil }
+        while json.count < Int(total) {
+            guard case .snapshot(true, let part, let t, _) = try await request(.getSnapshot(orderID: orderID, asOf: .position(position), offset: UInt32(json.count))),
+                  t == total, !part.isEmpty else {
+                throw ClientError(code: "protocol", message: "the snapshot of \(orderID) changed or stopped between its parts")
+            }
+            json += part
+        }
+        return String(decoding: json, as: UTF8.self)
     }
 
     /// The order's events, oldest first (fetched a frame's worth at a time).
@@ -291,9 +301,17 @@ public final class OrderLogClient: Sendable {
         return (total, ids)
     }
 
-    /// Totals per currency and channel, now or as recorded at `asOf` (µs).
+    /// Totals per currency and channel, now or as recorded at `asOf` (µs): every row, however
+    /// many pages that takes (the pages after the first are asked for through the position
+    /// the first was computed at, so they add up to one answer).
     public func totals(asOf: Int64? = nil) async throws -> [WireTotalsRow] {
-        guard case .totals(let rows) = try await request(.getTotals(asOf: asOf)) else { throw unexpected(nil) }
+        guard case .totals(var rows, let end, var next) = try await request(.getTotals(asOf: asOf.map { .time($0) } ?? .now, after: "")) else { throw unexpected(nil) }
+        while !next.isEmpty {
+            guard case .totals(let page, _, let n) = try await request(.getTotals(asOf: .position(end), after: next)) else { throw unexpected(nil) }
+            guard !page.isEmpty || n.isEmpty else { throw ClientError(code: "protocol", message: "TOTALS named a next page but brought no row") }
+            rows += page
+            next = n
+        }
         return rows
     }
 

@@ -69,6 +69,34 @@ struct Connection {
     /// (an id takes at most 2 + 64 bytes; the header, total, count and a cursor take 100).
     var ordersPageMax: Int { max(1, min(10_000, (Int(limits.maxFrameBytes) - 100) / (2 + OrderID.lengthMax))) }
 
+    /// The part of a snapshot's JSON from `offset` that fits one frame (PROTOCOL.md §4).
+    func snapshotChunk(_ json: [UInt8], offset: Int, position: UInt64) -> Message {
+        // Header 12, found 1, blob length 4, total 4, position 8.
+        let room = max(1, Int(limits.maxFrameBytes) - 8 - 1 - 4 - 4 - 8)
+        let start = min(offset, json.count)
+        return .snapshot(found: true, json: Array(json[start..<min(json.count, start + room)]), totalBytes: UInt32(clamping: json.count), position: position)
+    }
+
+    /// The rows after the cursor `after` that fit one frame; the cursor is the last row's
+    /// currency (always three letters) followed by its channel.
+    func totalsPage(_ rows: [WireTotalsRow], after: String, end: UInt64) -> Message {
+        func key(_ r: WireTotalsRow) -> String { r.currency + r.channel }
+        // Split by bytes, compared as the rows are sorted: (currency, channel).
+        let utf8 = Array(after.utf8)
+        let cursor = (String(decoding: utf8.prefix(3), as: UTF8.self), String(decoding: utf8.dropFirst(3), as: UTF8.self))
+        let rest = after.isEmpty ? rows[...] : rows.drop { ($0.currency, $0.channel) <= cursor }
+        // Header 8, count 4, end 8, and a next cursor of up to 2 + 3 + 1024 bytes.
+        var room = Int(limits.maxFrameBytes) - 8 - 4 - 8 - 2 - 3 - EventLimits.stringBytesMax
+        var page: [WireTotalsRow] = []
+        for r in rest {
+            room -= Message.encodedSize(r)
+            if room < 0 { break }
+            page.append(r)
+        }
+        let more = page.count < rest.count && !page.isEmpty
+        return .totals(page, end: end, next: more ? key(page.last!) : "")
+    }
+
     /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
     /// follow (the client asks again after the last one's seq).
     func historyPage(_ history: [StoredEvent], afterSeq: UInt32) -> Message {
@@ -245,15 +273,19 @@ struct Connection {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }
 
-                            case .getSnapshot(let orderID, let asOf):
-                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .snapshot(found: false, json: [])); continue }
+                            case .getSnapshot(let orderID, let asOf, let offset):
+                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0)); continue }
                                 do {
                                     let s: OrderSnapshot? = switch asOf {
                                     case .now: try store.snapshot(oid)
                                     case .time(let t): try store.snapshot(oid, asOfTime: t)
                                     case .position(let p): try store.snapshot(oid, asOfPosition: p)
                                     }
-                                    try await sink.send(id, .snapshot(found: s != nil, json: s.map { Array($0.json.utf8) } ?? []))
+                                    guard let s else {
+                                        try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0))
+                                        continue
+                                    }
+                                    try await sink.send(id, snapshotChunk(Array(s.json.utf8), offset: Int(offset), position: s.lastPosition ?? 0))
                                 } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }
@@ -278,13 +310,20 @@ struct Connection {
                                 }
                                 try await sink.send(id, .orders(total: UInt32(clamping: page.total), ids: page.ids.map(\.value), next: page.next ?? ""))
 
-                            case .getTotals(let asOf):
+                            case .getTotals(let asOf, let after):
                                 do {
-                                    let rows = try store.totals(asOf: asOf)
-                                    try await sink.send(id, .totals(rows.map {
+                                    let end: UInt64 = switch asOf {
+                                    case .now: store.log.endPosition.rawValue
+                                    case .position(let p): min(p, store.log.endPosition.rawValue)
+                                    case .time(let t):
+                                        t == .max ? store.log.endPosition.rawValue
+                                            : try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1)).rawValue
+                                    }
+                                    let rows = try store.totals(before: end).map {
                                         WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
                                                       total: $0.total, captured: $0.captured, refunded: $0.refunded)
-                                    }))
+                                    }
+                                    try await sink.send(id, totalsPage(rows, after: after, end: end))
                                 } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }

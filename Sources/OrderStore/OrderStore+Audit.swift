@@ -155,7 +155,6 @@ extension OrderStore {
     /// Totals per currency and channel over every order as recorded at `time` (µs since the
     /// Unix epoch; nil: now).
     public func totals(asOf time: Int64? = nil) throws -> [TotalsRow] {
-        var snapshots: [OrderID: OrderSnapshot] = [:]
         let end: LogPosition
         do {
             // "At or before `time`" is "before the first record after it"; no record is after
@@ -164,8 +163,16 @@ extension OrderStore {
                 t == .max ? log.endPosition : try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1))
             } ?? log.endPosition
         } catch { throw StoreError.storage(error) }
+        return try totals(before: end.rawValue)
+    }
+
+    /// Totals per currency and channel over the events before position `end` (clamped to the
+    /// log's end): the same answer however often it is asked, which is how a client reads
+    /// them page by page.
+    public func totals(before end: UInt64) throws -> [TotalsRow] {
+        var snapshots: [OrderID: OrderSnapshot] = [:]
         try forEachEvent { stored in
-            guard stored.position < end.rawValue else { return false }
+            guard stored.position < end else { return false }
             let id = stored.event.orderID
             try? snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
             return true

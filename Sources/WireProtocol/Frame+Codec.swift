@@ -46,6 +46,35 @@ extension Message {
     /// `eventBytes` in all: what a frame limit is compared with.
     public static func appendFrameLength(eventBytes: Int) -> Int { Frame.headerBytes - 4 + 2 + eventBytes }
 
+    static func encode(_ asOf: WireAsOf, into w: inout WireWriter) {
+        switch asOf {
+        case .now: w.u8(0); w.i64(0)
+        case .time(let t): w.u8(1); w.i64(t)
+        case .position(let p): w.u8(2); w.i64(Int64(bitPattern: p))
+        }
+    }
+
+    static func encode(_ r: WireTotalsRow, into w: inout WireWriter) {
+        w.str(r.currency); w.str(r.channel); w.u32(r.orders); w.i64(r.total); w.i64(r.captured); w.i64(r.refunded)
+    }
+
+    /// The bytes `r` takes in `TOTALS`.
+    public static func encodedSize(_ r: WireTotalsRow) -> Int { 2 + r.currency.utf8.count + 2 + r.channel.utf8.count + 4 + 24 }
+
+    static func decodeAsOf(_ r: inout WireReader) throws(WireError) -> WireAsOf {
+        let kind = try r.u8("as of kind"), value = try r.i64("as of value")
+        switch kind {
+        case 0:
+            guard value == 0 else { throw r.fail("as of kind 0 (now) carries \(value); it must be 0") }
+            return .now
+        case 1: return .time(value)
+        case 2:
+            guard value >= 0 else { throw r.fail("as of position \(value) is negative") }
+            return .position(UInt64(value))
+        default: throw r.fail("as of kind \(kind) is not 0, 1 or 2")
+        }
+    }
+
     func encodePayload(into w: inout WireWriter) {
         switch self {
         case .hello(let version, let name, let token):
@@ -81,15 +110,12 @@ extension Message {
             Self.encode(events, into: &w)
         case .events(let events):
             Self.encode(events, into: &w)
-        case .getSnapshot(let id, let asOf):
+        case .getSnapshot(let id, let asOf, let offset):
             w.str(id)
-            switch asOf {
-            case .now: w.u8(0); w.i64(0)
-            case .time(let t): w.u8(1); w.i64(t)
-            case .position(let p): w.u8(2); w.i64(Int64(bitPattern: p))
-            }
-        case .snapshot(let found, let json):
-            w.u8(found ? 1 : 0); w.blob(json)
+            Self.encode(asOf, into: &w)
+            w.u32(offset)
+        case .snapshot(let found, let json, let total, let position):
+            w.u8(found ? 1 : 0); w.blob(json); w.u32(total); w.u64(position)
         case .listOrders(let by, let limit, let cursor):
             switch by {
             case .customer(let c): w.u8(0); w.str(c)
@@ -101,11 +127,13 @@ extension Message {
             w.u32(total); w.u32(UInt32(ids.count))
             for id in ids { w.str(id) }
             w.str(next)
-        case .getTotals(let asOf):
-            w.u8(asOf == nil ? 0 : 1); w.i64(asOf ?? 0)
-        case .totals(let rows):
+        case .getTotals(let asOf, let after):
+            Self.encode(asOf, into: &w)
+            w.str(after)
+        case .totals(let rows, let end, let next):
             w.u32(UInt32(rows.count))
-            for r in rows { w.str(r.currency); w.str(r.channel); w.u32(r.orders); w.i64(r.total); w.i64(r.captured); w.i64(r.refunded) }
+            for r in rows { Self.encode(r, into: &w) }
+            w.u64(end); w.str(next)
         case .subscribe(let from, let credits, let mask, let prefix):
             switch from {
             case .position(let p): w.u8(0); w.i64(Int64(bitPattern: p))
@@ -196,19 +224,12 @@ extension Message {
             return type == .history ? .history(events, more: more) : .events(events)
         case .getSnapshot:
             let id = try r.str("order id")
-            let kind = try r.u8("as of kind"), value = try r.i64("as of value")
-            switch kind {
-            case 0: return .getSnapshot(orderID: id, asOf: .now)
-            case 1: return .getSnapshot(orderID: id, asOf: .time(value))
-            case 2:
-                guard value >= 0 else { throw r.fail("as of position \(value) is negative") }
-                return .getSnapshot(orderID: id, asOf: .position(UInt64(value)))
-            default: throw r.fail("as of kind \(kind) is not 0, 1 or 2")
-            }
+            let asOf = try Self.decodeAsOf(&r)
+            return .getSnapshot(orderID: id, asOf: asOf, offset: try r.u32("offset"))
         case .snapshot:
             let found = try r.u8("found")
             guard found <= 1 else { throw r.fail("found \(found) is not 0 or 1") }
-            return .snapshot(found: found == 1, json: try r.blob("snapshot"))
+            return .snapshot(found: found == 1, json: try r.blob("snapshot"), totalBytes: try r.u32("total bytes"), position: try r.u64("position"))
         case .listOrders:
             let by = try r.u8("by")
             let value = try r.str(by == 0 ? "customer id" : "status")
@@ -227,12 +248,8 @@ extension Message {
             for k in 0..<n { ids.append(try r.str("order id \(k)")) }
             return .orders(total: total, ids: ids, next: try r.str("next cursor"))
         case .getTotals:
-            let kind = try r.u8("as of kind"), value = try r.i64("as of")
-            switch kind {
-            case 0: return .getTotals(asOf: nil)
-            case 1: return .getTotals(asOf: value)
-            default: throw r.fail("as of kind \(kind) is not 0 or 1")
-            }
+            let asOf = try Self.decodeAsOf(&r)
+            return .getTotals(asOf: asOf, after: try r.str("after"))
         case .totals:
             let n = try r.count("rows", itemBytesMin: 2 + 2 + 4 + 24)
             var rows: [WireTotalsRow] = []
@@ -241,7 +258,7 @@ extension Message {
                 rows.append(WireTotalsRow(currency: try r.str("row \(k) currency"), channel: try r.str("row \(k) channel"), orders: try r.u32("row \(k) orders"),
                                           total: try r.i64("row \(k) total"), captured: try r.i64("row \(k) captured"), refunded: try r.i64("row \(k) refunded")))
             }
-            return .totals(rows)
+            return .totals(rows, end: try r.u64("end position"), next: try r.str("next cursor"))
         case .subscribe:
             let kind = try r.u8("from kind"), value = try r.i64("from")
             let credits = try r.u32("credits"), mask = try r.u32("type mask"), prefix = try r.str("order id prefix")

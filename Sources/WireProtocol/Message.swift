@@ -122,15 +122,21 @@ public enum Message: Hashable, Sendable {
     case getHistory(orderID: String, afterSeq: UInt32)
     /// As many events as fit a frame; `more`: ask again after the last one's seq.
     case history([WireStoredEvent], more: Bool)
-    case getSnapshot(orderID: String, asOf: WireAsOf)
-    case snapshot(found: Bool, json: [UInt8])
+    /// The snapshot's JSON from byte `offset` on (0: from the start).
+    case getSnapshot(orderID: String, asOf: WireAsOf, offset: UInt32)
+    /// As much of the JSON from the offset asked for as fits a frame; `totalBytes`: the whole
+    /// JSON's length; `position`: the order's last position in it (ask for the rest as of it).
+    case snapshot(found: Bool, json: [UInt8], totalBytes: UInt32, position: UInt64)
     /// At most `limit` ids after `cursor` ("" from the start of the list).
     case listOrders(by: WireListBy, limit: UInt32, cursor: String)
     /// A page; `next`: the cursor for the page after it ("" when this is the last).
     case orders(total: UInt32, ids: [String], next: String)
-    /// nil: now; else as recorded at this time (µs).
-    case getTotals(asOf: Int64?)
-    case totals([WireTotalsRow])
+    /// Now, as recorded at a time (µs), or through a position; rows after the cursor `after`
+    /// ("" from the first).
+    case getTotals(asOf: WireAsOf, after: String)
+    /// Rows that fit a frame; `end`: the totals count the events before this position (ask
+    /// for the next page as of it); `next`: the cursor of the next page ("" for the last).
+    case totals([WireTotalsRow], end: UInt64, next: String)
     case subscribe(from: WireSubscribeFrom, credits: UInt32, typeMask: UInt32, orderPrefix: String)
     case subscribed(startPosition: UInt64)
     case events([WireStoredEvent])

@@ -48,14 +48,14 @@ final class ServerFixture: @unchecked Sendable {
 
 /// Sends raw bytes on a new connection and collects the frames the server sends back until it
 /// closes the connection.
-func rawExchange(port: Int, _ bytes: [UInt8]) async throws -> [Frame] {
+func rawExchange(port: Int, _ bytes: [UInt8], maxFrameBytes: Int = 1 << 20) async throws -> [Frame] {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { ch in
             ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
         }
     return try await channel.executeThenClose { inbound, outbound in
         try await outbound.write(ByteBuffer(bytes: bytes))
-        var decoder = FrameDecoder(maxFrameBytes: 1 << 20)
+        var decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
         var frames: [Frame] = []
         for try await buffer in inbound {
             decoder.append(buffer.readableBytesView)
@@ -337,6 +337,45 @@ struct ServerTests {
         let byCustomer = try await client.orders(customer: "C1", limit: 201)
         #expect(byCustomer.total == 250)
         #expect(byCustomer.ids == Array(f.store.orders(ofCustomer: "C1").prefix(201)).map(\.value))
+        await client.close()
+        await f.stop()
+    }
+
+    @Test("snapshots and totals larger than a frame come in parts and arrive whole; no server frame passes the limit it announced")
+    func snapshotAndTotalsParts() async throws {
+        var limits = WireLimits()
+        limits.maxFrameBytes = 4096
+        let f = try await ServerFixture(limits: limits)
+        // Written through the store: such events do not fit a 4 KiB frame themselves.
+        let wide = OrderEvent(orderID: try OrderID("WIDE-1"), data: .orderPlaced(
+            customerID: "C1", channel: "web", currency: "EUR",
+            lines: (0..<60).map { PlacedLine(sku: "SKU-\($0)-" + String(repeating: "s", count: 1000), qty: 1, unitPriceMinor: 100) },
+            shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        let channels = try (0..<200).map { i in
+            AppendEvent(OrderEvent(orderID: try OrderID("CH-\(i)"), data: .orderPlaced(
+                customerID: "C2", channel: "channel-\(i)-" + String(repeating: "c", count: 100), currency: i % 2 == 0 ? "EUR" : "USD",
+                lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil)))
+        }
+        _ = try await f.store.append([AppendEvent(wide)] + channels)
+        let client = try await f.client()
+        let expected = try #require(try f.store.snapshot(wide.orderID)).json
+        #expect(expected.utf8.count > 4 * 4096)
+        #expect(try await client.snapshotJSON("WIDE-1") == expected)
+        #expect(try await client.snapshotJSON("WIDE-1", asOf: .position(0)) == expected)
+        let rows = try await client.totals()
+        let local = try f.store.totals()
+        #expect(rows.count == 201)  // 200 channels and the wide order's
+        #expect(rows.map(\.channel) == local.map(\.channel))
+        #expect(rows.map(\.currency) == local.map(\.currency))
+        #expect(try await client.totals(asOf: .max) == rows)
+        // Read raw with a decoder held to the announced 4 KiB: a larger frame would throw.
+        var raw = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "x", token: "")).encoded()
+        raw += Frame(requestID: 2, message: .getSnapshot(orderID: "WIDE-1", asOf: .now, offset: 0)).encoded()
+        raw += Frame(requestID: 3, message: .getTotals(asOf: .now, after: "")).encoded()
+        raw += Frame(requestID: 4, message: .listOrders(by: .customer("C2"), limit: 10_000, cursor: "")).encoded()
+        raw += Frame(requestID: 5, message: .close(reason: "")).encoded()
+        let frames = try await rawExchange(port: f.server.port, raw, maxFrameBytes: 4096)
+        #expect(frames.map(\.message.type) == [.welcome, .snapshot, .totals, .orders, .close])
         await client.close()
         await f.stop()
     }
