@@ -3,6 +3,7 @@ import Logging
 import LogStorage
 import Metrics
 import NIOCore
+import NIOPosix
 import OrderModel
 import OrderStore
 import Synchronization
@@ -63,6 +64,14 @@ struct Connection {
             defer { stuck.cancel() }
             if let last = await task.value { try? await sink.send(id, last) }
         }
+    }
+
+    /// Runs `body` here when it replays at most `configuration.replayEventsInline` events,
+    /// else on NIO's thread pool: a request that replays a long order (or the whole log)
+    /// must not hold this event loop, whose other connections would wait behind it.
+    func offLoop<T: Sendable>(cost: Int, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        if cost <= store.configuration.replayEventsInline { return try body() }
+        return try await NIOThreadPool.singleton.runIfActive(body)
     }
 
     /// The most ids one ORDERS frame carries: 10,000, or fewer when the frame limit is small
@@ -235,7 +244,12 @@ struct Connection {
                                 let started = ContinuousClock.now
                                 let payloadBytes = events.reduce(0) { $0 + $1.payload.count }
                                 let write: OrderStore.PendingWrite
-                                do { write = try store.write(batch) } catch let error as StoreError {
+                                let store = self.store
+                                do {
+                                    let checked = batch
+                                    let cost = store.replayCost(Set(checked.map(\.event.orderID)))
+                                    write = try await offLoop(cost: cost) { try store.write(checked) }
+                                } catch let error as StoreError {
                                     if error.code == .rejected, let e = error.orderError {
                                         server.metrics.rejected(e.code.rawValue)
                                         try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.detail))
@@ -269,17 +283,25 @@ struct Connection {
 
                             case .getHistory(let orderID, let afterSeq):
                                 guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([], more: false)); continue }
-                                do { try await sink.send(id, historyPage(try store.history(oid), afterSeq: afterSeq)) } catch {
+                                do {
+                                    let store = self.store
+                                    let history = try await offLoop(cost: store.replayCost([oid], cachedCountsAsFree: false)) { try store.history(oid) }
+                                    try await sink.send(id, historyPage(history, afterSeq: afterSeq))
+                                } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                                 }
 
                             case .getSnapshot(let orderID, let asOf, let offset):
                                 guard let oid = try? OrderID(orderID) else { try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0)); continue }
                                 do {
-                                    let s: OrderSnapshot? = switch asOf {
-                                    case .now: try store.snapshot(oid)
-                                    case .time(let t): try store.snapshot(oid, asOfTime: t)
-                                    case .position(let p): try store.snapshot(oid, asOfPosition: p)
+                                    let store = self.store
+                                    let cost = store.replayCost([oid], cachedCountsAsFree: asOf == .now)
+                                    let s: OrderSnapshot? = try await offLoop(cost: cost) {
+                                        switch asOf {
+                                        case .now: try store.snapshot(oid)
+                                        case .time(let t): try store.snapshot(oid, asOfTime: t)
+                                        case .position(let p): try store.snapshot(oid, asOfPosition: p)
+                                        }
                                     }
                                     guard let s else {
                                         try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0))
@@ -312,6 +334,7 @@ struct Connection {
 
                             case .getTotals(let asOf, let after):
                                 do {
+                                    let store = self.store
                                     let end: UInt64 = switch asOf {
                                     case .now: store.log.endPosition.rawValue
                                     case .position(let p): min(p, store.log.endPosition.rawValue)
@@ -319,7 +342,8 @@ struct Connection {
                                         t == .max ? store.log.endPosition.rawValue
                                             : try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1)).rawValue
                                     }
-                                    let rows = try store.totals(before: end).map {
+                                    // A replay of the log up to `end`: never on an event loop.
+                                    let rows = try await offLoop(cost: .max) { try store.totals(before: end) }.map {
                                         WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
                                                       total: $0.total, captured: $0.captured, refunded: $0.refunded)
                                     }

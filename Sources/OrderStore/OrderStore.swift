@@ -16,6 +16,13 @@ public struct StoreConfiguration: Sendable {
     /// Snapshots kept in memory; others are replayed from their events (a handful of reads)
     /// when asked for. Default 200,000.
     public var snapshotCacheMax = 200_000
+    /// Bytes of snapshots kept in memory (estimated, `OrderSnapshot.estimatedBytes`): the
+    /// bound that holds when orders are large. Default 256 MiB.
+    public var snapshotCacheBytesMax = 256 << 20
+    /// An order with more events than this is replayed off the caller's thread when a server
+    /// asks (`replayCost`): work proportional to one order's history must not hold an event
+    /// loop. Default 1000.
+    public var replayEventsInline = 1000
     /// Events in one append batch. Default 10,000.
     public var batchEventsMax = 10_000
 
@@ -61,7 +68,7 @@ public final class OrderStore: Sendable {
     let logger: Logger
 
     struct State {
-        var cache: [OrderID: OrderSnapshot] = [:]
+        var cache: SnapshotCache
         var indexes = OrderIndexes()
         var nextPosition: UInt64 = 0
         /// Set after a durability failure or a foreign write: appends are refused until reopen.
@@ -82,7 +89,7 @@ public final class OrderStore: Sendable {
         let logger = logger ?? Logger(label: "orderlog.store", factory: { _ in SwiftLogNoOpLogHandler() })
         let log: Log
         do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
-        var state = State()
+        var state = State(cache: SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax))
         // Stored events that do not decode or that the rules refuse are logged and skipped
         // here; `audit` reports them with their positions.
         struct Part: Sendable {
@@ -130,12 +137,12 @@ public final class OrderStore: Sendable {
             state.indexes.update(snapshot)
         }
         state.nextPosition = log.endPosition.rawValue
-        // Keep the most recently changed orders warm.
-        if snapshots.count <= configuration.snapshotCacheMax {
-            state.cache = snapshots
-        } else {
-            let recent = snapshots.values.sorted { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }.prefix(configuration.snapshotCacheMax)
-            for s in recent { state.cache[s.orderID] = s }
+        // Keep the most recently changed orders warm, within both bounds.
+        let recent = snapshots.count <= configuration.snapshotCacheMax ? Array(snapshots.values)
+            : Array(snapshots.values.sorted { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }.prefix(configuration.snapshotCacheMax))
+        for s in recent {
+            state.cache.insert(s)
+            if state.cache.bytes > configuration.snapshotCacheBytesMax { state.cache.remove(s.orderID); break }
         }
         return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
     }
@@ -167,6 +174,17 @@ public final class OrderStore: Sendable {
         guard !batch.isEmpty else { return PendingWrite(results: [], pending: nil) }
         guard batch.count <= configuration.batchEventsMax else {
             throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
+        }
+        // Orders not in the cache are replayed before the lock is taken: one long order must
+        // not hold every other producer's appends. Used below only if still current.
+        let missing = state.withLock { s in
+            var ids: [OrderID] = []
+            for item in batch where s.cache[item.event.orderID] == nil && !ids.contains(item.event.orderID) { ids.append(item.event.orderID) }
+            return ids
+        }
+        var prepared: [OrderID: OrderSnapshot] = [:]
+        for id in missing {
+            do { prepared[id] = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
         }
         let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
             if let failure = s.failure { throw failure }
@@ -200,8 +218,11 @@ public final class OrderStore: Sendable {
                 do throws(OrderError) { try event.validate() } catch { throw StoreError.rejected(error, at: i) }
                 let slot: Int
                 if let known = slots[id] { slot = known } else {
-                    if let cached = s.cache.removeValue(forKey: id) {
+                    if let cached = s.cache.remove(id) {
                         working.append(cached)
+                    } else if let ready = prepared.removeValue(forKey: id), ready.lastPosition == (try? LogKey(id.value)).flatMap({ log.head(forKey: $0)?.position.rawValue }) {
+                        // Appends hold this lock, so the head cannot move while we look.
+                        working.append(ready)
                     } else {
                         do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
                     }
@@ -237,7 +258,7 @@ public final class OrderStore: Sendable {
             }
             guard !requests.isEmpty else {
                 // Only duplicates: nothing changed, so the snapshots go back as they were.
-                for snapshot in working where snapshot.exists { s.cache[snapshot.orderID] = snapshot }
+                for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
                 return (results, nil)
             }
             guard log.nextPosition.rawValue == s.nextPosition else {
@@ -259,9 +280,9 @@ public final class OrderStore: Sendable {
             s.nextPosition += UInt64(requests.count)
             for snapshot in working where snapshot.exists {
                 s.indexes.update(snapshot)
-                s.cache[snapshot.orderID] = snapshot
+                s.cache.insert(snapshot)
             }
-            trimCache(&s.cache)
+            s.cache.trim()
             return (results, pending)
         }
         return PendingWrite(results: results, pending: pending)
@@ -291,14 +312,21 @@ public final class OrderStore: Sendable {
         return write.results
     }
 
-    private func trimCache(_ cache: inout [OrderID: OrderSnapshot]) {
-        guard cache.count > configuration.snapshotCacheMax else { return }
-        // Drop an arbitrary tenth; a dropped order is replayed from its events when next read.
-        let excess = cache.count - configuration.snapshotCacheMax + configuration.snapshotCacheMax / 10
-        // Collected first: removing while iterating `keys` would copy the whole dictionary.
-        let victims = Array(cache.keys.prefix(excess))
-        for key in victims { cache.removeValue(forKey: key) }
+    /// How many events the reads or the write that `ids` need would replay: 0 when every
+    /// order is cached. A server runs the work on a thread pool above
+    /// `configuration.replayEventsInline`, so no event loop replays a long order.
+    public func replayCost(_ ids: some Sequence<OrderID>, cachedCountsAsFree: Bool = true) -> Int {
+        var cost = 0
+        for id in ids {
+            if cachedCountsAsFree, state.withLock({ $0.cache[id] != nil }) { continue }
+            guard let key = try? LogKey(id.value), let head = log.head(forKey: key) else { continue }
+            cost += Int(head.sequence.rawValue)
+        }
+        return cost
     }
+
+    /// Memory held by cached snapshots: (count, estimated bytes).
+    public var cacheUsage: (count: Int, bytes: Int) { state.withLock { ($0.cache.count, $0.cache.bytes) } }
 
     /// Replays `id`'s events whose filter passes into a snapshot.
     func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
@@ -320,7 +348,7 @@ public final class OrderStore: Sendable {
             // replay (or one not yet durable, which the replay could not see) makes it stale.
             // Appends hold this lock, so the head cannot move while we look.
             let head = (try? LogKey(id.value)).flatMap { log.head(forKey: $0)?.position.rawValue }
-            if s.cache[id] == nil && snapshot.lastPosition == head { s.cache[id] = snapshot; trimCache(&s.cache) }
+            if s.cache[id] == nil && snapshot.lastPosition == head { s.cache.insert(snapshot); s.cache.trim() }
         }
         return snapshot
     }

@@ -24,6 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Serve metrics in Prometheus text format on this port (GET /metrics), on the same host.") var metricsPort: Int?
     @Option(help: "Size at which a segment is sealed, in MiB (4–1024; small segments suit drills and tests).") var segmentMib = 64
     @Option(help: "Order snapshots kept in memory (the cache; others are replayed from the log when read).") var snapshotCache = 200_000
+    @Option(help: "Memory for cached snapshots, in MiB (estimated; large orders count by their size).") var snapshotCacheMib = 256
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -35,6 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.log.durability = try parsePolicy(fsync)
         guard snapshotCache >= 0 else { throw ValidationError("--snapshot-cache must be 0 or more") }
         configuration.snapshotCacheMax = snapshotCache
+        guard (1...1 << 20).contains(snapshotCacheMib) else { throw ValidationError("--snapshot-cache-mib must be 1…1048576, got \(snapshotCacheMib)") }
+        configuration.snapshotCacheBytesMax = snapshotCacheMib << 20
         guard (4...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 4…1024, got \(segmentMib)") }
         configuration.log.segmentBytesMax = segmentMib << 20
         // A batch must fit in one segment.

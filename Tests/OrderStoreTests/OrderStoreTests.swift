@@ -10,18 +10,20 @@ final class StoreFixture: @unchecked Sendable {
     let path: String
     var store: OrderStore
 
-    init() throws {
+    let configuration: StoreConfiguration
+
+    init(_ change: (inout StoreConfiguration) -> Void = { _ in }) throws {
         path = FileManager.default.temporaryDirectory.path + "/orderstore-test-\(UUID().uuidString.prefix(8))"
         var c = StoreConfiguration()
         c.log.durability = .none
+        change(&c)
+        configuration = c
         store = try OrderStore.open(path: path, configuration: c)
     }
 
     func reopen() throws {
         try store.close()
-        var c = StoreConfiguration()
-        c.log.durability = .none
-        store = try OrderStore.open(path: path, configuration: c)
+        store = try OrderStore.open(path: path, configuration: configuration)
     }
 
     deinit {
@@ -163,6 +165,46 @@ struct OrderStoreTests {
         #expect(all == f.store.orders(withStatus: .placed))
         #expect(all.count == 9)
         #expect(f.store.orders(withStatus: .placed, after: nil, limit: 9).next == nil)
+    }
+
+    @Test("the snapshot cache is bounded by bytes as well as by count: large orders are replayed, not kept, and read the same")
+    func cacheBoundedByBytes() async throws {
+        let f = try StoreFixture { $0.snapshotCacheBytesMax = 1 << 20 }
+        // 40 orders of 60 lines with 1,000-byte skus: ~70 KB each, ~2.8 MB in all.
+        let wide = (0..<40).map { i in
+            OrderEvent(orderID: oid("WIDE-\(i)"), data: .orderPlaced(
+                customerID: "C", channel: "web", currency: "EUR",
+                lines: (0..<60).map { PlacedLine(sku: "S\($0)-" + String(repeating: "s", count: 1000), qty: 1, unitPriceMinor: 100) },
+                shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        }
+        for chunk in stride(from: 0, to: wide.count, by: 5) {
+            _ = try await f.store.append(wide[chunk..<(chunk + 5)].map { AppendEvent($0) })
+            #expect(f.store.cacheUsage.bytes <= 1 << 20)
+        }
+        #expect(f.store.cacheUsage.count < 40)
+        for e in wide { #expect(try f.store.snapshot(e.orderID)?.lines.count == 60) }
+        #expect(f.store.cacheUsage.bytes <= 1 << 20)
+        try f.reopen()
+        #expect(f.store.cacheUsage.bytes <= 1 << 20)
+        #expect(try f.store.snapshot(oid("WIDE-7"))?.lines.count == 60)
+    }
+
+    @Test("a long order is priced by its events for the server's off-loop decision; a cached one costs nothing now")
+    func replayCost() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.append([AppendEvent(placed("LONG"))] + (0..<1500).map { _ in AppendEvent(event("LONG", .noteAdded(text: "n"))) })
+        #expect(f.store.replayCost([oid("LONG")]) == 0)  // cached
+        #expect(f.store.replayCost([oid("LONG")], cachedCountsAsFree: false) == 1501)
+        #expect(f.store.replayCost([oid("NEW")]) == 0)
+        // A rejected batch drops the order from the cache; the next append replays it before
+        // taking the store's lock, and the order reads the same.
+        await #expect(throws: StoreError.self) {
+            try await f.store.append([AppendEvent(event("LONG", .noteAdded(text: "ok"))), AppendEvent(event("LONG", .paymentCaptured(paymentID: "P", amountMinor: 5)))])
+        }
+        #expect(f.store.replayCost([oid("LONG")]) == 1501)
+        _ = try await f.store.append([AppendEvent(event("LONG", .noteAdded(text: "after")))])
+        #expect(try f.store.snapshot(oid("LONG"))?.version == 1502)
+        #expect(try f.store.snapshot(oid("LONG")) == OrderSnapshot.replaying(oid("LONG"), try f.store.history(oid("LONG"))))
     }
 
     @Test("import of an export gives an identical export, and importing it again stores nothing")

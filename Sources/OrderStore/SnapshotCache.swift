@@ -1,0 +1,91 @@
+import OrderModel
+
+/// The store's snapshots in memory, bounded both by count and by bytes: an order can hold up
+/// to 1000 lines of 1 KiB skus, so a count alone says little about memory (400 such orders
+/// are ~400 MB). A snapshot dropped from here is replayed from its events when next needed.
+struct SnapshotCache: Sendable {
+    private struct Entry: Sendable {
+        var snapshot: OrderSnapshot
+        var bytes: Int
+    }
+
+    let countMax: Int
+    let bytesMax: Int
+    private var entries: [OrderID: Entry] = [:]
+    /// Σ of the entries' estimated bytes.
+    private(set) var bytes = 0
+
+    init(countMax: Int, bytesMax: Int) {
+        self.countMax = countMax
+        self.bytesMax = bytesMax
+    }
+
+    var count: Int { entries.count }
+
+    subscript(id: OrderID) -> OrderSnapshot? { entries[id]?.snapshot }
+
+    /// Keeps `snapshot` (replacing any older one); a snapshot larger than the whole bound is
+    /// not kept.
+    mutating func insert(_ snapshot: OrderSnapshot) {
+        let size = snapshot.estimatedBytes
+        guard size <= bytesMax else { remove(snapshot.orderID); return }
+        if let old = entries.updateValue(Entry(snapshot: snapshot, bytes: size), forKey: snapshot.orderID) { bytes -= old.bytes }
+        bytes += size
+    }
+
+    /// Takes the snapshot out (the caller changes it in place, with no second reference).
+    @discardableResult
+    mutating func remove(_ id: OrderID) -> OrderSnapshot? {
+        guard let old = entries.removeValue(forKey: id) else { return nil }
+        bytes -= old.bytes
+        return old.snapshot
+    }
+
+    mutating func removeAll() {
+        entries.removeAll()
+        bytes = 0
+    }
+
+    /// Drops entries until both bounds hold, with a tenth of room to spare so a full cache is
+    /// not trimmed on every batch.
+    mutating func trim() {
+        guard entries.count > countMax || bytes > bytesMax else { return }
+        let countTarget = countMax - countMax / 10
+        let bytesTarget = bytesMax - bytesMax / 10
+        // Collected first: removing while iterating `keys` would copy the whole dictionary.
+        var victims: [OrderID] = []
+        var count = entries.count, size = bytes
+        for (id, entry) in entries {
+            if count <= countTarget && size <= bytesTarget { break }
+            victims.append(id)
+            count -= 1
+            size -= entry.bytes
+        }
+        for id in victims { remove(id) }
+    }
+}
+
+extension OrderSnapshot {
+    /// About how many bytes the snapshot holds in memory: its arrays and the bytes of its
+    /// strings. An estimate for bounding a cache, not an exact measure (an id of 15 bytes or
+    /// fewer is stored inside its String and costs nothing extra).
+    public var estimatedBytes: Int {
+        var n = 512 + customerID.utf8.count + channel.utf8.count
+        for l in lines { n += 112 + l.sku.utf8.count }
+        for p in payments { n += 96 + p.id.utf8.count + (p.lastFailureReason?.utf8.count ?? 0) }
+        for f in fulfillments {
+            n += 96 + f.id.utf8.count + f.location.utf8.count + (f.carrier?.utf8.count ?? 0) + (f.trackingNo?.utf8.count ?? 0)
+            for l in f.lines { n += 24 + l.sku.utf8.count }
+        }
+        for r in returns {
+            n += 96 + r.id.utf8.count + r.reason.utf8.count
+            for l in r.lines { n += 24 + l.sku.utf8.count }
+            for l in r.received ?? [] { n += 24 + l.sku.utf8.count }
+        }
+        for r in refunds { n += 64 + r.id.utf8.count + (r.paymentID?.utf8.count ?? 0) + (r.returnID?.utf8.count ?? 0) }
+        // Event ids: one (String, UInt64) each; longer ids than 15 bytes live on the heap.
+        n += eventIDs.count * 24
+        for e in eventIDs where e.id.utf8.count > 15 { n += 32 + e.id.utf8.count }
+        return n
+    }
+}
