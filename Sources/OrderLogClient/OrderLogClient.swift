@@ -95,7 +95,12 @@ public final class OrderLogClient: Sendable {
                     var decoder = FrameDecoder(maxFrameBytes: 64 << 20)
                     for try await buffer in inbound {
                         decoder.append(buffer.readableBytesView)
-                        while let frame = try decoder.next() { await box.deliver(frame) }
+                        while let frame = try decoder.next() {
+                            // The server's frames are held to the limit it announced: a larger
+                            // one is a broken server, not something to buffer.
+                            if case .welcome(_, _, _, let limits) = frame.message { decoder.maxFrameBytes = Int(limits.maxFrameBytes) }
+                            await box.deliver(frame)
+                        }
                     }
                 }
                 await box.fail(ClientError(code: "closed", message: "the server closed the connection"))
@@ -293,7 +298,7 @@ public final class OrderLogClient: Sendable {
             total = Int(t)
             ids += page.prefix(limit - ids.count)
             // A page that brings nothing yet names a next one would loop forever.
-            guard page.count > 0 || next.isEmpty else {
+            guard page.count > 0 || next.isEmpty || want == 0 else {
                 throw ClientError(code: "protocol", message: "ORDERS named a next page but brought no id")
             }
             cursor = next
@@ -307,7 +312,8 @@ public final class OrderLogClient: Sendable {
     public func totals(asOf: Int64? = nil) async throws -> [WireTotalsRow] {
         guard case .totals(var rows, let end, var next) = try await request(.getTotals(asOf: asOf.map { .time($0) } ?? .now, after: "")) else { throw unexpected(nil) }
         while !next.isEmpty {
-            guard case .totals(let page, _, let n) = try await request(.getTotals(asOf: .position(end), after: next)) else { throw unexpected(nil) }
+            // As of position end − 1: the same events (end ≥ 1 whenever there is a row).
+            guard case .totals(let page, _, let n) = try await request(.getTotals(asOf: .position(end &- 1), after: next)) else { throw unexpected(nil) }
             guard !page.isEmpty || n.isEmpty else { throw ClientError(code: "protocol", message: "TOTALS named a next page but brought no row") }
             rows += page
             next = n

@@ -102,8 +102,10 @@ struct Connection {
             if room < 0 { break }
             page.append(r)
         }
-        let more = page.count < rest.count && !page.isEmpty
-        return .totals(page, end: end, next: more ? key(page.last!) : "")
+        if page.isEmpty && !rest.isEmpty {
+            return .error(code: WireError.Code.invalidRequest.rawValue, message: "a totals row of \(Message.encodedSize(rest.first!)) bytes does not fit the frame limit of \(limits.maxFrameBytes)")
+        }
+        return .totals(page, end: end, next: page.count < rest.count ? key(page.last!) : "")
     }
 
     /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
@@ -337,7 +339,8 @@ struct Connection {
                                     let store = self.store
                                     let end: UInt64 = switch asOf {
                                     case .now: store.log.endPosition.rawValue
-                                    case .position(let p): min(p, store.log.endPosition.rawValue)
+                                    // As of position p includes p, as snapshots do: the events before p + 1.
+                                    case .position(let p): min(p == .max ? p : p + 1, store.log.endPosition.rawValue)
                                     case .time(let t):
                                         t == .max ? store.log.endPosition.rawValue
                                             : try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1)).rawValue
@@ -379,7 +382,7 @@ struct Connection {
                                 server.subscriptionStarted()
                                 let task = Task { () -> Message? in
                                     defer { server.subscriptionEnded() }
-                                    return await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), credits: control, sink: sink,
+                                    return await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), frameMax: Int(limits.maxFrameBytes), credits: control, sink: sink,
                                                       stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
                                 }
                                 subscriptions[id] = Subscription(credits: control, task: task)
@@ -434,7 +437,7 @@ struct Connection {
     /// live, never more than the credits allow, never holding events it cannot send. Ends,
     /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes; when cancelled it
     /// returns that frame for the canceller to send.
-    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], credits: SubscriptionCredits, sink: FrameSink,
+    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], frameMax: Int = 4 << 20, credits: SubscriptionCredits, sink: FrameSink,
                        stopping: @Sendable () -> Bool, lag: Recorder? = nil) async -> Message? {
         var position = from
         var sent = from  // the position after the last event delivered (what a client resumes from)
@@ -446,8 +449,12 @@ struct Connection {
                 guard let allowed = await credits.available() else { break }
                 let limit = min(allowed, 1000)
                 var batch: [WireStoredEvent] = []
+                // The frame's header and count, then the events: never past the frame limit
+                // the server announced (at most 512 KiB of events a frame, to interleave).
+                let room = min(512 << 10, frameMax - 8 - 4)
                 var bytes = 0
                 var scanned = 0
+                var tooLarge: UInt64?
                 let end = log.endPosition.rawValue
                 if position < end {
                     // At most 10,000 records a pass: a filter that matches little must not hold
@@ -460,12 +467,25 @@ struct Connection {
                         let type = view.type.rawValue
                         guard typeMask == 0 || (type >= 1 && type <= 32 && typeMask & (1 << (type - 1)) != 0) else { return true }
                         guard prefix.isEmpty || view.keyBytes.starts(with: prefix) else { return true }
-                        batch.append(WireStoredEvent(
+                        let event = WireStoredEvent(
                             position: view.position.rawValue, seq: view.sequence.rawValue, recordedAt: view.recordedAt.rawValue,
-                            orderID: String(decoding: view.keyBytes, as: UTF8.self), type: type, payload: Array(view.payload)))
-                        bytes += view.encodedByteCount
-                        return batch.count < limit && bytes < 512 << 10
+                            orderID: String(decoding: view.keyBytes, as: UTF8.self), type: type, payload: Array(view.payload))
+                        let size = Message.encodedSize(event)
+                        if size > frameMax - 8 - 4 || (!batch.isEmpty && bytes + size > room) {
+                            // Read again for the next frame — unless no frame can hold it.
+                            position = view.position.rawValue
+                            if batch.isEmpty { tooLarge = view.position.rawValue }
+                            return false
+                        }
+                        batch.append(event)
+                        bytes += size
+                        return batch.count < limit
                     }
+                }
+                if let tooLarge {
+                    code = "error"
+                    reason = "the event at position \(tooLarge) is larger than the frame limit of \(frameMax) bytes"
+                    break
                 }
                 if !batch.isEmpty {
                     await credits.consume(batch.count)

@@ -354,7 +354,11 @@ public final class OrderStore: Sendable {
     }
 
     /// The order as of global position `position`: exactly its events at or before it.
+    /// The cached snapshot serves when the order's newest event is at or before `position`:
+    /// it then holds exactly those events (and the parts of a snapshot read as of the
+    /// position the first part gave agree with it).
     public func snapshot(_ id: OrderID, asOfPosition position: UInt64) throws -> OrderSnapshot? {
+        if let cached = state.withLock({ $0.cache[id] }), let last = cached.lastPosition, last <= position { return cached }
         let s = try replay(id, through: { $0.position <= position })
         return s.exists ? s : nil
     }

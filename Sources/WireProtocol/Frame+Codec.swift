@@ -267,7 +267,9 @@ extension Message {
             case 0:
                 guard value >= 0 else { throw r.fail("from position \(value) is negative") }
                 from = .position(UInt64(value))
-            case 1: from = .end
+            case 1:
+                guard value == 0 else { throw r.fail("from kind 1 (end) carries \(value); it must be 0") }
+                from = .end
             case 2: from = .time(value)
             default: throw r.fail("from kind \(kind) is not 0, 1 or 2")
             }

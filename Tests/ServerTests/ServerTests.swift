@@ -380,6 +380,55 @@ struct ServerTests {
         await f.stop()
     }
 
+    @Test("EVENTS frames stay within the frame limit; an event no frame can hold ends the subscription with error, naming its position")
+    func eventsWithinTheFrameLimit() async throws {
+        var limits = WireLimits()
+        limits.maxFrameBytes = 4096
+        let f = try await ServerFixture(limits: limits)
+        let id = try OrderID("BIG-1")
+        let note = { (n: Int) in AppendEvent(OrderEvent(orderID: id, data: .noteAdded(text: String(repeating: "n", count: n)))) }
+        _ = try await f.store.append([AppendEvent(OrderEvent(orderID: id, data: .orderPlaced(
+            customerID: "C", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 1)],
+            shippingMinor: nil, taxMinor: nil, discountMinor: nil)))] + (0..<10).map { _ in note(1000) })
+        // 11 events of ~1 KB: several frames, each within 4 KiB.
+        let c = try await f.client()
+        var received = 0
+        for try await _ in try await c.subscribe(from: .position(0), follow: false) { received += 1 }
+        #expect(received == 11)
+        // An event larger than any frame: the subscription ends with error at its position.
+        _ = try await f.store.append([AppendEvent(OrderEvent(orderID: id, attributes: "{\"a\":\"" + String(repeating: "x", count: 5000) + "\"}", data: .noteAdded(text: "big")))])
+        var got = 0
+        do {
+            for try await _ in try await c.subscribe(from: .position(0), follow: false) { got += 1 }
+            Issue.record("the subscription ended without an error")
+        } catch let error as ClientError {
+            #expect(error.code == "error")
+            #expect(error.message.contains("position 11"))
+        }
+        #expect(got == 11)
+        await c.close()
+        await f.stop()
+    }
+
+    @Test("totals as of a position count the event at it, as snapshots do; a list asked with limit 0 gives its total")
+    func asOfPositionAndLimitZero() async throws {
+        let f = try await ServerFixture()
+        let c = try await f.client()
+        let placed = { (i: Int) in OrderEvent(orderID: try! OrderID("T-\(i)"), data: .orderPlaced(
+            customerID: "C", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
+            shippingMinor: nil, taxMinor: nil, discountMinor: nil)) }
+        _ = try await c.append([placed(0), placed(1), placed(2)])
+        guard case .totals(let rows, let end, _) = try await c.request(.getTotals(asOf: .position(0), after: "")) else { Issue.record("no TOTALS"); return }
+        #expect(rows.first?.orders == 1)
+        #expect(end == 1)
+        guard case .totals(let all, _, _) = try await c.request(.getTotals(asOf: .position(UInt64(Int64.max)), after: "")) else { Issue.record("no TOTALS"); return }
+        #expect(all.first?.orders == 3)
+        let none = try await c.orders(customer: "C", limit: 0)
+        #expect(none.total == 3 && none.ids.isEmpty)
+        await c.close()
+        await f.stop()
+    }
+
     @Test("tokens grant roles: producers append, consumers read, only admins keep recorded times, an unknown token is refused")
     func roles() async throws {
         let producerToken = "producer-token-0123456789", consumerToken = "consumer-token-0123456789", adminToken = "admin-token-0123456789"
