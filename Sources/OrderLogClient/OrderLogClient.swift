@@ -192,6 +192,9 @@ public final class OrderLogClient: Sendable {
     /// stored, none after it is sent. An event too large for any frame is refused with
     /// `event_too_large` and its index, before anything of its APPEND is sent.
     public func appendSplitting(_ events: [OrderEvent], expected: [ExpectedVersion]? = nil, recordedAt: [Int64?]? = nil) async throws -> [ClientAppendResult] {
+        guard expected == nil || expected!.count == events.count, recordedAt == nil || recordedAt!.count == events.count else {
+            throw ClientError(code: "invalid_request", message: "expected versions and recorded times must be one per event")
+        }
         let wire = Self.wireEvents(events, expected: expected, recordedAt: recordedAt)
         let frameMax = Int(limits.maxFrameBytes)
         let countMax = max(1, min(Int(limits.maxEventsPerAppend), Int(UInt16.max)))

@@ -74,6 +74,15 @@ struct Connection {
         return try await NIOThreadPool.singleton.runIfActive(body)
     }
 
+    /// One thread for replays of the whole log (`GET_TOTALS`): however many clients ask for
+    /// totals, they queue here, and the appends' replays on the shared pool never wait
+    /// behind them.
+    static let logReplays: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
     /// The most ids one ORDERS frame carries: 10,000, or fewer when the frame limit is small
     /// (an id takes at most 2 + 64 bytes; the header, total, count and a cursor take 100).
     var ordersPageMax: Int { max(1, min(10_000, (Int(limits.maxFrameBytes) - 100) / (2 + OrderID.lengthMax))) }
@@ -346,7 +355,7 @@ struct Connection {
                                             : try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1)).rawValue
                                     }
                                     // A replay of the log up to `end`: never on an event loop.
-                                    let rows = try await offLoop(cost: .max) { try store.totals(before: end) }.map {
+                                    let rows = try await Self.logReplays.runIfActive { try store.totals(before: end) }.map {
                                         WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
                                                       total: $0.total, captured: $0.captured, refunded: $0.refunded)
                                     }

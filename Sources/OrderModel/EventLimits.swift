@@ -66,8 +66,13 @@ public enum EventLimits {
         do { value = try JSONParser.parse(bytes, depthBase: attributesDepthBase) } catch {
             throw OrderError(.invalidField, "attributes is not valid JSON: \(error.message)", field: "attributes")
         }
-        guard case .object = value else {
+        guard case .object(_, let raw) = value else {
             throw OrderError(.invalidField, "attributes must be a JSON object", field: "attributes")
+        }
+        // The parser gives an empty object's text as "{}" whatever its spacing (EVENTS.md §2):
+        // `{ }` would come back from an import as `{}`.
+        guard raw == attributes else {
+            throw OrderError(.invalidField, "attributes \(attributes.utf8.count <= 16 ? attributes : "of \(attributes.utf8.count) bytes") is an empty object with spaces inside; write {}", field: "attributes")
         }
     }
 }

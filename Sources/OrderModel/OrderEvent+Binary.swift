@@ -182,10 +182,18 @@ struct BinaryReader {
 
     mutating func string() throws(OrderError) -> String {
         let n = try count()
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)])
         // Invalid UTF-8 is refused, not repaired: a repaired string would be stored as
-        // something other than what was sent.
-        guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)]), as: UTF8.self) else {
-            throw fail("string of \(n) bytes is not valid UTF-8")
+        // something other than what was sent. ASCII (nearly every id) needs no validation and
+        // takes the fast path; replay decodes millions of strings.
+        var ascii = true
+        for b in raw where b >= 0x80 { ascii = false; break }
+        let s: String
+        if ascii {
+            s = String(decoding: raw, as: UTF8.self)
+        } else {
+            guard let valid = String(validating: raw, as: UTF8.self) else { throw fail("string of \(n) bytes is not valid UTF-8") }
+            s = valid
         }
         i += n
         return s

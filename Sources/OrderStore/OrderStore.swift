@@ -175,60 +175,81 @@ public final class OrderStore: Sendable {
         guard batch.count <= configuration.batchEventsMax else {
             throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
-        // Orders not in the cache are replayed before the lock is taken: one long order must
-        // not hold every other producer's appends. Used below only if still current.
-        let missing = state.withLock { s in
-            var ids: [OrderID] = []
-            for item in batch where s.cache[item.event.orderID] == nil && !ids.contains(item.event.orderID) { ids.append(item.event.orderID) }
-            return ids
+        // Every check that needs no order state runs before the lock: the one check of every
+        // limit (EVENTS.md §4), whichever way the event came — what is stored must export to
+        // a line that imports back to the same bytes — and the recorded time's.
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        for (i, item) in batch.enumerated() {
+            let id = item.event.orderID
+            // A kept recorded time from the future would hold every later record there
+            // (recorded times never decrease), breaking as-of queries for good.
+            if let r = item.recordedAt, r > now + 60_000_000 {
+                throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
+            }
+            if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
+                throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
+            }
+            do throws(OrderError) { try item.event.validate() } catch { throw StoreError.rejected(error, at: i) }
         }
+        // The batch's orders, each once, in first-seen order (the order the lists take).
+        var orders: [OrderID] = []
+        var seen = Set<OrderID>()
+        orders.reserveCapacity(batch.count)
+        seen.reserveCapacity(batch.count)
+        for item in batch where seen.insert(item.event.orderID).inserted { orders.append(item.event.orderID) }
+        // Orders missing from the cache are replayed before the lock is taken: one long order
+        // must not hold every other producer's appends. A replay is used under the lock only
+        // if it is still current; if the cache changed meanwhile, the write starts again
+        // (twice at most, then the replay is done under the lock).
         var prepared: [OrderID: OrderSnapshot] = [:]
-        for id in missing {
-            do { prepared[id] = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
+        for attempt in 0..<3 {
+            let missing = state.withLock { s in orders.filter { s.cache[$0] == nil && prepared[$0] == nil } }
+            for id in missing {
+                do { prepared[id] = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
+            }
+            if let written = try write(batch, orders: orders, prepared: &prepared, now: now, replayUnderLock: attempt == 2) { return written }
         }
-        let (results, pending): ([AppendResult], PendingAppend?) = try state.withLock { s in
+        throw StoreError(.storage, "the batch could not be checked: its orders kept changing")
+    }
+
+    /// The locked half of `write`: nil when a snapshot it needs is neither cached nor
+    /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
+    private func write(_ batch: [AppendEvent], orders: [OrderID], prepared: inout [OrderID: OrderSnapshot], now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
+        let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { s in
             if let failure = s.failure { throw failure }
             // Snapshots of this batch's orders are moved out of the cache while the batch is
-            // checked, and changed in place in `working` (in first-seen order, the order the
-            // lists take): with no second reference left, changing one never copies its
-            // arrays. They go back into the cache only if the batch is written; after a
-            // rejected batch those orders are replayed from the log when next needed.
+            // checked, and changed in place in `working`: with no second reference left,
+            // changing one never copies its arrays. They go back into the cache only if the
+            // batch is written; after a rejected batch those orders are replayed from the log
+            // (outside the lock) when next needed. All are gathered before any event is
+            // applied, so a write that must start again has changed nothing.
             var slots: [OrderID: Int] = [:]
             var working: [OrderSnapshot] = []
+            slots.reserveCapacity(orders.count)
+            working.reserveCapacity(orders.count)
+            for id in orders {
+                if let cached = s.cache.remove(id) {
+                    working.append(cached)
+                } else if let ready = prepared.removeValue(forKey: id),
+                          ready.lastPosition == (try? LogKey(id.value)).flatMap({ log.head(forKey: $0)?.position.rawValue }) {
+                    // Appends hold this lock, so the head cannot move while we look.
+                    working.append(ready)
+                } else if replayUnderLock {
+                    do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
+                } else {
+                    for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
+                    return nil
+                }
+                slots[id] = working.count - 1
+            }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
             requests.reserveCapacity(batch.count)
-            slots.reserveCapacity(batch.count)
-            working.reserveCapacity(batch.count)
-            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
             for (i, item) in batch.enumerated() {
                 var event = item.event
                 let id = event.orderID
-                // A kept recorded time from the future would hold every later record there
-                // (recorded times never decrease), breaking as-of queries for good.
-                if let r = item.recordedAt, r > now + 60_000_000 {
-                    throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
-                }
-                // The one check of every limit (EVENTS.md §4), whichever way the event came:
-                // what is stored must export to a line that imports back to the same bytes.
-                if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
-                    throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
-                }
-                do throws(OrderError) { try event.validate() } catch { throw StoreError.rejected(error, at: i) }
-                let slot: Int
-                if let known = slots[id] { slot = known } else {
-                    if let cached = s.cache.remove(id) {
-                        working.append(cached)
-                    } else if let ready = prepared.removeValue(forKey: id), ready.lastPosition == (try? LogKey(id.value)).flatMap({ log.head(forKey: $0)?.position.rawValue }) {
-                        // Appends hold this lock, so the head cannot move while we look.
-                        working.append(ready)
-                    } else {
-                        do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
-                    }
-                    slot = working.count - 1
-                    slots[id] = slot
-                }
+                let slot = slots[id]!
                 do {
                     switch try working[slot].admit(event, expected: item.expectedVersion) {
                     case .duplicate(let position):
@@ -259,6 +280,7 @@ public final class OrderStore: Sendable {
             guard !requests.isEmpty else {
                 // Only duplicates: nothing changed, so the snapshots go back as they were.
                 for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
+                s.cache.trim()
                 return (results, nil)
             }
             guard log.nextPosition.rawValue == s.nextPosition else {
@@ -285,6 +307,7 @@ public final class OrderStore: Sendable {
             s.cache.trim()
             return (results, pending)
         }
+        guard let (results, pending) = outcome else { return nil }
         return PendingWrite(results: results, pending: pending)
     }
 
@@ -359,7 +382,9 @@ public final class OrderStore: Sendable {
     /// position the first part gave agree with it).
     public func snapshot(_ id: OrderID, asOfPosition position: UInt64) throws -> OrderSnapshot? {
         if let cached = state.withLock({ $0.cache[id] }), let last = cached.lastPosition, last <= position { return cached }
-        let s = try replay(id, through: { $0.position <= position })
+        // Written events count, durable or not yet, as for the cached snapshot now: the parts
+        // of one snapshot must agree whichever path serves them.
+        let s = try replay(id, through: { $0.position <= position }, includingUnsynced: true)
         return s.exists ? s : nil
     }
 

@@ -4,6 +4,7 @@ import LogStorage
 import OrderLogClient
 import OrderModel
 import OrderStore
+import WireProtocol
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,13 +64,18 @@ struct ImportCommand: AsyncParsableCommand {
             let (host, port) = try parseServer(server!)
             let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import", token: resolvedToken(token))
             appendBatch = { events in
+                if events.count > Int(client.limits.maxEventsPerAppend) { throw BatchFailure.tooLarge }
                 do {
-                    // Split to the server's limits (frame bytes, events per append): an import
-                    // stores line by line, so it needs no batch larger than one APPEND.
-                    return try await client.appendSplitting(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
+                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
                         .map { if case .stored = $0 { true } else { false } }
                 } catch let error as ClientError where error.eventIndex != nil {
                     throw BatchFailure.rejected(index: error.eventIndex!, code: error.code, message: error.message)
+                } catch let error as ClientError where error.code == "frame_too_large" {
+                    // Over the server's frame limit (the client refuses it before sending, so
+                    // nothing of it was stored): halved until it fits, as for the log's batch
+                    // limit; one event that fits no frame is an error naming its line.
+                    if events.count > 1 { throw BatchFailure.tooLarge }
+                    throw BatchFailure.rejected(index: 0, code: "event_too_large", message: error.message)
                 }
             }
             finish = { await client.close() }
