@@ -138,12 +138,14 @@ public final class OrderStore: Sendable {
         }
         state.nextPosition = log.endPosition.rawValue
         // Keep the most recently changed orders warm, within both bounds.
-        let recent = snapshots.count <= configuration.snapshotCacheMax ? Array(snapshots.values)
-            : Array(snapshots.values.sorted { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }.prefix(configuration.snapshotCacheMax))
-        for s in recent {
-            state.cache.insert(s)
-            if state.cache.bytes > configuration.snapshotCacheBytesMax { state.cache.remove(s.orderID); break }
+        if snapshots.count > configuration.snapshotCacheMax {
+            var recent: [OrderID: OrderSnapshot] = [:]
+            for s in snapshots.values.sorted(by: { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }).prefix(configuration.snapshotCacheMax) {
+                recent[s.orderID] = s
+            }
+            snapshots = recent
         }
+        state.cache = SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax, snapshots: snapshots)
         return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
     }
 
@@ -191,48 +193,87 @@ public final class OrderStore: Sendable {
             }
             do throws(OrderError) { try item.event.validate() } catch { throw StoreError.rejected(error, at: i) }
         }
-        // The batch's orders, each once, in first-seen order (the order the lists take).
+        // The batch's orders, each once, in first-seen order (the order the lists take), and
+        // each event's index among them: under the lock, no hashing per event.
         var orders: [OrderID] = []
-        var seen = Set<OrderID>()
+        var slotOf: [Int] = []
+        var index: [OrderID: Int] = [:]
         orders.reserveCapacity(batch.count)
-        seen.reserveCapacity(batch.count)
-        for item in batch where seen.insert(item.event.orderID).inserted { orders.append(item.event.orderID) }
+        slotOf.reserveCapacity(batch.count)
+        index.reserveCapacity(batch.count)
+        for item in batch {
+            let id = item.event.orderID
+            if let k = index[id] { slotOf.append(k); continue }
+            index[id] = orders.count
+            slotOf.append(orders.count)
+            orders.append(id)
+        }
         // Orders missing from the cache are replayed before the lock is taken: one long order
         // must not hold every other producer's appends. A replay is used under the lock only
         // if it is still current; if the cache changed meanwhile, the write starts again
         // (twice at most, then the replay is done under the lock).
-        var prepared: [OrderID: OrderSnapshot] = [:]
         for attempt in 0..<3 {
-            let missing = state.withLock { s in orders.filter { s.cache[$0] == nil && prepared[$0] == nil } }
-            for id in missing {
-                do { prepared[id] = try replay(id, through: nil, includingUnsynced: true) } catch { throw StoreError.storage(error) }
+            // `seen`: the store's end when the orders were looked at. If nothing was written
+            // since, what was found then still holds under the lock (no second look needed).
+            let (missing, seen) = state.withLock { s in (orders.indices.filter { !s.cache.contains(orders[$0]) }, s.nextPosition) }
+            var prepared = [Prepared](repeating: .none, count: orders.count)
+            for k in missing {
+                // An order with no events yet needs no replay: it is new.
+                guard head(of: orders[k]) != nil else { prepared[k] = .new; continue }
+                do { prepared[k] = .replayed(try replay(orders[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
-            if let written = try write(batch, orders: orders, prepared: &prepared, now: now, replayUnderLock: attempt == 2) { return written }
+            if let written = try write(batch, orders: orders, slotOf: slotOf, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
+                return written
+            }
         }
         throw StoreError(.storage, "the batch could not be checked: its orders kept changing")
     }
 
+    /// What the unlocked half of `write` found for an order missing from the cache.
+    private enum Prepared {
+        case none
+        /// It had no events.
+        case new
+        /// Its snapshot, replayed.
+        case replayed(OrderSnapshot)
+    }
+
     /// The locked half of `write`: nil when a snapshot it needs is neither cached nor
     /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
-    private func write(_ batch: [AppendEvent], orders: [OrderID], prepared: inout [OrderID: OrderSnapshot], now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
+    private func write(_ batch: [AppendEvent], orders: [OrderID], slotOf: [Int], prepared: inout [Prepared],
+                       seen: UInt64, now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
         let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { s in
             if let failure = s.failure { throw failure }
+            // Every write holds this lock and moves `nextPosition`: unchanged, what the
+            // unlocked half found (new orders, replays) still holds.
+            let unchanged = s.nextPosition == seen
             // Snapshots of this batch's orders are moved out of the cache while the batch is
             // checked, and changed in place in `working`: with no second reference left,
             // changing one never copies its arrays. They go back into the cache only if the
             // batch is written; after a rejected batch those orders are replayed from the log
             // (outside the lock) when next needed. All are gathered before any event is
             // applied, so a write that must start again has changed nothing.
-            var slots: [OrderID: Int] = [:]
             var working: [OrderSnapshot] = []
-            slots.reserveCapacity(orders.count)
             working.reserveCapacity(orders.count)
-            for id in orders {
+            for (k, id) in orders.enumerated() {
                 if let cached = s.cache.remove(id) {
                     working.append(cached)
-                } else if let ready = prepared.removeValue(forKey: id),
-                          ready.lastPosition == (try? LogKey(id.value)).flatMap({ log.head(forKey: $0)?.position.rawValue }) {
-                    // Appends hold this lock, so the head cannot move while we look.
+                    continue
+                }
+                let found = prepared[k]
+                prepared[k] = .none  // moved out: no second reference to the replayed snapshot
+                if unchanged {
+                    switch found {
+                    case .new: working.append(OrderSnapshot(orderID: id)); continue
+                    case .replayed(let snapshot): working.append(snapshot); continue
+                    case .none: break
+                    }
+                }
+                // Appends hold this lock, so the head cannot move while we look.
+                let head = head(of: id)
+                if head == nil {
+                    working.append(OrderSnapshot(orderID: id))
+                } else if case .replayed(let ready) = found, ready.lastPosition == head {
                     working.append(ready)
                 } else if replayUnderLock {
                     do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
@@ -240,7 +281,6 @@ public final class OrderStore: Sendable {
                     for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
                     return nil
                 }
-                slots[id] = working.count - 1
             }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
@@ -249,7 +289,7 @@ public final class OrderStore: Sendable {
             for (i, item) in batch.enumerated() {
                 var event = item.event
                 let id = event.orderID
-                let slot = slots[id]!
+                let slot = slotOf[i]
                 do {
                     switch try working[slot].admit(event, expected: item.expectedVersion) {
                     case .duplicate(let position):
@@ -335,13 +375,18 @@ public final class OrderStore: Sendable {
         return write.results
     }
 
+    /// The position of the order's newest written event, durable or not; nil: it has none.
+    private func head(of id: OrderID) -> UInt64? {
+        (try? LogKey(id.value)).flatMap { log.head(forKey: $0)?.position.rawValue }
+    }
+
     /// How many events the reads or the write that `ids` need would replay: 0 when every
     /// order is cached. A server runs the work on a thread pool above
     /// `configuration.replayEventsInline`, so no event loop replays a long order.
     public func replayCost(_ ids: some Sequence<OrderID>, cachedCountsAsFree: Bool = true) -> Int {
         var cost = 0
         for id in ids {
-            if cachedCountsAsFree, state.withLock({ $0.cache[id] != nil }) { continue }
+            if cachedCountsAsFree, state.withLock({ $0.cache.contains(id) }) { continue }
             guard let key = try? LogKey(id.value), let head = log.head(forKey: key) else { continue }
             cost += Int(head.sequence.rawValue)
         }
@@ -371,7 +416,7 @@ public final class OrderStore: Sendable {
             // replay (or one not yet durable, which the replay could not see) makes it stale.
             // Appends hold this lock, so the head cannot move while we look.
             let head = (try? LogKey(id.value)).flatMap { log.head(forKey: $0)?.position.rawValue }
-            if s.cache[id] == nil && snapshot.lastPosition == head { s.cache.insert(snapshot); s.cache.trim() }
+            if !s.cache.contains(id) && snapshot.lastPosition == head { s.cache.insert(snapshot); s.cache.trim() }
         }
         return snapshot
     }

@@ -4,14 +4,11 @@ import OrderModel
 /// to 1000 lines of 1 KiB skus, so a count alone says little about memory (400 such orders
 /// are ~400 MB). A snapshot dropped from here is replayed from its events when next needed.
 struct SnapshotCache: Sendable {
-    private struct Entry: Sendable {
-        var snapshot: OrderSnapshot
-        var bytes: Int
-    }
-
     let countMax: Int
     let bytesMax: Int
-    private var entries: [OrderID: Entry] = [:]
+    /// The snapshots, unchanged while they are here (a change replaces one), so an entry's
+    /// estimate is the same when it leaves as when it came: no size is stored beside it.
+    private var entries: [OrderID: OrderSnapshot] = [:]
     /// Σ of the entries' estimated bytes.
     private(set) var bytes = 0
 
@@ -20,16 +17,27 @@ struct SnapshotCache: Sendable {
         self.bytesMax = bytesMax
     }
 
+    /// A cache of `snapshots` (an open's replay), trimmed to its bounds.
+    init(countMax: Int, bytesMax: Int, snapshots: [OrderID: OrderSnapshot]) {
+        self.init(countMax: countMax, bytesMax: bytesMax)
+        entries = snapshots
+        bytes = snapshots.values.reduce(0) { $0 + $1.estimatedBytes }
+        trim()
+    }
+
     var count: Int { entries.count }
 
-    subscript(id: OrderID) -> OrderSnapshot? { entries[id]?.snapshot }
+    subscript(id: OrderID) -> OrderSnapshot? { entries[id] }
+
+    /// Whether `id` is cached, without copying its snapshot out.
+    func contains(_ id: OrderID) -> Bool { entries.index(forKey: id) != nil }
 
     /// Keeps `snapshot` (replacing any older one); a snapshot larger than the whole bound is
     /// not kept.
     mutating func insert(_ snapshot: OrderSnapshot) {
         let size = snapshot.estimatedBytes
         guard size <= bytesMax else { remove(snapshot.orderID); return }
-        if let old = entries.updateValue(Entry(snapshot: snapshot, bytes: size), forKey: snapshot.orderID) { bytes -= old.bytes }
+        if let old = entries.updateValue(snapshot, forKey: snapshot.orderID) { bytes -= old.estimatedBytes }
         bytes += size
     }
 
@@ -37,8 +45,8 @@ struct SnapshotCache: Sendable {
     @discardableResult
     mutating func remove(_ id: OrderID) -> OrderSnapshot? {
         guard let old = entries.removeValue(forKey: id) else { return nil }
-        bytes -= old.bytes
-        return old.snapshot
+        bytes -= old.estimatedBytes
+        return old
     }
 
     mutating func removeAll() {
@@ -55,11 +63,11 @@ struct SnapshotCache: Sendable {
         // Collected first: removing while iterating `keys` would copy the whole dictionary.
         var victims: [OrderID] = []
         var count = entries.count, size = bytes
-        for (id, entry) in entries {
+        for (id, snapshot) in entries {
             if count <= countTarget && size <= bytesTarget { break }
             victims.append(id)
             count -= 1
-            size -= entry.bytes
+            size -= snapshot.estimatedBytes
         }
         for id in victims { remove(id) }
     }

@@ -207,6 +207,37 @@ struct OrderStoreTests {
         #expect(try f.store.snapshot(oid("LONG")) == OrderSnapshot.replaying(oid("LONG"), try f.store.history(oid("LONG"))))
     }
 
+    @Test("concurrent writers on the same orders, with rejected batches and a small cache, leave every order equal to the replay of its events")
+    func concurrentWritersStayConsistent() async throws {
+        let f = try StoreFixture { $0.snapshotCacheMax = 3 }
+        _ = try await f.store.append((0..<8).map { AppendEvent(placed("C\($0)")) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    for round in 0..<150 {
+                        let a = "C\((w + round) % 8)", b = "C\((w * 3 + round) % 8)"
+                        if round % 5 == 0 {
+                            // Rejected: the capture exceeds every authorization; nothing changes.
+                            _ = try? await f.store.append([AppendEvent(event(a, .noteAdded(text: "r"))), AppendEvent(event(b, .paymentCaptured(paymentID: "none", amountMinor: 1)))])
+                        } else {
+                            _ = try await f.store.append([AppendEvent(event(a, .noteAdded(text: "w\(w)"))), AppendEvent(event(b, .noteAdded(text: "r\(round)")))])
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var total = 0
+        for k in 0..<8 {
+            let id = oid("C\(k)")
+            let history = try f.store.history(id)
+            total += history.count
+            #expect(try f.store.snapshot(id) == OrderSnapshot.replaying(id, history))
+            #expect(history.map(\.seq) == Array(1...UInt32(history.count)))
+        }
+        #expect(total == 8 + 4 * 120 * 2)
+    }
+
     @Test("import of an export gives an identical export, and importing it again stores nothing")
     func exportImportRoundTrip() async throws {
         let source = try StoreFixture()
