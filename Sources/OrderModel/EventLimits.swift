@@ -139,6 +139,7 @@ extension OrderEvent {
             if let ret { try str(ret, "return_id") }
         case .priceAdjusted(let sku, let a, let reason): try str(sku, "sku"); try int(a, "amount_minor"); try str(reason, "reason")
         case .noteAdded(let text): try str(text, "text")
+        case .fulfillmentCancelled(let f, let l, let reason): try str(f, "fulfillment_id"); if let l { try lines(l, "lines") }; try str(reason, "reason")
         }
         // The export line: escaping can make a string up to six times longer than its bytes,
         // so the binary form's size says little. A cheap bound first; the exact length only
@@ -163,7 +164,8 @@ extension OrderEvent {
             for l in placed { strings += l.sku.utf8.count }
             numbers += 3 + 2 * placed.count
             entries = placed.count
-        case .fulfillmentRequested(_, _, let l), .itemsCancelled(let l, _), .returnRequested(_, let l, _), .returnReceived(_, let l?):
+        case .fulfillmentRequested(_, _, let l), .itemsCancelled(let l, _), .returnRequested(_, let l, _), .returnReceived(_, let l?),
+             .fulfillmentCancelled(_, let l?, _):
             for x in l { strings += x.sku.utf8.count }
             numbers += l.count
             entries = l.count

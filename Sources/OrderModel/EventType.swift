@@ -17,6 +17,7 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
     case refundIssued = "RefundIssued"
     case priceAdjusted = "PriceAdjusted"
     case noteAdded = "NoteAdded"
+    case fulfillmentCancelled = "FulfillmentCancelled"
 
     public var code: UInt16 {
         switch self {
@@ -36,6 +37,7 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
         case .refundIssued: 14
         case .priceAdjusted: 15
         case .noteAdded: 16
+        case .fulfillmentCancelled: 17
         }
     }
 

@@ -26,6 +26,8 @@ public struct OrderError: Error, Sendable, Equatable, CustomStringConvertible {
         case overCapture = "over_capture"
         case overVoid = "over_void"
         case overRefund = "over_refund"
+        /// A capture, void or refund names a payment that was never authorized.
+        case unknownPayment = "unknown_payment"
         case unknownReturn = "unknown_return"
         case overFulfillment = "over_fulfillment"
         case overCancellation = "over_cancellation"

@@ -50,6 +50,11 @@ extension OrderEvent {
             if let ret { w.string(ret) }
         case .priceAdjusted(let sku, let a, let reason): w.string(sku); w.int(a); w.string(reason)
         case .noteAdded(let text): w.string(text)
+        case .fulfillmentCancelled(let f, let lines, let reason):
+            w.string(f)
+            w.byte(lines == nil ? 0 : 1)
+            if let lines { w.lines(lines) }
+            w.string(reason)
         }
         return w.bytes
     }
@@ -110,6 +115,10 @@ extension OrderEvent {
             event.data = .refundIssued(refundID: id, amountMinor: amount, paymentID: p, returnID: ret)
         case .priceAdjusted: event.data = .priceAdjusted(sku: try r.string(), amountMinor: try r.int(), reason: try r.string())
         case .noteAdded: event.data = .noteAdded(text: try r.string())
+        case .fulfillmentCancelled:
+            let id = try r.string()
+            let lines = try r.flags(1) == 1 ? try r.lines() : nil
+            event.data = .fulfillmentCancelled(fulfillmentID: id, lines: lines, reason: try r.string())
         }
         guard r.atEnd else { throw r.fail("\(r.remaining) unexpected bytes at the end") }
         return event

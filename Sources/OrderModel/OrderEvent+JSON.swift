@@ -118,6 +118,10 @@ extension OrderEvent {
                                  paymentID: try d.optionalString("payment_id"), returnID: try d.optionalString("return_id"))
         case .priceAdjusted: data = .priceAdjusted(sku: try d.string("sku"), amountMinor: try d.int("amount_minor"), reason: try d.string("reason"))
         case .noteAdded: data = .noteAdded(text: try d.string("text"))
+        case .fulfillmentCancelled:
+            let id = try d.string("fulfillment_id")
+            let lines = d.has("lines") ? try d.skuQuantities("lines") : nil
+            data = .fulfillmentCancelled(fulfillmentID: id, lines: lines, reason: try d.string("reason"))
         }
         try d.finish()
         return data
@@ -191,6 +195,7 @@ extension EventData {
             if let ret { str("return_id", ret) }
         case .priceAdjusted(let sku, let a, let reason): str("sku", sku); int("amount_minor", a); str("reason", reason)
         case .noteAdded(let text): str("text", text)
+        case .fulfillmentCancelled(let f, let l, let reason): str("fulfillment_id", f); if let l { lines("lines", l) }; str("reason", reason)
         }
         w.raw(first ? "{}" : "}")
         return w.text

@@ -40,6 +40,9 @@ public enum EventData: Hashable, Sendable {
     case refundIssued(refundID: String, amountMinor: Money, paymentID: String?, returnID: String?)
     case priceAdjusted(sku: String, amountMinor: Money, reason: String)
     case noteAdded(text: String)
+    /// A fulfillment not yet shipped is cancelled — wholly (`lines` nil) or some of its
+    /// units — and its units released: they can be cancelled, or requested again elsewhere.
+    case fulfillmentCancelled(fulfillmentID: String, lines: [SkuQuantity]?, reason: String)
 
     public var type: EventType {
         switch self {
@@ -59,6 +62,7 @@ public enum EventData: Hashable, Sendable {
         case .refundIssued: .refundIssued
         case .priceAdjusted: .priceAdjusted
         case .noteAdded: .noteAdded
+        case .fulfillmentCancelled: .fulfillmentCancelled
         }
     }
 }

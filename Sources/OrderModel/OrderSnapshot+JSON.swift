@@ -10,7 +10,7 @@ extension OrderSnapshot {
         w.raw(",\"customer_id\":"); w.string(customerID)
         w.raw(",\"channel\":"); w.string(channel)
         w.raw(",\"currency\":"); w.string(currency)
-        w.raw(",\"money\":{\"total_minor\":\(totalMinor),\"authorized_minor\":\(authorizedMinor),\"captured_minor\":\(capturedMinor),\"voided_minor\":\(voidedMinor),\"refunded_minor\":\(refundedMinor),\"shipping_minor\":\(shippingMinor),\"tax_minor\":\(taxMinor),\"discount_minor\":\(discountMinor),\"discount_applied_minor\":\(discountAppliedMinor),\"adjustments_minor\":\(adjustmentsMinor)}")
+        w.raw(",\"money\":{\"total_minor\":\(totalMinor),\"authorized_minor\":\(authorizedMinor),\"captured_minor\":\(capturedMinor),\"voided_minor\":\(voidedMinor),\"refunded_minor\":\(refundedMinor),\"shipping_minor\":\(shippingMinor),\"tax_minor\":\(taxMinor),\"discount_minor\":\(discountMinor),\"discount_applied_minor\":\(discountAppliedMinor),\"adjustments_minor\":\(adjustmentsMinor),\"adjustments_applied_minor\":\(adjustmentsAppliedMinor),\"net_paid_minor\":\(netPaidMinor),\"open_authorization_minor\":\(openAuthorizationMinor)}")
         w.raw(",\"lines\":[")
         for (i, l) in lines.enumerated() {
             if i > 0 { w.raw(",") }
@@ -30,6 +30,8 @@ extension OrderSnapshot {
             w.raw(",\"location\":"); w.string(f.location)
             w.raw(",\"state\":\"\(f.state.rawValue)\",\"carrier\":\(opt(f.carrier)),\"tracking_no\":\(opt(f.trackingNo)),\"lines\":")
             w.raw(EventData.itemsCancelled(lines: f.lines, reason: "").linesJSON)
+            w.raw(",\"cancelled_lines\":")
+            w.raw(EventData.itemsCancelled(lines: f.cancelledLines, reason: "").linesJSON)
             w.raw("}")
         }
         w.raw("],\"returns\":[")
@@ -50,7 +52,7 @@ extension OrderSnapshot {
             w.raw(",\"amount_minor\":\(r.amountMinor),\"payment_id\":\(opt(r.paymentID)),\"return_id\":\(opt(r.returnID))}")
         }
         w.raw("],\"milestones\":{\"placed\":\(time(placedAt)),\"paid\":\(time(paidAt)),\"shipped\":\(time(shippedAt)),\"delivered\":\(time(deliveredAt))}")
-        w.raw(",\"cancelled\":\(isCancelled),\"notes\":\(notes)}")
+        w.raw(",\"cancelled\":\(isCancelled),\"notes\":\(notes),\"attention\":[\(fulfilledUnpaid ? "\"fulfilled_unpaid\"" : "")]}")
         return w.text
     }
 }
@@ -62,6 +64,7 @@ extension EventData {
         switch self {
         case .itemsCancelled(let l, _), .fulfillmentRequested(_, _, let l), .returnRequested(_, let l, _): lines = l
         case .returnReceived(_, let l): lines = l ?? []
+        case .fulfillmentCancelled(_, let l, _): lines = l ?? []
         default: lines = []
         }
         var w = JSONWriter()

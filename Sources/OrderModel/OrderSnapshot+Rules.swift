@@ -119,7 +119,7 @@ extension OrderSnapshot {
 
         case .paymentCaptured(let id, let amount):
             try nonNegative(amount, e)
-            let p = payment(id) ?? Payment(id: id)
+            let p = try authorizedPayment(id, e)
             if p.captured + amount > p.authorized - p.voided {
                 throw violation(.overCapture, e, "capturing \(amount) on payment \(id) would make captured \(p.captured + amount) > authorized \(p.authorized) − voided \(p.voided)")
             }
@@ -127,7 +127,7 @@ extension OrderSnapshot {
 
         case .paymentVoided(let id, let amount):
             try nonNegative(amount, e)
-            let p = payment(id) ?? Payment(id: id)
+            let p = try authorizedPayment(id, e)
             if p.voided + amount > p.authorized - p.captured {
                 throw violation(.overVoid, e, "voiding \(amount) on payment \(id) would make voided \(p.voided + amount) > authorized \(p.authorized) − captured \(p.captured)")
             }
@@ -177,14 +177,10 @@ extension OrderSnapshot {
                 }
                 reduction += c.qty * line.unitPriceMinor
             }
-            // The discount shrinks with the merchandise (its share goes with the cancelled
-            // units), so only negative price adjustments can take the total below zero here.
-            let active = activeMerchandiseMinor - reduction
-            let after = active + adjustmentsMinor + shippingMinor + taxMinor
-                - OrderSnapshot.discountShare(discountMinor, active: active, placed: placedMerchandiseMinor)
-            if after < 0 {
-                throw violation(.negativeTotal, e, "cancelling would make the total \(after) (price adjustments exceed what remains)")
-            }
+            // No total check: the discount's and the adjustments' shares go with the cancelled
+            // units, and a total never goes below 0 (EVENTS.md §7), so a cancellation is never
+            // refused for their arithmetic.
+            _ = reduction
             try notCancelled(e)
 
         case .orderCancelled:
@@ -227,7 +223,7 @@ extension OrderSnapshot {
                 throw violation(.overRefund, e, "refunding \(amount) would make refunded \(refunded + amount) > captured \(captured)")
             }
             if let paymentID {
-                let p = payment(paymentID) ?? Payment(id: paymentID)
+                let p = try authorizedPayment(paymentID, e)
                 if amount > p.captured - p.refunded {
                     throw violation(.overRefund, e, "refunding \(amount) on payment \(paymentID) exceeds its captured \(p.captured) − refunded \(p.refunded)")
                 }
@@ -240,12 +236,39 @@ extension OrderSnapshot {
             guard amount.magnitude <= UInt64(OrderSnapshot.amountMax) else {
                 throw violation(.amountOutOfRange, e, "amount_minor \(amount) is beyond ±\(OrderSnapshot.amountMax)")
             }
-            guard lineIndex(sku) != nil else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
-            if amount < 0 && totalMinor + amount < 0 {
-                throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(totalMinor + amount)")
+            guard let i = lineIndex(sku) else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
+            // The adjustment follows the line's active units (EVENTS.md §7): the total it
+            // leaves is computed with the line's share, before the clamp at 0.
+            var line = lines[i]
+            let before = line.adjustmentsAppliedMinor
+            guard (line.adjustmentsMinor + amount).magnitude <= UInt64(OrderSnapshot.amountMax) else {
+                throw violation(.amountOutOfRange, e, "sku \(sku)'s adjustments would pass ±\(OrderSnapshot.amountMax) minor units")
             }
-            if totalMinor + amount > OrderSnapshot.amountMax {
+            line.adjustmentsMinor += amount
+            let unclamped = activeMerchandiseMinor + adjustmentsAppliedMinor - before + line.adjustmentsAppliedMinor + shippingMinor + taxMinor - discountAppliedMinor
+            if amount < 0 && unclamped < 0 {
+                throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(unclamped)")
+            }
+            if unclamped > OrderSnapshot.amountMax {
                 throw violation(.amountOutOfRange, e, "the total would exceed \(OrderSnapshot.amountMax) minor units")
+            }
+            try notCancelled(e)
+
+        case .fulfillmentCancelled(let id, let cancelled, _):
+            let f = try fulfillment(id, e)
+            if f.state != .requested && f.state != .packed {
+                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested or packed one can be cancelled")
+            }
+            if let cancelled {
+                try shapeOf(cancelled, e)
+                try knownSkus(cancelled, e)
+                let open = f.openLines
+                for c in cancelled {
+                    let holds = open.first { $0.sku == c.sku }?.qty ?? 0
+                    if c.qty > holds {
+                        throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) of fulfillment \(id), which holds \(holds)")
+                    }
+                }
             }
             try notCancelled(e)
 
@@ -287,6 +310,14 @@ extension OrderSnapshot {
 
     func payment(_ id: String) -> Payment? { payments.first { $0.id == id } }
 
+    /// A payment a PaymentAuthorized created: captures, voids and refunds name one.
+    private func authorizedPayment(_ id: String, _ e: OrderEvent) throws(OrderError) -> Payment {
+        guard let p = payment(id), p.authorizations > 0 else {
+            throw violation(.unknownPayment, e, "payment \(id) was never authorized; send PaymentAuthorized for it first (or leave payment_id out of a refund)")
+        }
+        return p
+    }
+
     // MARK: - Changes
 
     private mutating func change(_ e: OrderEvent, time: Int64) {
@@ -311,18 +342,18 @@ extension OrderSnapshot {
         case .fulfillmentPacked(let id):
             let i = fulfillments.firstIndex { $0.id == id }!
             fulfillments[i].state = .packed
-            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].packed += l.qty }
+            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].packed += l.qty }
         case .shipped(let id, let carrier, let tracking):
             let i = fulfillments.firstIndex { $0.id == id }!
             fulfillments[i].state = .shipped
             fulfillments[i].carrier = carrier
             fulfillments[i].trackingNo = tracking
-            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].shipped += l.qty }
+            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].shipped += l.qty }
             if shippedAt == nil { shippedAt = time }
         case .delivered(let id):
             let i = fulfillments.firstIndex { $0.id == id }!
             fulfillments[i].state = .delivered
-            for l in fulfillments[i].lines { lines[lineIndex(l.sku)!].delivered += l.qty }
+            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].delivered += l.qty }
         case .itemsCancelled(let cancelled, _):
             for c in cancelled { lines[lineIndex(c.sku)!].cancelled += c.qty }
         case .orderCancelled:
@@ -339,6 +370,11 @@ extension OrderSnapshot {
             let units = received ?? returns[i].lines
             returns[i].received = units
             for u in units { lines[lineIndex(u.sku)!].returned += u.qty }
+            // What was asked for and did not come back is returnable again (EVENTS.md §6).
+            for r in returns[i].lines {
+                let came = units.filter { $0.sku == r.sku }.reduce(0) { $0 + $1.qty }
+                lines[lineIndex(r.sku)!].returnRequested -= max(0, r.qty - came)
+            }
         case .refundIssued(let id, let amount, let paymentID, let returnID):
             refunds.append(Refund(id: id, amountMinor: amount, paymentID: paymentID, returnID: returnID))
             if let paymentID { updatePayment(paymentID) { $0.refunded += amount } }
@@ -346,6 +382,17 @@ extension OrderSnapshot {
             lines[lineIndex(sku)!].adjustmentsMinor += amount
         case .noteAdded:
             notes += 1
+        case .fulfillmentCancelled(let id, let cancelled, _):
+            let i = fulfillments.firstIndex { $0.id == id }!
+            let units = cancelled ?? fulfillments[i].openLines
+            let packed = fulfillments[i].state == .packed
+            fulfillments[i].cancelledLines += units
+            for u in units {
+                let k = lineIndex(u.sku)!
+                lines[k].requested -= u.qty
+                if packed { lines[k].packed -= u.qty }
+            }
+            if fulfillments[i].openLines.isEmpty { fulfillments[i].state = .cancelled }
         }
     }
 

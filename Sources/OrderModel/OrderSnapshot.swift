@@ -17,6 +17,17 @@ public struct OrderSnapshot: Hashable, Sendable {
 
         /// Units still owed to the customer: ordered and not cancelled.
         public var active: Int64 { ordered - cancelled }
+
+        /// The part of the line's price adjustments that follows its units still active:
+        /// adjustments × active ÷ ordered, rounded toward zero (docs/EVENTS.md §7, "Money").
+        /// Cancelling units cancels their share.
+        public var adjustmentsAppliedMinor: Money {
+            guard active < ordered else { return adjustmentsMinor }
+            guard active > 0, ordered > 0, adjustmentsMinor != 0 else { return 0 }
+            let product = adjustmentsMinor.magnitude.multipliedFullWidth(by: UInt64(active))
+            let share = Int64(UInt64(ordered).dividingFullWidth(product).quotient)
+            return adjustmentsMinor < 0 ? -share : share
+        }
     }
 
     public struct Payment: Hashable, Sendable {
@@ -38,6 +49,17 @@ public struct OrderSnapshot: Hashable, Sendable {
         public var state: State = .requested
         public var carrier: String?
         public var trackingNo: String?
+        /// Units of `lines` a FulfillmentCancelled took back (released to the order).
+        public var cancelledLines: [SkuQuantity] = []
+
+        /// The units the fulfillment still holds: its lines less what was cancelled.
+        public var openLines: [SkuQuantity] {
+            guard !cancelledLines.isEmpty else { return lines }
+            return lines.compactMap { l in
+                let left = l.qty - cancelledLines.filter { $0.sku == l.sku }.reduce(0) { $0 + $1.qty }
+                return left > 0 ? SkuQuantity(sku: l.sku, qty: left) : nil
+            }
+        }
     }
 
     public struct Return: Hashable, Sendable {
@@ -56,7 +78,11 @@ public struct OrderSnapshot: Hashable, Sendable {
     }
 
     public enum Status: String, Sendable, CaseIterable {
-        case placed, authorized, paid, fulfilling, packed
+        case placed
+        /// Money is owed and no authorization is left to capture it (after a refund, a
+        /// price increase, a partial capture).
+        case awaitingPayment = "awaiting_payment"
+        case authorized, paid, fulfilling, packed
         case partiallyShipped = "partially_shipped", shipped
         case partiallyDelivered = "partially_delivered", delivered, cancelled
     }
@@ -64,6 +90,8 @@ public struct OrderSnapshot: Hashable, Sendable {
     public enum PaymentStatus: String, Sendable, CaseIterable {
         case unpaid, authorized
         case partiallyPaid = "partially_paid", paid
+        /// Captured less refunded exceeds the total: a refund is due.
+        case overpaid
         case partiallyRefunded = "partially_refunded", refunded
     }
 
@@ -133,6 +161,12 @@ public struct OrderSnapshot: Hashable, Sendable {
     public var voidedMinor: Money { payments.reduce(0) { $0 + $1.voided } }
     public var refundedMinor: Money { refunds.reduce(0) { $0 + $1.amountMinor } }
     public var adjustmentsMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsMinor } }
+    /// The adjustments that follow units still active (each line's share).
+    public var adjustmentsAppliedMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsAppliedMinor } }
+    /// Captured less refunded: what the order has been paid and kept.
+    public var netPaidMinor: Money { capturedMinor - refundedMinor }
+    /// Authorized less captured less voided: what can still be captured.
+    public var openAuthorizationMinor: Money { payments.reduce(0) { $0 + max(0, $1.authorized - $1.captured - $1.voided) } }
 
     /// Σ ordered × unit price: the merchandise as placed, which the order-level discount was
     /// given against.
@@ -157,11 +191,19 @@ public struct OrderSnapshot: Hashable, Sendable {
         return placed.dividingFullWidth(product).quotient
     }
 
-    /// Σ (ordered − cancelled) × unit price + Σ adjustments + shipping + tax − the discount
-    /// still applied; 0 once the order is cancelled.
+    /// Σ (ordered − cancelled) × unit price + the adjustments that follow active units +
+    /// shipping + tax − the discount still applied, and never below 0; 0 once the order is
+    /// cancelled.
     public var totalMinor: Money {
         if isCancelled { return 0 }
-        return activeMerchandiseMinor + adjustmentsMinor + shippingMinor + taxMinor - discountAppliedMinor
+        return Self.total(active: activeMerchandiseMinor, adjustments: adjustmentsAppliedMinor, shipping: shippingMinor, tax: taxMinor,
+                          discount: discountAppliedMinor)
+    }
+
+    /// The total from its parts: never below 0, so no cancellation is refused for the
+    /// arithmetic of adjustments or discounts that go with the cancelled units.
+    static func total(active: Money, adjustments: Money, shipping: Money, tax: Money, discount: Money) -> Money {
+        max(0, active + adjustments + shipping + tax - discount)
     }
 
     // MARK: Statuses (docs/EVENTS.md, "Statuses")
@@ -176,26 +218,35 @@ public struct OrderSnapshot: Hashable, Sendable {
         if lines.contains(where: { $0.packed > 0 }) { return .packed }
         if lines.contains(where: { $0.requested > 0 }) { return .fulfilling }
         if isPaid { return .paid }
-        if authorizedMinor - voidedMinor > 0 { return .authorized }
+        if openAuthorizationMinor > 0 { return .authorized }
+        if netPaidMinor > 0 || payments.contains(where: { $0.authorizations > 0 }) { return .awaitingPayment }
         return .placed
     }
 
-    /// Captured covers the total — or nothing is owed: an order with units still active whose
-    /// total is 0 (a 100% discount, free items) is paid without a capture.
+    /// Captured less refunded covers the total — or nothing is owed: an order with units
+    /// still active whose total is 0 (a 100% discount, free items) is paid without a capture.
     var isPaid: Bool {
-        let total = totalMinor
-        if total <= 0 { return capturedMinor > 0 || (!isCancelled && lines.contains { $0.active > 0 }) }
-        return capturedMinor >= total
+        let total = totalMinor, net = netPaidMinor
+        if total <= 0 { return net > 0 || (!isCancelled && lines.contains { $0.active > 0 }) }
+        return net >= total
     }
 
+    /// docs/EVENTS.md §7: refunds count (net paid = captured − refunded), "authorized" means
+    /// an authorization can still be captured, and an overpayment shows.
     public var paymentStatus: PaymentStatus {
-        let refunded = refundedMinor, captured = capturedMinor
-        if refunded > 0 && refunded == captured { return .refunded }
-        if refunded > 0 { return .partiallyRefunded }
+        let refunded = refundedMinor, net = netPaidMinor
+        if refunded > 0 && net <= 0 { return .refunded }
+        if net > totalMinor { return .overpaid }
         if isPaid { return .paid }
-        if captured > 0 { return .partiallyPaid }
-        if authorizedMinor - voidedMinor > 0 { return .authorized }
+        if net > 0 { return refunded > 0 ? .partiallyRefunded : .partiallyPaid }
+        if openAuthorizationMinor > 0 { return .authorized }
         return .unpaid
+    }
+
+    /// Units were requested for fulfillment while nothing is paid or authorized and money is
+    /// owed: shown (`attention` in the JSON form), not refused — a shop may ship on account.
+    public var fulfilledUnpaid: Bool {
+        totalMinor > 0 && netPaidMinor <= 0 && openAuthorizationMinor <= 0 && lines.contains { $0.requested > 0 || $0.shipped > 0 }
     }
 
     public var returnStatus: ReturnStatus {

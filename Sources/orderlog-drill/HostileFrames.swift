@@ -103,6 +103,7 @@ struct HostileFrames {
         case .refundIssued: e.data = .refundIssued(refundID: string(), amountMinor: integer(), paymentID: chance(50) ? string() : nil, returnID: chance(50) ? string() : nil)
         case .priceAdjusted: e.data = .priceAdjusted(sku: string(), amountMinor: integer(), reason: string())
         case .noteAdded: e.data = .noteAdded(text: string())
+        case .fulfillmentCancelled: e.data = .fulfillmentCancelled(fulfillmentID: string(), lines: chance(50) ? lines() : nil, reason: string())
         }
         var bytes = e.encodeBinary()
         if chance(25) && !bytes.isEmpty {

@@ -42,6 +42,8 @@ private enum Samples {
         .refundIssued(refundID: "rf-4", amountMinor: 500, paymentID: "p-1", returnID: "r-1"),
         .priceAdjusted(sku: "A", amountMinor: -250, reason: "goodwill"),
         .noteAdded(text: "\u{0}\u{1}\u{8}\u{C}\u{1F}\u{7F} é 🎉 \u{2028} / \\ \""),
+        .fulfillmentCancelled(fulfillmentID: "f-2", lines: nil, reason: "WH-2 cannot ship"),
+        .fulfillmentCancelled(fulfillmentID: "f-2", lines: [SkuQuantity(sku: "B", qty: 2)], reason: ""),
     ]
 
     static let envelopes: [@Sendable (OrderEvent) -> OrderEvent] = [

@@ -157,7 +157,7 @@ struct LifecycleGenerator {
 
     private enum Step: CaseIterable {
         case authorize, capture, void, fail, request, pack, ship, deliver, cancelItems, cancelOrder
-        case requestReturn, receiveReturn, refund, adjust, note
+        case requestReturn, receiveReturn, refund, adjust, note, cancelFulfillment
     }
 
     /// The next valid event; the generator's model moves past it.
@@ -216,7 +216,7 @@ struct LifecycleGenerator {
             weighted.append((.fail, 1))
             if !openSkus.isEmpty { weighted.append((.request, 6)); weighted.append((.cancelItems, 1)) }
             if !requested.isEmpty { weighted.append((.pack, 3)) }
-            if !shippable.isEmpty { weighted.append((.ship, 4)) }
+            if !shippable.isEmpty { weighted.append((.ship, 4)); weighted.append((.cancelFulfillment, 2)) }
             if !shipped.isEmpty { weighted.append((.deliver, 4)) }
             if m.unitsShipped == 0 { weighted.append((.cancelOrder, 1)) }
             if !returnable.isEmpty { weighted.append((.requestReturn, 3)) }
@@ -264,12 +264,16 @@ struct LifecycleGenerator {
         case .deliver:
             return .delivered(fulfillmentID: rng.element(shipped))
         case .cancelItems:
+            // Never refused for adjustments or discounts: their shares go with the units.
             let lines = rng.subset(openSkus).map { SkuQuantity(sku: $0, qty: rng.int(1...m.open($0))) }
-            // Price cuts can exceed what remains; such a cancellation would make the total negative.
-            if m.total - lines.reduce(0, { $0 + $1.qty * m.unitPrice[$1.sku]! }) < 0 {
-                return .noteAdded(text: "cancellation not possible after price adjustments")
-            }
             return .itemsCancelled(lines: lines, reason: rng.element(Pools.reasons))
+        case .cancelFulfillment:
+            // The warehouse cannot ship it: wholly, or some of its units (issue 10).
+            let id = rng.element(shippable)
+            let held = m.fulfillments[id]!.held
+            if rng.chance(50) { return .fulfillmentCancelled(fulfillmentID: id, lines: nil, reason: "out of stock at \(m.fulfillments[id]!.location)") }
+            let lines = rng.subset(held).map { SkuQuantity(sku: $0.sku, qty: rng.int(1...$0.qty)) }
+            return .fulfillmentCancelled(fulfillmentID: id, lines: lines, reason: rng.element(Pools.reasons))
         case .cancelOrder:
             return .orderCancelled(reason: rng.element(Pools.reasons))
         case .requestReturn:
@@ -293,10 +297,14 @@ struct LifecycleGenerator {
             let amount = rng.chance(40) ? limit : rng.int(1...limit)
             return .refundIssued(refundID: newID("rf"), amountMinor: amount, paymentID: paymentID, returnID: returnID)
         case .adjust:
-            let total = m.total
+            // On a line whose units are all active, an adjustment counts whole; a cut never
+            // takes the total below 0.
+            let full = m.skus.filter { m.active($0) == m.c($0).ordered }
+            guard !full.isEmpty else { return .noteAdded(text: "no line to adjust") }
+            let total = max(0, m.unclampedTotal(adjusting: nil))
             let low = total > 5000 ? -5000 : -total
             let amount = rng.chance(15) ? -total : rng.int(low...(max(low, 0) + 3000))
-            return .priceAdjusted(sku: rng.element(m.skus), amountMinor: amount, reason: rng.element(Pools.reasons))
+            return .priceAdjusted(sku: rng.element(full), amountMinor: amount, reason: rng.element(Pools.reasons))
         case .note:
             return .noteAdded(text: rng.element(Pools.notes))
         }

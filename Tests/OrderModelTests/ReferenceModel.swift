@@ -43,6 +43,14 @@ struct RefFulfillmentFigures: Hashable {
     var state: String
     var carrier: String?
     var trackingNo: String?
+    /// What FulfillmentCancelled events took back, in order.
+    var cancelled: [SkuQuantity] = []
+
+    /// Units still held: per sku, requested less cancelled.
+    func holds(_ sku: String) -> Int64 {
+        lines.filter { $0.sku == sku }.reduce(0) { $0 + $1.qty } - cancelled.filter { $0.sku == sku }.reduce(0) { $0 + $1.qty }
+    }
+    var held: [SkuQuantity] { lines.compactMap { holds($0.sku) > 0 ? SkuQuantity(sku: $0.sku, qty: holds($0.sku)) : nil } }
 }
 
 struct RefReturnFigures: Hashable {
@@ -106,7 +114,8 @@ struct ReferenceOrder {
     var skus: [String] = []
     var unitPrice: [String: Int64] = [:]
     var counters: [String: RefCounters] = [:]
-    var adjustments: Int64 = 0
+    /// PriceAdjusted amounts, per sku (issue 10: they follow their units).
+    var adjustments: [String: Int64] = [:]
     var shipping: Int64 = 0
     var tax: Int64 = 0
     var discount: Int64 = 0
@@ -146,27 +155,32 @@ struct ReferenceOrder {
     var refunded: Int64 { refunds.values.reduce(0) { $0 + $1.amount } }
     var unitsShipped: Int64 { skus.reduce(0) { $0 + c($1).shipped } }
 
-    /// total = Σ (ordered − cancelled) × unit_price + Σ PriceAdjusted + shipping + tax − the
-    /// discount's share of the active merchandise, ⌊discount × active ÷ placed⌋ (placed 0: all
-    /// of it); 0 after OrderCancelled.
-    var total: Int64 { cancelled ? 0 : total(cancelling: [:]) }
+    /// total = max(0, Σ (ordered − cancelled) × unit_price + Σ each sku's adjustments ×
+    /// active ÷ ordered (toward zero) + shipping + tax − the discount's share of the active
+    /// merchandise, ⌊discount × active ÷ placed⌋ (placed 0: all of it)); 0 after OrderCancelled.
+    var total: Int64 { cancelled ? 0 : max(0, unclampedTotal(adjusting: nil)) }
 
-    /// The total if `extra` more units of each sku were cancelled (the ItemsCancelled check).
-    func total(cancelling extra: [String: Int64]) -> Int64 {
-        var active: Int64 = 0, placed: Int64 = 0
+    /// The total before the clamp at 0, with `amount` more adjustment on `sku` if given.
+    func unclampedTotal(adjusting change: (sku: String, amount: Int64)?) -> Int64 {
+        var active: Int64 = 0, placed: Int64 = 0, adjusted: Int64 = 0
         for sku in skus {
-            active += (self.active(sku) - extra[sku, default: 0]) * unitPrice[sku, default: 0]
+            active += self.active(sku) * unitPrice[sku, default: 0]
             placed += c(sku).ordered * unitPrice[sku, default: 0]
+            let adjustment = adjustments[sku, default: 0] + (change?.sku == sku ? change!.amount : 0)
+            adjusted += Int64(Int128(adjustment) * Int128(self.active(sku)) / Int128(max(1, c(sku).ordered)))
         }
         let share = placed == 0 ? discount : Int64(Int128(discount) * Int128(active) / Int128(placed))
-        return active + adjustments + shipping + tax - share
+        return active + adjusted + shipping + tax - share
     }
 
-    /// EVENTS.md §7: paid when captured covers the total, or when nothing is owed for units
-    /// still active (a free order).
+    var net: Int64 { captured - refunded }
+    var openAuthorization: Int64 { payments.values.reduce(0) { $0 + max(0, $1.authorized - $1.captured - $1.voided) } }
+
+    /// EVENTS.md §7: paid when captured less refunded covers the total, or when nothing is
+    /// owed for units still active (a free order).
     var isPaid: Bool {
-        if total <= 0 { return captured > 0 || (!cancelled && skus.contains { active($0) > 0 }) }
-        return captured >= total
+        if total <= 0 { return net > 0 || (!cancelled && skus.contains { active($0) > 0 }) }
+        return net >= total
     }
 
     var status: String {
@@ -178,16 +192,17 @@ struct ReferenceOrder {
         if skus.contains(where: { c($0).packed > 0 }) { return "packed" }
         if skus.contains(where: { c($0).requested > 0 }) { return "fulfilling" }
         if isPaid { return "paid" }
-        if authorized - voided > 0 { return "authorized" }
+        if openAuthorization > 0 { return "authorized" }
+        if net > 0 || !authorizedIDs.isEmpty { return "awaiting_payment" }
         return "placed"
     }
 
     var paymentStatus: String {
-        if refunded > 0 && refunded == captured { return "refunded" }
-        if refunded > 0 { return "partially_refunded" }
+        if refunded > 0 && net <= 0 { return "refunded" }
+        if net > total { return "overpaid" }
         if isPaid { return "paid" }
-        if captured > 0 { return "partially_paid" }
-        if authorized - voided > 0 { return "authorized" }
+        if net > 0 { return refunded > 0 ? "partially_refunded" : "partially_paid" }
+        if openAuthorization > 0 { return "authorized" }
         return "unpaid"
     }
 
@@ -241,11 +256,13 @@ struct ReferenceOrder {
             return cancelled ? .orderCancelled : nil
         case .paymentCaptured(let id, let amount):
             if amount < 0 { return .negativeAmount }
+            if !authorizedIDs.contains(id) { return .unknownPayment }
             let p = payments[id] ?? RefPaymentFigures()
             if p.captured + amount > p.authorized - p.voided { return .overCapture }
             return cancelled ? .orderCancelled : nil
         case .paymentVoided(let id, let amount):
             if amount < 0 { return .negativeAmount }
+            if !authorizedIDs.contains(id) { return .unknownPayment }
             let p = payments[id] ?? RefPaymentFigures()
             if p.voided + amount > p.authorized - p.captured { return .overVoid }
             return nil
@@ -271,7 +288,6 @@ struct ReferenceOrder {
         case .itemsCancelled(let lines, _):
             if let bad = lineViolation(lines) { return bad }
             if lines.contains(where: { $0.qty > open($0.sku) }) { return .overCancellation }
-            if total(cancelling: Dictionary(lines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +)) < 0 { return .negativeTotal }
             return cancelled ? .orderCancelled : nil
         case .orderCancelled:
             if unitsShipped > 0 { return .cancelAfterShipment }
@@ -296,15 +312,27 @@ struct ReferenceOrder {
             if refunds[id] != nil { return .duplicateID }
             if refunded + amount > captured { return .overRefund }
             if let paymentID {
+                if !authorizedIDs.contains(paymentID) { return .unknownPayment }
                 let p = payments[paymentID] ?? RefPaymentFigures()
                 if amount > p.captured - p.refunded { return .overRefund }
             }
             if let returnID, returns[returnID] == nil { return .unknownReturn }
             return nil
         case .priceAdjusted(let sku, let amount, _):
+            if amount.magnitude > UInt64(Self.amountMax) { return .amountOutOfRange }
             if unitPrice[sku] == nil { return .unknownSku }
-            if amount < 0 && total + amount < 0 { return .negativeTotal }
-            if total + amount > Self.amountMax { return .amountOutOfRange }
+            if (adjustments[sku, default: 0] + amount).magnitude > UInt64(Self.amountMax) { return .amountOutOfRange }
+            let after = unclampedTotal(adjusting: (sku, amount))
+            if amount < 0 && after < 0 { return .negativeTotal }
+            if after > Self.amountMax { return .amountOutOfRange }
+            return cancelled ? .orderCancelled : nil
+        case .fulfillmentCancelled(let id, let lines, _):
+            guard let f = fulfillments[id] else { return .unknownFulfillment }
+            if f.state != "requested" && f.state != "packed" { return .invalidTransition }
+            if let lines {
+                if let bad = lineViolation(lines) { return bad }
+                if lines.contains(where: { $0.qty > f.holds($0.sku) }) { return .overCancellation }
+            }
             return cancelled ? .orderCancelled : nil
         case .noteAdded:
             return nil
@@ -353,16 +381,16 @@ struct ReferenceOrder {
             for l in lines { counters[l.sku]!.requested += l.qty }
         case .fulfillmentPacked(let id):
             fulfillments[id]!.state = "packed"
-            for l in fulfillments[id]!.lines { counters[l.sku]!.packed += l.qty }
+            for l in fulfillments[id]!.held { counters[l.sku]!.packed += l.qty }
         case .shipped(let id, let carrier, let trackingNo):
             fulfillments[id]!.state = "shipped"
             fulfillments[id]!.carrier = carrier
             fulfillments[id]!.trackingNo = trackingNo
-            for l in fulfillments[id]!.lines { counters[l.sku]!.shipped += l.qty }
+            for l in fulfillments[id]!.held { counters[l.sku]!.shipped += l.qty }
             if shippedAt == nil { shippedAt = time }
         case .delivered(let id):
             fulfillments[id]!.state = "delivered"
-            for l in fulfillments[id]!.lines { counters[l.sku]!.delivered += l.qty }
+            for l in fulfillments[id]!.held { counters[l.sku]!.delivered += l.qty }
         case .itemsCancelled(let lines, _):
             for l in lines { counters[l.sku]!.cancelled += l.qty }
         case .orderCancelled:
@@ -379,13 +407,27 @@ struct ReferenceOrder {
             let units = lines ?? returns[id]!.lines
             returns[id]!.received = units
             for l in units { counters[l.sku]!.returned += l.qty }
+            // Asked for and not received: returnable again.
+            for l in returns[id]!.lines {
+                let came = units.filter { $0.sku == l.sku }.reduce(0) { $0 + $1.qty }
+                if l.qty > came { counters[l.sku]!.returnRequested -= l.qty - came }
+            }
         case .refundIssued(let id, let amount, let paymentID, let returnID):
             refunds[id] = RefRefundFigures(amount: amount, paymentID: paymentID, returnID: returnID)
             if let paymentID { payments[paymentID, default: RefPaymentFigures()].refunded += amount }
-        case .priceAdjusted(_, let amount, _):
-            adjustments += amount
+        case .priceAdjusted(let sku, let amount, _):
+            adjustments[sku, default: 0] += amount
         case .noteAdded:
             notes += 1
+        case .fulfillmentCancelled(let id, let lines, _):
+            let wasPacked = fulfillments[id]!.state == "packed"
+            let units = lines ?? fulfillments[id]!.held
+            fulfillments[id]!.cancelled += units
+            for l in units {
+                counters[l.sku]!.requested -= l.qty
+                if wasPacked { counters[l.sku]!.packed -= l.qty }
+            }
+            if fulfillments[id]!.held.isEmpty { fulfillments[id]!.state = "cancelled" }
         }
         // docs/EVENTS.md §7: a milestone is set by whichever event first makes it hold.
         if paidAt == nil && isPaid { paidAt = time }

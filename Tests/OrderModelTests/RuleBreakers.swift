@@ -7,7 +7,8 @@ enum BreakKind: String, CaseIterable, Sendable {
     case firstEventNotPlaced, secondOrderPlaced
     case placedDuplicateSku, placedZeroQuantity, placedNegativePrice, placedNegativeShippingTaxOrDiscount, placedBadCurrency
     case negativeAuthorization, negativeCapture, negativeVoid, negativeRefund
-    case overCapture, captureOnUnknownPayment, overVoid, overRefund, overRefundOnPayment, refundForUnknownReturn
+    case overCapture, captureOnUnknownPayment, voidOnUnknownPayment, refundOnUnknownPayment, overVoid, overRefund, overRefundOnPayment, refundForUnknownReturn
+    case unknownFulfillmentCancelled, cancelShippedFulfillment, fulfillmentCancelOverHeld
     case fulfillmentOverOpenQuantity, cancellationOverOpenQuantity
     case unknownSkuInFulfillment, unknownSkuInCancellation, unknownSkuInReturn, unknownSkuInPriceAdjustment
     case duplicateSkuInLines, zeroQuantityLine, negativeQuantityLine
@@ -124,7 +125,27 @@ enum RuleBreakers {
             return (.paymentCaptured(paymentID: id, amountMinor: available(m, id) + rng.int(1...500)), .overCapture)
         case .captureOnUnknownPayment:
             guard m.placed else { return nil }
-            return (.paymentCaptured(paymentID: "pay-unknown", amountMinor: amount), .overCapture)
+            return (.paymentCaptured(paymentID: "pay-unknown", amountMinor: amount), .unknownPayment)
+        case .voidOnUnknownPayment:
+            guard m.placed else { return nil }
+            return (.paymentVoided(paymentID: "pay-unknown", amountMinor: 0), .unknownPayment)
+        case .refundOnUnknownPayment:
+            guard m.placed else { return nil }
+            return (.refundIssued(refundID: "rf-unknown-p", amountMinor: 0, paymentID: "pay-unknown", returnID: nil), .unknownPayment)
+        case .unknownFulfillmentCancelled:
+            guard m.placed else { return nil }
+            return (.fulfillmentCancelled(fulfillmentID: "ful-missing", lines: nil, reason: "x"), .unknownFulfillment)
+        case .cancelShippedFulfillment:
+            let done = inState(["shipped", "delivered", "cancelled"])
+            guard !done.isEmpty else { return nil }
+            return (.fulfillmentCancelled(fulfillmentID: rng.element(done), lines: nil, reason: "too late"), .invalidTransition)
+        case .fulfillmentCancelOverHeld:
+            let open = inState(["requested", "packed"])
+            guard !open.isEmpty else { return nil }
+            let id = rng.element(open)
+            let f = m.fulfillments[id]!
+            guard let line = f.held.first else { return nil }
+            return (.fulfillmentCancelled(fulfillmentID: id, lines: [SkuQuantity(sku: line.sku, qty: line.qty + 1)], reason: "x"), .overCancellation)
         case .overVoid:
             guard m.placed, !authorized.isEmpty else { return nil }
             let id = rng.element(authorized)
@@ -270,8 +291,11 @@ enum RuleBreakers {
 
         // Rule 5: PriceAdjusted may not make the total negative
         case .priceAdjustmentMakesTotalNegative:
-            guard m.placed else { return nil }
-            return (.priceAdjusted(sku: anySku, amountMinor: -(m.total + rng.int(1...1000)), reason: "too generous"), .negativeTotal)
+            // On a line whose units are all active, so the cut counts whole.
+            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) == m.c($0).ordered }) else { return nil }
+            let cut = max(0, m.unclampedTotal(adjusting: nil)) + rng.int(1...1000)
+            guard (m.adjustments[sku, default: 0] - cut).magnitude <= UInt64(ReferenceOrder.amountMax) else { return nil }
+            return (.priceAdjusted(sku: sku, amountMinor: -cut, reason: "too generous"), .negativeTotal)
 
         // Sums stay within ±2^53 (amount_out_of_range)
         case .placedTotalOutOfRange:
@@ -284,8 +308,8 @@ enum RuleBreakers {
             guard m.placed else { return nil }
             return (.paymentAuthorized(paymentID: "pay-huge", amountMinor: ReferenceOrder.amountMax - m.authorized + rng.int(1...10)), .amountOutOfRange)
         case .priceAdjustmentTotalOutOfRange:
-            guard m.placed else { return nil }
-            return (.priceAdjusted(sku: anySku, amountMinor: ReferenceOrder.amountMax - m.total + rng.int(1...10), reason: "typo"), .amountOutOfRange)
+            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) == m.c($0).ordered }) else { return nil }
+            return (.priceAdjusted(sku: sku, amountMinor: ReferenceOrder.amountMax - max(0, m.unclampedTotal(adjusting: nil)) + rng.int(1...10), reason: "typo"), .amountOutOfRange)
         }
     }
 }

@@ -291,7 +291,7 @@ struct OrderStoreTests {
         let report = f.store.audit()
         #expect(report.violations.count == 1)
         #expect(report.violations.first?.position == 1)
-        #expect(report.violations.first?.code == "over_capture")
+        #expect(report.violations.first?.code == "unknown_payment")
     }
 
     @Test("a stored event that breaks a rule is reported once, not again for every later event of its order")
@@ -303,7 +303,7 @@ struct OrderStoreTests {
         let note = event("O1", .noteAdded(text: "later"))
         _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(note.type.code), payload: note.encodeBinary()))
         let report = f.store.audit()
-        #expect(report.violations.map(\.code) == ["over_capture"])
+        #expect(report.violations.map(\.code) == ["unknown_payment"])
     }
 
     @Test("a recorded_at from the future is refused: it would hold every later record there")

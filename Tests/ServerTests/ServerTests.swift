@@ -113,9 +113,9 @@ struct ServerTests {
         let capture = OrderEvent(orderID: id, data: .paymentCaptured(paymentID: "P", amountMinor: 5))
         do {
             _ = try await client.append([placed, capture])
-            Issue.record("an over-capture was accepted")
+            Issue.record("a capture of a payment never authorized was accepted")
         } catch let error as ClientError {
-            #expect(error.code == "over_capture")
+            #expect(error.code == "unknown_payment")
             #expect(error.eventIndex == 1)
         }
         #expect(f.store.log.endPosition.rawValue == 0)
