@@ -30,27 +30,9 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Minor units as a decimal amount with the currency, e.g. "1,234.50 USD".
-func money(_ minor: Int64, _ currency: String) -> String {
-    let digits = ["JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3][currency] ?? 2
-    let negative = minor < 0
-    var v = minor.magnitude
-    var fraction = ""
-    if digits > 0 {
-        var d = 1 as UInt64
-        for _ in 0..<digits { d *= 10 }
-        let f = String(v % d)
-        fraction = "." + String(repeating: "0", count: digits - f.count) + f
-        v /= d
-    }
-    var whole = String(v)
-    var grouped = ""
-    while whole.count > 3 {
-        grouped = "," + whole.suffix(3) + grouped
-        whole = String(whole.dropLast(3))
-    }
-    return (negative ? "-" : "") + whole + grouped + fraction + (currency.isEmpty ? "" : " " + currency)
-}
+/// Minor units as a decimal amount with the currency, by its ISO 4217 exponent
+/// (`Currency.format`): "1,234.50 USD", "2,499 JPY", "12.345 BHD".
+func money(_ minor: Int64, _ currency: String) -> String { Currency.format(minor, currency) }
 
 func timeText(_ micros: Int64?) -> String {
     micros.map { EventTime(microseconds: $0).rfc3339 } ?? "-"

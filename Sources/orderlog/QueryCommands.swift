@@ -136,7 +136,7 @@ struct TotalsCommand: AsyncParsableCommand {
             return
         }
         print(table([["CURRENCY", "CHANNEL", "ORDERS", "TOTAL", "CAPTURED", "REFUNDED", "NET"]] + rows.map { r in
-            [r.currency, r.channel, "\(r.orders)", money(r.total, ""), money(r.captured, ""), money(r.refunded, ""), money(r.net, "")]
+            [r.currency, r.channel, "\(r.orders)", money(r.total, r.currency), money(r.captured, r.currency), money(r.refunded, r.currency), money(r.net, r.currency)]
         }))
     }
 }
@@ -176,7 +176,7 @@ struct AuditCommand: ParsableCommand {
             print(table(r.byStatus.sorted { $0.key < $1.key }.map { ["  " + $0.key, "\($0.value)"] }))
             print("\nmoney")
             print(table([["  CURRENCY", "ORDERS", "TOTAL", "AUTHORIZED", "CAPTURED", "VOIDED", "REFUNDED"]] + r.money.sorted { $0.key < $1.key }.map { c, m in
-                ["  " + c, "\(m.orders)", money(m.total, ""), money(m.authorized, ""), money(m.captured, ""), money(m.voided, ""), money(m.refunded, "")]
+                ["  " + c, "\(m.orders)", money(m.total, c), money(m.authorized, c), money(m.captured, c), money(m.voided, c), money(m.refunded, c)]
             }))
             if r.violations.isEmpty {
                 print("\nno violations")
