@@ -350,9 +350,7 @@ struct Connection {
                                     case .now: store.log.endPosition.rawValue
                                     // As of position p includes p, as snapshots do: the events before p + 1.
                                     case .position(let p): min(p == .max ? p : p + 1, store.log.endPosition.rawValue)
-                                    case .time(let t):
-                                        t == .max ? store.log.endPosition.rawValue
-                                            : try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1)).rawValue
+                                    case .time(let t): try store.endPosition(asOfTime: t)
                                     }
                                     // A replay of the log up to `end`: never on an event loop.
                                     let rows = try await Self.logReplays.runIfActive { try store.totals(before: end) }.map {

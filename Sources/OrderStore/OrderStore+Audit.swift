@@ -155,15 +155,16 @@ extension OrderStore {
     /// Totals per currency and channel over every order as recorded at `time` (µs since the
     /// Unix epoch; nil: now).
     public func totals(asOf time: Int64? = nil) throws -> [TotalsRow] {
-        let end: LogPosition
-        do {
-            // "At or before `time`" is "before the first record after it"; no record is after
-            // the largest time (and `time + 1` would overflow there).
-            end = try time.map { t in
-                t == .max ? log.endPosition : try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t + 1))
-            } ?? log.endPosition
-        } catch { throw StoreError.storage(error) }
-        return try totals(before: end.rawValue)
+        try totals(before: time.map(endPosition(asOfTime:)) ?? log.endPosition.rawValue)
+    }
+
+    /// The position after the last record recorded at or before `time`: what "as of `time`"
+    /// covers. As of now or later, everything stored, whatever a restore left ahead of the
+    /// clock; and no `time + 1` at the largest time.
+    public func endPosition(asOfTime time: Int64) throws -> UInt64 {
+        let time = effectiveTime(time)
+        if time == .max { return log.endPosition.rawValue }
+        do { return try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: time + 1)).rawValue } catch { throw StoreError.storage(error) }
     }
 
     /// Totals per currency and channel over the events before position `end` (clamped to the

@@ -25,6 +25,10 @@ public struct StoreConfiguration: Sendable {
     public var replayEventsInline = 1000
     /// Events in one append batch. Default 10,000.
     public var batchEventsMax = 10_000
+    /// How far ahead of the store's clock a kept `recorded_at` (a restore) may be, µs.
+    /// Recorded times never decrease, so one ahead of the clock holds every later record at
+    /// it; a small skew keeps that window small. Default 1 s.
+    public var recordedAtSkewMax: Int64 = 1_000_000
 
     public init() {}
 }
@@ -73,6 +77,9 @@ public final class OrderStore: Sendable {
         var nextPosition: UInt64 = 0
         /// Set after a durability failure or a foreign write: appends are refused until reopen.
         var failure: StoreError?
+        /// The latest recorded time the log holds that was ahead of the clock when written (a
+        /// restore's kept `recorded_at`; later records are raised to it): `.min` when none.
+        var aheadUntil: Int64 = .min
     }
 
     let state: Locked<State>
@@ -137,6 +144,10 @@ public final class OrderStore: Sendable {
             state.indexes.update(snapshot)
         }
         state.nextPosition = log.endPosition.rawValue
+        // The newest record may carry a restore's time still ahead of the clock.
+        if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
+            state.aheadUntil = last.recordedAt.rawValue
+        }
         // Keep the most recently changed orders warm, within both bounds.
         if snapshots.count > configuration.snapshotCacheMax {
             var recent: [OrderID: OrderSnapshot] = [:]
@@ -185,8 +196,8 @@ public final class OrderStore: Sendable {
             let id = item.event.orderID
             // A kept recorded time from the future would hold every later record there
             // (recorded times never decrease), breaking as-of queries for good.
-            if let r = item.recordedAt, r > now + 60_000_000 {
-                throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future", orderID: id.value, field: "recorded_at"), at: i)
+            if let r = item.recordedAt, r > now &+ configuration.recordedAtSkewMax {
+                throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future (more than \(configuration.recordedAtSkewMax / 1000) ms after this store's clock, \(EventTime(microseconds: now)))", orderID: id.value, field: "recorded_at"), at: i)
             }
             if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
                 throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
@@ -340,6 +351,7 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
+            for item in batch { if let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) } }
             for snapshot in working where snapshot.exists {
                 s.indexes.update(snapshot)
                 s.cache.insert(snapshot)
@@ -373,6 +385,18 @@ public final class OrderStore: Sendable {
             }
         }
         return write.results
+    }
+
+    /// The store's clock, µs since the Unix epoch.
+    static func clock() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+
+    /// The recorded time an as-of query at `time` means. Recorded times run ahead of the clock
+    /// only after a restore kept one (at most `recordedAtSkewMax` ahead; later records are
+    /// raised to it): a time within that skew below it means it, so "as of now" sees
+    /// everything stored. Every other time is exact.
+    func effectiveTime(_ time: Int64) -> Int64 {
+        let ahead = state.withLock { $0.aheadUntil }
+        return time < ahead && time >= ahead &- configuration.recordedAtSkewMax ? ahead : time
     }
 
     /// The position of the order's newest written event, durable or not; nil: it has none.
@@ -435,7 +459,11 @@ public final class OrderStore: Sendable {
 
     /// The order as it was recorded at time `time` (µs since the Unix epoch): its events
     /// recorded at or before it.
+    ///
+    /// As of now or later, everything stored counts — whatever recorded times a restore left
+    /// slightly ahead of the clock (EVENTS.md §4, "Recorded time").
     public func snapshot(_ id: OrderID, asOfTime time: Int64) throws -> OrderSnapshot? {
+        let time = effectiveTime(time)
         let s = try replay(id, through: { $0.recordedAt <= time })
         return s.exists ? s : nil
     }

@@ -319,6 +319,27 @@ struct OrderStoreTests {
         #expect(f.store.log.endPosition == LogPosition(0))
     }
 
+    @Test("a restore's recorded_at may be at most 1 s ahead of the clock, and as of now everything stored counts")
+    func restoredTimesAheadOfTheClock() async throws {
+        let f = try StoreFixture()
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        // 59 s ahead (allowed before issue 10): refused, naming the skew.
+        do {
+            _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: now + 59_000_000)])
+            Issue.record("a recorded_at 59 s ahead was accepted")
+        } catch let error as StoreError {
+            #expect(error.orderError?.code == .invalidField)
+            #expect(error.message.contains("1000 ms"))
+        }
+        // 0.5 s ahead: kept; a later order's recorded time is raised to it.
+        _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: now + 500_000)])
+        _ = try await f.store.append([AppendEvent(placed("O2"))])
+        let t = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        #expect(try f.store.history(oid("O2"))[0].recordedAt > t)  // ahead of the clock
+        #expect(try f.store.snapshot(oid("O2"), asOfTime: t) != nil)  // as of now: found
+        #expect(try f.store.totals(asOf: t).first?.orders == 2)
+    }
+
     @Test("appends after the log was written around the store are refused until it is reopened")
     func foreignWriteFailsTheStore() async throws {
         let f = try StoreFixture()
