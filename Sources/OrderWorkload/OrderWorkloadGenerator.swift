@@ -13,6 +13,14 @@ public struct OrderWorkloadGenerator: Sendable {
         public var returnRate = 0.08
         public var splitShipmentRate = 0.15
         public var partialRefundRate = 0.03
+        /// A fulfillment the warehouse cannot ship: cancelled and requested again elsewhere.
+        public var rerouteRate = 0.03
+        /// Of the returns, the share where fewer units come back than were asked for.
+        public var partialReceiptRate = 0.3
+        /// Refunded in full before anything shipped, then cancelled.
+        public var refundBeforeShippingRate = 0.01
+        /// A surcharge (gift wrap, express) after payment, authorized and captured on its own.
+        public var surchargeRate = 0.02
         /// The first order's placement time, µs since the Unix epoch (default 2026-01-01T00:00:00Z).
         public var startMicroseconds: Int64 = 1_767_225_600_000_000
         public var customers = 50_000
@@ -29,7 +37,8 @@ public struct OrderWorkloadGenerator: Sendable {
     public init(options: Options) { self.options = options }
 
     static let channels = ["web", "app", "store", "marketplace", "call_center"]
-    static let currencies = ["USD", "USD", "USD", "EUR", "GBP"]
+    /// Mostly 2-decimal currencies, with a 0-decimal (JPY) and a 3-decimal one (BHD).
+    static let currencies = ["USD", "USD", "USD", "EUR", "GBP", "USD", "EUR", "JPY", "BHD"]
     static let locations = ["WH-BER-1", "WH-AMS-2", "WH-NYC-1", "WH-SFO-3", "WH-LON-1"]
     static let carriers = ["UPS", "DHL", "FedEx", "USPS", "DPD"]
 
@@ -103,6 +112,19 @@ public struct OrderWorkloadGenerator: Sendable {
             return events
         }
         add(.paymentCaptured(paymentID: pay, amountMinor: total), actor: payments, minutes: 1...60)
+        if chance(options.refundBeforeShippingRate) {
+            // Refunded in full before anything shipped (a fraud check, a change of mind).
+            add(.refundIssued(refundID: "REF-\(order)-0", amountMinor: total, paymentID: pay, returnID: nil), actor: payments, minutes: 10...240)
+            add(.orderCancelled(reason: "refunded_before_shipping"), actor: Actor(kind: .agent, id: "agent-\(rng.next() % 40)"), channel: "call_center", minutes: 1...30)
+            return events
+        }
+        if chance(options.surchargeRate) {
+            // Gift wrap added after payment: its own authorization and capture.
+            let surcharge: Money = 300 + Money(rng.next() % 5) * 100
+            add(.priceAdjusted(sku: lines[0].sku, amountMinor: surcharge, reason: "gift_wrap"), actor: customerActor, channel: channel, minutes: 5...120)
+            add(.paymentAuthorized(paymentID: "PAY-\(order)-2", amountMinor: surcharge), actor: payments, minutes: 0...2)
+            add(.paymentCaptured(paymentID: "PAY-\(order)-2", amountMinor: surcharge), actor: payments, minutes: 1...60)
+        }
         // Fulfillments: everything at once, or split in two.
         var groups: [[SkuQuantity]] = [lines.map { SkuQuantity(sku: $0.sku, qty: $0.qty) }]
         let units = lines.reduce(0) { $0 + $1.qty }
@@ -115,8 +137,16 @@ public struct OrderWorkloadGenerator: Sendable {
             groups = [first, second].filter { !$0.isEmpty }
         }
         for (k, group) in groups.enumerated() {
-            let f = "FUL-\(order)-\(k + 1)"
-            add(.fulfillmentRequested(fulfillmentID: f, location: Self.locations[Int(rng.next() % 5)], lines: group), actor: warehouse, minutes: 5...240)
+            var f = "FUL-\(order)-\(k + 1)"
+            var location = Self.locations[Int(rng.next() % 5)]
+            add(.fulfillmentRequested(fulfillmentID: f, location: location, lines: group), actor: warehouse, minutes: 5...240)
+            if chance(options.rerouteRate) {
+                // The warehouse cannot ship it: cancelled, and requested again from another.
+                add(.fulfillmentCancelled(fulfillmentID: f, lines: nil, reason: "out_of_stock_at_\(location)"), actor: warehouse, minutes: 30...600)
+                location = Self.locations[(Self.locations.firstIndex(of: location)! + 1) % Self.locations.count]
+                f += "-R"
+                add(.fulfillmentRequested(fulfillmentID: f, location: location, lines: group), actor: warehouse, minutes: 5...120)
+            }
             if !chance(0.1) { add(.fulfillmentPacked(fulfillmentID: f), actor: warehouse, minutes: 30...600) }
             let carrier = Self.carriers[Int(rng.next() % 5)]
             add(.shipped(fulfillmentID: f, carrier: carrier, trackingNo: "\(carrier.prefix(2).uppercased())\(100_000_000 + rng.next() % 900_000_000)"), actor: warehouse, minutes: 60...1440)
@@ -126,8 +156,14 @@ public struct OrderWorkloadGenerator: Sendable {
         if chance(options.returnRate) {
             let line = lines[0]
             let r = "RET-\(order)-1"
-            add(.returnRequested(returnID: r, lines: [SkuQuantity(sku: line.sku, qty: 1)], reason: "does_not_fit"), actor: customerActor, channel: channel, minutes: 1440...10080)
-            add(.returnReceived(returnID: r, lines: nil), actor: warehouse, minutes: 1440...7200)
+            if line.qty >= 2 && chance(options.partialReceiptRate) {
+                // Two asked back, one came: the other stays returnable.
+                add(.returnRequested(returnID: r, lines: [SkuQuantity(sku: line.sku, qty: 2)], reason: "does_not_fit"), actor: customerActor, channel: channel, minutes: 1440...10080)
+                add(.returnReceived(returnID: r, lines: [SkuQuantity(sku: line.sku, qty: 1)]), actor: warehouse, minutes: 1440...7200)
+            } else {
+                add(.returnRequested(returnID: r, lines: [SkuQuantity(sku: line.sku, qty: 1)], reason: "does_not_fit"), actor: customerActor, channel: channel, minutes: 1440...10080)
+                add(.returnReceived(returnID: r, lines: nil), actor: warehouse, minutes: 1440...7200)
+            }
             add(.refundIssued(refundID: "REF-\(order)-1", amountMinor: line.unitPriceMinor, paymentID: pay, returnID: r), actor: payments, minutes: 10...600)
         } else if chance(options.partialRefundRate) {
             add(.refundIssued(refundID: "REF-\(order)-1", amountMinor: max(1, total / 10), paymentID: pay, returnID: nil), actor: Actor(kind: .agent, id: "agent-\(rng.next() % 40)"), minutes: 60...2880)
