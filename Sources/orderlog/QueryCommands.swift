@@ -32,6 +32,10 @@ struct ShowCommand: AsyncParsableCommand {
         print("Order \(s.orderID)  \(s.status.rawValue) · payment \(s.paymentStatus.rawValue) · returns \(s.returnStatus.rawValue)")
         print("customer \(s.customerID) · channel \(s.channel) · version \(s.version) · last position \(s.lastPosition.map(String.init) ?? "-")")
         print("total \(money(s.totalMinor, c)) · authorized \(money(s.authorizedMinor, c)) · captured \(money(s.capturedMinor, c)) · voided \(money(s.voidedMinor, c)) · refunded \(money(s.refundedMinor, c))")
+        if s.netPaidMinor != s.totalMinor || s.openAuthorizationMinor > 0 {
+            print("net paid \(money(s.netPaidMinor, c)) · due \(money(max(0, s.totalMinor - s.netPaidMinor), c)) · open authorization \(money(s.openAuthorizationMinor, c))")
+        }
+        if s.fulfilledUnpaid { print("attention: units were sent to fulfillment with nothing paid or authorized") }
         print("")
         var rows = [["SKU", "PRICE", "ORDERED", "CANCELLED", "REQUESTED", "PACKED", "SHIPPED", "DELIVERED", "RETURN REQ", "RETURNED"]]
         for l in s.lines {
@@ -41,7 +45,8 @@ struct ShowCommand: AsyncParsableCommand {
         if !s.fulfillments.isEmpty {
             print("\nFulfillments")
             print(table([["ID", "STATE", "LOCATION", "CARRIER", "TRACKING", "LINES"]] + s.fulfillments.map { f in
-                [f.id, f.state.rawValue, f.location, f.carrier ?? "-", f.trackingNo ?? "-", f.lines.map { "\($0.sku)×\($0.qty)" }.joined(separator: " ")]
+                [f.id, f.state.rawValue, f.location, f.carrier ?? "-", f.trackingNo ?? "-",
+                 f.lines.map { "\($0.sku)×\($0.qty)" }.joined(separator: " ") + (f.cancelledLines.isEmpty ? "" : " (cancelled " + f.cancelledLines.map { "\($0.sku)×\($0.qty)" }.joined(separator: " ") + ")")]
             }))
         }
         if !s.returns.isEmpty {
