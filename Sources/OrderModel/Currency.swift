@@ -1,7 +1,8 @@
 /// ISO 4217 currencies and their exponents (minor units): how many decimal places a currency's
 /// minor units stand for. Amounts are stored in minor units of the ISO exponent — 2,499 JPY
-/// is ¥2,499, 12,345 BHD minor units are 12.345 BHD — and every text output (the CLI, the
-/// network mode, the console) formats them through `Currency.format`. JSON stays in minor units.
+/// is ¥2,499, 12,345 BHD minor units are 12.345 BHD — and every text output (the CLI, its
+/// network mode, any later front end) formats them through `Currency.format`. JSON stays in
+/// minor units.
 ///
 /// Source: ISO 4217, List One (current currencies and funds), as published by the ISO 4217
 /// maintenance agency (SIX), 2025 edition. `CurrencyTests` checks every code against ICU's

@@ -168,19 +168,16 @@ extension OrderSnapshot {
         case .itemsCancelled(let cancelled, _):
             try shapeOf(cancelled, e)
             try knownSkus(cancelled, e)
-            var reduction: Money = 0
             for c in cancelled {
                 let line = lines[lineIndex(c.sku)!]
                 let open = line.ordered - line.cancelled - line.requested
                 if c.qty > open {
                     throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) but only \(open) can be (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
                 }
-                reduction += c.qty * line.unitPriceMinor
             }
             // No total check: the discount's and the adjustments' shares go with the cancelled
-            // units, and a total never goes below 0 (EVENTS.md §7), so a cancellation is never
+            // units, and a total stays within 0…2^53 (EVENTS.md §7), so a cancellation is never
             // refused for their arithmetic.
-            _ = reduction
             try notCancelled(e)
 
         case .orderCancelled:
@@ -201,7 +198,8 @@ extension OrderSnapshot {
             }
 
         case .returnReceived(let id, let received):
-            if let received {
+            // An empty `lines` closes a return when nothing came back.
+            if let received, !received.isEmpty {
                 try shapeOf(received, e)
                 try knownSkus(received, e)
             }
@@ -237,15 +235,17 @@ extension OrderSnapshot {
                 throw violation(.amountOutOfRange, e, "amount_minor \(amount) is beyond ±\(OrderSnapshot.amountMax)")
             }
             guard let i = lineIndex(sku) else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
-            // The adjustment follows the line's active units (EVENTS.md §7): the total it
-            // leaves is computed with the line's share, before the clamp at 0.
-            var line = lines[i]
-            let before = line.adjustmentsAppliedMinor
+            // The adjustment applies to the line's active units (EVENTS.md §7).
+            let line = lines[i]
             guard (line.adjustmentsMinor + amount).magnitude <= UInt64(OrderSnapshot.amountMax) else {
                 throw violation(.amountOutOfRange, e, "sku \(sku)'s adjustments would pass ±\(OrderSnapshot.amountMax) minor units")
             }
-            line.adjustmentsMinor += amount
-            let unclamped = activeMerchandiseMinor + adjustmentsAppliedMinor - before + line.adjustmentsAppliedMinor + shippingMinor + taxMinor - discountAppliedMinor
+            // A line never costs less than nothing: then cancelling its units can only lower
+            // the total.
+            if amount < 0 && line.activeValueMinor + amount < 0 {
+                throw violation(.negativeTotal, e, "adjusting by \(amount) would take sku \(sku) below 0 (its active units cost \(line.activeValueMinor))")
+            }
+            let unclamped = activeMerchandiseMinor + adjustmentsAppliedMinor + amount + shippingMinor + taxMinor - discountAppliedMinor
             if amount < 0 && unclamped < 0 {
                 throw violation(.negativeTotal, e, "adjusting by \(amount) would make the total \(unclamped)")
             }
@@ -253,6 +253,8 @@ extension OrderSnapshot {
                 throw violation(.amountOutOfRange, e, "the total would exceed \(OrderSnapshot.amountMax) minor units")
             }
             try notCancelled(e)
+            // Every unit of the line cancelled: nothing is left for the adjustment to apply to.
+            guard line.active > 0 else { throw violation(.invalidQuantity, e, "sku \(sku) has no active units to adjust") }
 
         case .fulfillmentCancelled(let id, let cancelled, _):
             let f = try fulfillment(id, e)
@@ -355,10 +357,15 @@ extension OrderSnapshot {
             fulfillments[i].state = .delivered
             for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].delivered += l.qty }
         case .itemsCancelled(let cancelled, _):
-            for c in cancelled { lines[lineIndex(c.sku)!].cancelled += c.qty }
+            for c in cancelled {
+                let k = lineIndex(c.sku)!
+                // The cancelled units take their share of the line's adjustments with them.
+                lines[k].adjustmentsAppliedMinor -= SkuLine.share(of: lines[k].adjustmentsAppliedMinor, units: c.qty, active: lines[k].active)
+                lines[k].cancelled += c.qty
+            }
         case .orderCancelled:
             isCancelled = true
-            for i in lines.indices { lines[i].cancelled = lines[i].ordered }
+            for i in lines.indices { lines[i].cancelled = lines[i].ordered; lines[i].adjustmentsAppliedMinor = 0 }
             for i in fulfillments.indices where fulfillments[i].state == .requested || fulfillments[i].state == .packed {
                 fulfillments[i].state = .cancelled
             }
@@ -380,13 +387,17 @@ extension OrderSnapshot {
             if let paymentID { updatePayment(paymentID) { $0.refunded += amount } }
         case .priceAdjusted(let sku, let amount, _):
             lines[lineIndex(sku)!].adjustmentsMinor += amount
+            lines[lineIndex(sku)!].adjustmentsAppliedMinor += amount
         case .noteAdded:
             notes += 1
         case .fulfillmentCancelled(let id, let cancelled, _):
             let i = fulfillments.firstIndex { $0.id == id }!
             let units = cancelled ?? fulfillments[i].openLines
             let packed = fulfillments[i].state == .packed
-            fulfillments[i].cancelledLines += units
+            for u in units {
+                if let k = fulfillments[i].cancelledLines.firstIndex(where: { $0.sku == u.sku }) { fulfillments[i].cancelledLines[k].qty += u.qty }
+                else { fulfillments[i].cancelledLines.append(u) }
+            }
             for u in units {
                 let k = lineIndex(u.sku)!
                 lines[k].requested -= u.qty

@@ -18,15 +18,22 @@ public struct OrderSnapshot: Hashable, Sendable {
         /// Units still owed to the customer: ordered and not cancelled.
         public var active: Int64 { ordered - cancelled }
 
-        /// The part of the line's price adjustments that follows its units still active:
-        /// adjustments × active ÷ ordered, rounded toward zero (docs/EVENTS.md §7, "Money").
-        /// Cancelling units cancels their share.
-        public var adjustmentsAppliedMinor: Money {
-            guard active < ordered else { return adjustmentsMinor }
-            guard active > 0, ordered > 0, adjustmentsMinor != 0 else { return 0 }
-            let product = adjustmentsMinor.magnitude.multipliedFullWidth(by: UInt64(active))
-            let share = Int64(UInt64(ordered).dividingFullWidth(product).quotient)
-            return adjustmentsMinor < 0 ? -share : share
+        /// The part of the line's price adjustments still applied: an adjustment applies to
+        /// the units active when it is made, and cancelling units takes back their share of
+        /// what the line holds, ⌊applied × cancelled ÷ active⌋ toward zero (docs/EVENTS.md §7,
+        /// "Money").
+        public internal(set) var adjustmentsAppliedMinor: Money = 0
+
+        /// What the line's units still active cost: active × price + the adjustments applied.
+        public var activeValueMinor: Money { active * unitPriceMinor + adjustmentsAppliedMinor }
+
+        /// `applied`'s share for `units` of `active` units, toward zero, without overflow.
+        static func share(of applied: Money, units: Int64, active: Int64) -> Money {
+            guard active > 0, units > 0, applied != 0 else { return 0 }
+            guard units < active else { return applied }
+            let product = applied.magnitude.multipliedFullWidth(by: UInt64(units))
+            let share = Int64(UInt64(active).dividingFullWidth(product).quotient)
+            return applied < 0 ? -share : share
         }
     }
 
@@ -52,11 +59,12 @@ public struct OrderSnapshot: Hashable, Sendable {
         /// Units of `lines` a FulfillmentCancelled took back (released to the order).
         public var cancelledLines: [SkuQuantity] = []
 
-        /// The units the fulfillment still holds: its lines less what was cancelled.
+        /// The units the fulfillment still holds: its lines less what was cancelled
+        /// (`cancelledLines` holds one entry a sku).
         public var openLines: [SkuQuantity] {
             guard !cancelledLines.isEmpty else { return lines }
             return lines.compactMap { l in
-                let left = l.qty - cancelledLines.filter { $0.sku == l.sku }.reduce(0) { $0 + $1.qty }
+                let left = l.qty - (cancelledLines.first { $0.sku == l.sku }?.qty ?? 0)
                 return left > 0 ? SkuQuantity(sku: l.sku, qty: left) : nil
             }
         }
@@ -200,10 +208,10 @@ public struct OrderSnapshot: Hashable, Sendable {
                           discount: discountAppliedMinor)
     }
 
-    /// The total from its parts: never below 0, so no cancellation is refused for the
-    /// arithmetic of adjustments or discounts that go with the cancelled units.
+    /// The total from its parts: never below 0 nor above 2^53, so no cancellation is refused
+    /// for the arithmetic of adjustments or discounts that go with the cancelled units.
     static func total(active: Money, adjustments: Money, shipping: Money, tax: Money, discount: Money) -> Money {
-        max(0, active + adjustments + shipping + tax - discount)
+        min(amountMax, max(0, active + adjustments + shipping + tax - discount))
     }
 
     // MARK: Statuses (docs/EVENTS.md, "Statuses")
@@ -246,7 +254,8 @@ public struct OrderSnapshot: Hashable, Sendable {
     /// Units were requested for fulfillment while nothing is paid or authorized and money is
     /// owed: shown (`attention` in the JSON form), not refused — a shop may ship on account.
     public var fulfilledUnpaid: Bool {
-        totalMinor > 0 && netPaidMinor <= 0 && openAuthorizationMinor <= 0 && lines.contains { $0.requested > 0 || $0.shipped > 0 }
+        // Units sent and not come back: a return refunded in full owes nothing.
+        totalMinor > 0 && netPaidMinor <= 0 && openAuthorizationMinor <= 0 && lines.contains { $0.requested > $0.returned }
     }
 
     public var returnStatus: ReturnStatus {

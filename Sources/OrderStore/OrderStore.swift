@@ -351,7 +351,9 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
-            for item in batch { if let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) } }
+            for (item, result) in zip(batch, results) {
+                if case .stored = result, let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
+            }
             for snapshot in working where snapshot.exists {
                 s.indexes.update(snapshot)
                 s.cache.insert(snapshot)
@@ -394,9 +396,13 @@ public final class OrderStore: Sendable {
     /// only after a restore kept one (at most `recordedAtSkewMax` ahead; later records are
     /// raised to it): a time within that skew below it means it, so "as of now" sees
     /// everything stored. Every other time is exact.
+    /// Once the clock has passed that time by the skew, every time is exact again (as after
+    /// a reopen).
     func effectiveTime(_ time: Int64) -> Int64 {
         let ahead = state.withLock { $0.aheadUntil }
-        return time < ahead && time >= ahead &- configuration.recordedAtSkewMax ? ahead : time
+        let skew = configuration.recordedAtSkewMax
+        guard ahead != .min, Self.clock() < ahead &+ skew else { return time }
+        return time < ahead && time >= ahead &- skew ? ahead : time
     }
 
     /// The position of the order's newest written event, durable or not; nil: it has none.

@@ -84,6 +84,7 @@ extension OrderSnapshot {
         for f in fulfillments {
             n += 96 + f.id.utf8.count + f.location.utf8.count + (f.carrier?.utf8.count ?? 0) + (f.trackingNo?.utf8.count ?? 0)
             for l in f.lines { n += 24 + l.sku.utf8.count }
+            for l in f.cancelledLines { n += 24 + l.sku.utf8.count }
         }
         for r in returns {
             n += 96 + r.id.utf8.count + r.reason.utf8.count

@@ -41,10 +41,19 @@ enum OrderSource {
             if let asOfTime { return try store.snapshot(id, asOfTime: asOfTime) }
             if let asOfPosition { return try store.snapshot(id, asOfPosition: asOfPosition) }
             return try store.snapshot(id)
-        case .remote:
-            let events = try await history(id).prefix {
-                $0.recordedAt <= (asOfTime ?? .max) && $0.position <= (asOfPosition ?? .max)
+        case .remote(let client):
+            // As of a time, the server decides which events count (a restore's recorded times
+            // may run ahead of its clock, EVENTS.md §4): its snapshot names the last position.
+            var through = asOfPosition ?? .max
+            if let asOfTime {
+                guard let json = try await client.snapshotJSON(id.value, asOf: .time(asOfTime)) else { return nil }
+                guard case .object(let members, _)? = try? JSONParser.parse(Array(json.utf8)),
+                      case .number(_, let raw)? = members.first(where: { $0.0 == "last_position" })?.1, let last = UInt64(raw) else {
+                    throw CLIError("the server's snapshot of \(id) names no last position")
+                }
+                through = last
             }
+            let events = try await history(id).prefix { $0.position <= through }
             let snapshot = OrderSnapshot.replaying(id, events)
             return snapshot.exists ? snapshot : nil
         }

@@ -297,14 +297,14 @@ struct LifecycleGenerator {
             let amount = rng.chance(40) ? limit : rng.int(1...limit)
             return .refundIssued(refundID: newID("rf"), amountMinor: amount, paymentID: paymentID, returnID: returnID)
         case .adjust:
-            // On a line whose units are all active, an adjustment counts whole; a cut never
-            // takes the total below 0.
-            let full = m.skus.filter { m.active($0) == m.c($0).ordered }
-            guard !full.isEmpty else { return .noteAdded(text: "no line to adjust") }
-            let total = max(0, m.unclampedTotal(adjusting: nil))
-            let low = total > 5000 ? -5000 : -total
-            let amount = rng.chance(15) ? -total : rng.int(low...(max(low, 0) + 3000))
-            return .priceAdjusted(sku: rng.element(full), amountMinor: amount, reason: rng.element(Pools.reasons))
+            // On a line with active units; a cut takes neither the line nor the total below 0.
+            let live = m.skus.filter { m.active($0) > 0 }
+            guard !live.isEmpty else { return .noteAdded(text: "no line to adjust") }
+            let sku = rng.element(live)
+            let room = max(0, min(m.lineValue(sku), m.unclampedTotal(adjusting: nil)))
+            let low = room > 5000 ? -5000 : -room
+            let amount = rng.chance(15) ? -room : rng.int(low...(max(low, 0) + 3000))
+            return .priceAdjusted(sku: sku, amountMinor: amount, reason: rng.element(Pools.reasons))
         case .note:
             return .noteAdded(text: rng.element(Pools.notes))
         }

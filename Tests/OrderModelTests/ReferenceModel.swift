@@ -114,8 +114,11 @@ struct ReferenceOrder {
     var skus: [String] = []
     var unitPrice: [String: Int64] = [:]
     var counters: [String: RefCounters] = [:]
-    /// PriceAdjusted amounts, per sku (issue 10: they follow their units).
+    /// PriceAdjusted amounts, per sku, as made.
     var adjustments: [String: Int64] = [:]
+    /// What is still applied of them, per sku: an adjustment applies to the units active when
+    /// made; cancelled units take their share, ⌊applied × cancelled ÷ active⌋ toward zero.
+    var applied: [String: Int64] = [:]
     var shipping: Int64 = 0
     var tax: Int64 = 0
     var discount: Int64 = 0
@@ -155,19 +158,21 @@ struct ReferenceOrder {
     var refunded: Int64 { refunds.values.reduce(0) { $0 + $1.amount } }
     var unitsShipped: Int64 { skus.reduce(0) { $0 + c($1).shipped } }
 
-    /// total = max(0, Σ (ordered − cancelled) × unit_price + Σ each sku's adjustments ×
-    /// active ÷ ordered (toward zero) + shipping + tax − the discount's share of the active
-    /// merchandise, ⌊discount × active ÷ placed⌋ (placed 0: all of it)); 0 after OrderCancelled.
-    var total: Int64 { cancelled ? 0 : max(0, unclampedTotal(adjusting: nil)) }
+    /// total = min(2^53, max(0, Σ (ordered − cancelled) × unit_price + Σ applied adjustments
+    /// + shipping + tax − the discount's share of the active merchandise, ⌊discount × active
+    /// ÷ placed⌋ (placed 0: all of it))); 0 after OrderCancelled.
+    var total: Int64 { cancelled ? 0 : min(Self.amountMax, max(0, unclampedTotal(adjusting: nil))) }
 
-    /// The total before the clamp at 0, with `amount` more adjustment on `sku` if given.
+    /// What a sku's active units cost, adjustments applied.
+    func lineValue(_ sku: String) -> Int64 { active(sku) * unitPrice[sku, default: 0] + applied[sku, default: 0] }
+
+    /// The total before the clamps, with `amount` more adjustment on `sku` if given.
     func unclampedTotal(adjusting change: (sku: String, amount: Int64)?) -> Int64 {
-        var active: Int64 = 0, placed: Int64 = 0, adjusted: Int64 = 0
+        var active: Int64 = 0, placed: Int64 = 0, adjusted: Int64 = change?.amount ?? 0
         for sku in skus {
             active += self.active(sku) * unitPrice[sku, default: 0]
             placed += c(sku).ordered * unitPrice[sku, default: 0]
-            let adjustment = adjustments[sku, default: 0] + (change?.sku == sku ? change!.amount : 0)
-            adjusted += Int64(Int128(adjustment) * Int128(self.active(sku)) / Int128(max(1, c(sku).ordered)))
+            adjusted += applied[sku, default: 0]
         }
         let share = placed == 0 ? discount : Int64(Int128(discount) * Int128(active) / Int128(placed))
         return active + adjusted + shipping + tax - share
@@ -301,8 +306,8 @@ struct ReferenceOrder {
         case .returnReceived(let id, let lines):
             guard let r = returns[id] else { return .unknownReturn }
             if r.received != nil { return .returnAlreadyReceived }
-            if let lines {
-                if lines.isEmpty || lines.contains(where: { $0.qty < 1 }) { return .invalidQuantity }
+            if let lines, !lines.isEmpty {
+                if lines.contains(where: { $0.qty < 1 }) { return .invalidQuantity }
                 if Set(lines.map(\.sku)).count != lines.count { return .duplicateSku }
                 for l in lines where l.qty > r.lines.filter({ $0.sku == l.sku }).reduce(0, { $0 + $1.qty }) { return .overReturn }
             }
@@ -322,10 +327,12 @@ struct ReferenceOrder {
             if amount.magnitude > UInt64(Self.amountMax) { return .amountOutOfRange }
             if unitPrice[sku] == nil { return .unknownSku }
             if (adjustments[sku, default: 0] + amount).magnitude > UInt64(Self.amountMax) { return .amountOutOfRange }
+            if amount < 0 && lineValue(sku) + amount < 0 { return .negativeTotal }
             let after = unclampedTotal(adjusting: (sku, amount))
             if amount < 0 && after < 0 { return .negativeTotal }
             if after > Self.amountMax { return .amountOutOfRange }
-            return cancelled ? .orderCancelled : nil
+            if cancelled { return .orderCancelled }
+            return active(sku) == 0 ? .invalidQuantity : nil
         case .fulfillmentCancelled(let id, let lines, _):
             guard let f = fulfillments[id] else { return .unknownFulfillment }
             if f.state != "requested" && f.state != "packed" { return .invalidTransition }
@@ -392,10 +399,14 @@ struct ReferenceOrder {
             fulfillments[id]!.state = "delivered"
             for l in fulfillments[id]!.held { counters[l.sku]!.delivered += l.qty }
         case .itemsCancelled(let lines, _):
-            for l in lines { counters[l.sku]!.cancelled += l.qty }
+            for l in lines {
+                let a = applied[l.sku, default: 0], n = active(l.sku)
+                applied[l.sku] = a - (l.qty >= n ? a : Int64(Int128(a) * Int128(l.qty) / Int128(n)))
+                counters[l.sku]!.cancelled += l.qty
+            }
         case .orderCancelled:
             cancelled = true
-            for sku in skus { counters[sku]!.cancelled = counters[sku]!.ordered }
+            for sku in skus { counters[sku]!.cancelled = counters[sku]!.ordered; applied[sku] = 0 }
             for id in fulfillmentOrder where fulfillments[id]!.state == "requested" || fulfillments[id]!.state == "packed" {
                 fulfillments[id]!.state = "cancelled"
             }
@@ -417,12 +428,16 @@ struct ReferenceOrder {
             if let paymentID { payments[paymentID, default: RefPaymentFigures()].refunded += amount }
         case .priceAdjusted(let sku, let amount, _):
             adjustments[sku, default: 0] += amount
+            applied[sku, default: 0] += amount
         case .noteAdded:
             notes += 1
         case .fulfillmentCancelled(let id, let lines, _):
             let wasPacked = fulfillments[id]!.state == "packed"
             let units = lines ?? fulfillments[id]!.held
-            fulfillments[id]!.cancelled += units
+            for u in units {
+                if let k = fulfillments[id]!.cancelled.firstIndex(where: { $0.sku == u.sku }) { fulfillments[id]!.cancelled[k].qty += u.qty }
+                else { fulfillments[id]!.cancelled.append(u) }
+            }
             for l in units {
                 counters[l.sku]!.requested -= l.qty
                 if wasPacked { counters[l.sku]!.packed -= l.qty }

@@ -17,7 +17,7 @@ enum BreakKind: String, CaseIterable, Sendable {
     case cancelAfterShipment, eventAfterOrderCancelled
     case overReturn, receiveMoreThanRequested, secondReturnReceived, receiveUnknownReturn
     case duplicatePaymentID, duplicateFulfillmentID, duplicateReturnID, duplicateRefundID
-    case priceAdjustmentMakesTotalNegative
+    case priceAdjustmentMakesTotalNegative, adjustmentOfCancelledLine
     case placedTotalOutOfRange, authorizationsOutOfRange, priceAdjustmentTotalOutOfRange
 }
 
@@ -290,10 +290,13 @@ enum RuleBreakers {
             return (.refundIssued(refundID: rng.element(ids), amountMinor: 0, paymentID: nil, returnID: nil), .duplicateID)
 
         // Rule 5: PriceAdjusted may not make the total negative
+        case .adjustmentOfCancelledLine:
+            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) == 0 }) else { return nil }
+            return (.priceAdjusted(sku: sku, amountMinor: rng.int(0...100), reason: "on a cancelled line"), .invalidQuantity)
         case .priceAdjustmentMakesTotalNegative:
-            // On a line whose units are all active, so the cut counts whole.
-            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) == m.c($0).ordered }) else { return nil }
-            let cut = max(0, m.unclampedTotal(adjusting: nil)) + rng.int(1...1000)
+            // More than the line's active units cost, or than the whole total.
+            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) > 0 }) else { return nil }
+            let cut = max(0, min(m.lineValue(sku), m.unclampedTotal(adjusting: nil))) + rng.int(1...1000)
             guard (m.adjustments[sku, default: 0] - cut).magnitude <= UInt64(ReferenceOrder.amountMax) else { return nil }
             return (.priceAdjusted(sku: sku, amountMinor: -cut, reason: "too generous"), .negativeTotal)
 
@@ -308,7 +311,7 @@ enum RuleBreakers {
             guard m.placed else { return nil }
             return (.paymentAuthorized(paymentID: "pay-huge", amountMinor: ReferenceOrder.amountMax - m.authorized + rng.int(1...10)), .amountOutOfRange)
         case .priceAdjustmentTotalOutOfRange:
-            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) == m.c($0).ordered }) else { return nil }
+            guard m.placed, !m.cancelled, let sku = m.skus.first(where: { m.active($0) > 0 }) else { return nil }
             return (.priceAdjusted(sku: sku, amountMinor: ReferenceOrder.amountMax - max(0, m.unclampedTotal(adjusting: nil)) + rng.int(1...10), reason: "typo"), .amountOutOfRange)
         }
     }

@@ -321,23 +321,28 @@ struct OrderStoreTests {
 
     @Test("a restore's recorded_at may be at most 1 s ahead of the clock, and as of now everything stored counts")
     func restoredTimesAheadOfTheClock() async throws {
-        let f = try StoreFixture()
+        let strict = try StoreFixture()
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        // 59 s ahead (allowed before issue 10): refused, naming the skew.
+        // 59 s ahead (allowed before issue 10): refused, naming the skew (default 1 s).
         do {
-            _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: now + 59_000_000)])
+            _ = try await strict.store.append([AppendEvent(placed("O1"), recordedAt: now + 59_000_000)])
             Issue.record("a recorded_at 59 s ahead was accepted")
         } catch let error as StoreError {
             #expect(error.orderError?.code == .invalidField)
             #expect(error.message.contains("1000 ms"))
         }
-        // 0.5 s ahead: kept; a later order's recorded time is raised to it.
-        _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: now + 500_000)])
+        // With a 10 s skew (so the test does not race the clock): 6 s ahead is kept, and a
+        // later order's recorded time is raised to it.
+        let f = try StoreFixture { $0.recordedAtSkewMax = 10_000_000 }
+        let ahead = Int64(Date().timeIntervalSince1970 * 1_000_000) + 6_000_000
+        _ = try await f.store.append([AppendEvent(placed("O1"), recordedAt: ahead)])
         _ = try await f.store.append([AppendEvent(placed("O2"))])
         let t = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        #expect(try f.store.history(oid("O2"))[0].recordedAt > t)  // ahead of the clock
+        #expect(try f.store.history(oid("O2"))[0].recordedAt == ahead)  // raised, ahead of the clock
         #expect(try f.store.snapshot(oid("O2"), asOfTime: t) != nil)  // as of now: found
         #expect(try f.store.totals(asOf: t).first?.orders == 2)
+        // Well before the restore's time (more than the skew): exact, nothing yet.
+        #expect(try f.store.snapshot(oid("O2"), asOfTime: ahead - 20_000_000) == nil)
     }
 
     @Test("appends after the log was written around the store are refused until it is reopened")
