@@ -11,17 +11,28 @@ struct SnapshotCache: Sendable {
     private var entries: [OrderID: OrderSnapshot] = [:]
     /// Σ of the entries' estimated bytes.
     private(set) var bytes = 0
+    /// Ids in the order they were inserted (an id again each time it is), from `head` on: the
+    /// eviction order. Evicting the oldest insertions — not the first keys in the dictionary's
+    /// bucket order, which leaves the live keys in one dense cluster every lookup then probes
+    /// through (issue 11: an import slowed tenfold past 450,000 orders) — keeps a lookup's cost
+    /// flat however long the store runs. Each id is queued with its snapshot's last position:
+    /// an entry whose snapshot has changed since (it was inserted again, later in the queue)
+    /// or that is gone is skipped.
+    private var queue: [(id: OrderID, last: UInt64?)] = []
+    private var head = 0
 
     init(countMax: Int, bytesMax: Int) {
         self.countMax = countMax
         self.bytesMax = bytesMax
     }
 
-    /// A cache of `snapshots` (an open's replay), trimmed to its bounds.
+    /// A cache of `snapshots` (an open's replay), oldest change first in the eviction order,
+    /// trimmed to its bounds.
     init(countMax: Int, bytesMax: Int, snapshots: [OrderID: OrderSnapshot]) {
         self.init(countMax: countMax, bytesMax: bytesMax)
         entries = snapshots
         bytes = snapshots.values.reduce(0) { $0 + $1.estimatedBytes }
+        queue = snapshots.values.sorted { ($0.lastPosition ?? 0) < ($1.lastPosition ?? 0) }.map { ($0.orderID, $0.lastPosition) }
         trim()
     }
 
@@ -39,6 +50,9 @@ struct SnapshotCache: Sendable {
         guard size <= bytesMax else { remove(snapshot.orderID); return }
         if let old = entries.updateValue(snapshot, forKey: snapshot.orderID) { bytes -= old.estimatedBytes }
         bytes += size
+        queue.append((snapshot.orderID, snapshot.lastPosition))
+        // Ids inserted again pile up: compact once the queue is far longer than the cache.
+        if queue.count - head > 4 * entries.count + 65_536 { compact() }
     }
 
     /// Takes the snapshot out (the caller changes it in place, with no second reference).
@@ -52,24 +66,41 @@ struct SnapshotCache: Sendable {
     mutating func removeAll() {
         entries.removeAll()
         bytes = 0
+        queue.removeAll()
+        head = 0
     }
 
-    /// Drops entries until both bounds hold, with a tenth of room to spare so a full cache is
-    /// not trimmed on every batch.
+    /// Drops the oldest insertions until both bounds hold, with a tenth of room to spare so a
+    /// full cache is not trimmed on every batch.
     mutating func trim() {
         guard entries.count > countMax || bytes > bytesMax else { return }
         let countTarget = countMax - countMax / 10
         let bytesTarget = bytesMax - bytesMax / 10
-        // Collected first: removing while iterating `keys` would copy the whole dictionary.
-        var victims: [OrderID] = []
-        var count = entries.count, size = bytes
-        for (id, snapshot) in entries {
-            if count <= countTarget && size <= bytesTarget { break }
-            victims.append(id)
-            count -= 1
-            size -= snapshot.estimatedBytes
+        while (entries.count > countTarget || bytes > bytesTarget) && head < queue.count {
+            let (id, last) = queue[head]
+            head += 1
+            guard let i = entries.index(forKey: id), entries.values[i].lastPosition == last else { continue }
+            remove(id)
         }
-        for id in victims { remove(id) }
+        if head > 4096 && head * 2 > queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// The queue without entries that no longer describe a cached snapshot, each live id once,
+    /// at its latest place.
+    private mutating func compact() {
+        var seen = Set<OrderID>()
+        seen.reserveCapacity(entries.count)
+        var kept: [(id: OrderID, last: UInt64?)] = []
+        kept.reserveCapacity(entries.count)
+        for e in queue[head...].reversed() {
+            guard let i = entries.index(forKey: e.id), entries.values[i].lastPosition == e.last, seen.insert(e.id).inserted else { continue }
+            kept.append(e)
+        }
+        queue = kept.reversed()
+        head = 0
     }
 }
 
