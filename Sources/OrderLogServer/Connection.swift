@@ -346,14 +346,23 @@ struct Connection {
                             case .getTotals(let asOf, let after):
                                 do {
                                     let store = self.store
-                                    let end: UInt64 = switch asOf {
-                                    case .now: store.log.endPosition.rawValue
-                                    // As of position p includes p, as snapshots do: the events before p + 1.
-                                    case .position(let p): min(p == .max ? p : p + 1, store.log.endPosition.rawValue)
-                                    case .time(let t): try store.endPosition(asOfTime: t)
+                                    let end: UInt64
+                                    let totals: [TotalsRow]
+                                    if case .now = asOf, let current = store.currentTotals() {
+                                        // The running totals: as cheap as a cached snapshot.
+                                        (totals, end) = current
+                                    } else {
+                                        let upTo: UInt64 = switch asOf {
+                                        case .now: store.log.endPosition.rawValue
+                                        // As of position p includes p, as snapshots do: the events before p + 1.
+                                        case .position(let p): min(p == .max ? p : p + 1, store.currentTotals()?.end ?? store.log.endPosition.rawValue)
+                                        case .time(let t): try store.endPosition(asOfTime: t)
+                                        }
+                                        end = upTo
+                                        // A replay of the log up to `end` (unless that is everything written): never on an event loop.
+                                        totals = try await Self.logReplays.runIfActive { try store.totals(before: upTo) }
                                     }
-                                    // A replay of the log up to `end`: never on an event loop.
-                                    let rows = try await Self.logReplays.runIfActive { try store.totals(before: end) }.map {
+                                    let rows = totals.map {
                                         WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
                                                       total: $0.total, captured: $0.captured, refunded: $0.refunded)
                                     }

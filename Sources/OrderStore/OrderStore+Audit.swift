@@ -155,7 +155,8 @@ extension OrderStore {
     /// Totals per currency and channel over every order as recorded at `time` (µs since the
     /// Unix epoch; nil: now).
     public func totals(asOf time: Int64? = nil) throws -> [TotalsRow] {
-        try totals(before: time.map(endPosition(asOfTime:)) ?? log.endPosition.rawValue)
+        if time == nil, let current = currentTotals() { return current.rows }
+        return try totals(before: time.map(endPosition(asOfTime:)) ?? log.endPosition.rawValue)
     }
 
     /// The position after the last record recorded at or before `time`: what "as of `time`"
@@ -171,6 +172,8 @@ extension OrderStore {
     /// log's end): the same answer however often it is asked, which is how a client reads
     /// them page by page.
     public func totals(before end: UInt64) throws -> [TotalsRow] {
+        // Through everything written: the running totals, no replay.
+        if let current = currentTotals(), end >= current.end { return current.rows }
         var snapshots: [OrderID: OrderSnapshot] = [:]
         try forEachEvent { stored in
             guard stored.position < end else { return false }
@@ -189,5 +192,52 @@ extension OrderStore {
             rows[k] = row
         }
         return rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }
+    }
+}
+
+/// Totals per currency and channel kept up to date as events are stored (issue 11: `totals`
+/// now costs the number of rows, not a replay of the log): each write takes its orders'
+/// contributions out before their events and puts them back after.
+struct RunningTotals: Sendable {
+    private(set) var rows: [String: TotalsRow] = [:]
+
+    /// What one order adds to its row.
+    struct Contribution: Sendable {
+        var key: String
+        var currency: String
+        var channel: String
+        var total: Int64
+        var captured: Int64
+        var refunded: Int64
+
+        init?(_ s: OrderSnapshot) {
+            guard s.exists else { return nil }
+            key = s.currency + "\u{0}" + s.channel
+            currency = s.currency
+            channel = s.channel
+            total = s.totalMinor
+            captured = s.capturedMinor
+            refunded = s.refundedMinor
+        }
+    }
+
+    mutating func add(_ c: Contribution?, sign: Int64) {
+        guard let c else { return }
+        var row = rows[c.key] ?? TotalsRow(currency: c.currency, channel: c.channel)
+        row.orders += Int(sign)
+        row.total &+= sign &* c.total
+        row.captured &+= sign &* c.captured
+        row.refunded &+= sign &* c.refunded
+        rows[c.key] = row.orders == 0 ? nil : row
+    }
+
+    var sorted: [TotalsRow] { rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) } }
+}
+
+extension OrderStore {
+    /// The running totals and the position they run through (every written event), or nil
+    /// after a failure left them unsure (then totals replay the log).
+    public func currentTotals() -> (rows: [TotalsRow], end: UInt64)? {
+        state.withLock { s in s.totalsValid ? (s.totals.sorted, s.nextPosition) : nil }
     }
 }

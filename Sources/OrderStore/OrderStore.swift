@@ -80,6 +80,10 @@ public final class OrderStore: Sendable {
         /// The latest recorded time the log holds that was ahead of the clock when written (a
         /// restore's kept `recorded_at`; later records are raised to it): `.min` when none.
         var aheadUntil: Int64 = .min
+        /// Totals per currency and channel through `nextPosition`.
+        var totals = RunningTotals()
+        /// False once a failure left `totals` unsure (they may count a batch not on disk).
+        var totalsValid = true
     }
 
     let state: Locked<State>
@@ -142,6 +146,7 @@ public final class OrderStore: Sendable {
         // In placement order, so each customer's list is in the order the orders were placed.
         for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {
             state.indexes.update(snapshot)
+            state.totals.add(RunningTotals.Contribution(snapshot), sign: 1)
         }
         state.nextPosition = log.endPosition.rawValue
         // The newest record may carry a restore's time still ahead of the clock.
@@ -293,6 +298,7 @@ public final class OrderStore: Sendable {
                     return nil
                 }
             }
+            let before = working.map(RunningTotals.Contribution.init)
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
@@ -351,6 +357,10 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
+            for (k, snapshot) in working.enumerated() {
+                s.totals.add(before[k], sign: -1)
+                s.totals.add(RunningTotals.Contribution(snapshot), sign: 1)
+            }
             for (item, result) in zip(batch, results) {
                 if case .stored = result, let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
             }
@@ -382,6 +392,7 @@ public final class OrderStore: Sendable {
                 state.withLock { s in
                     s.failure = StoreError(.storage, "an append could not be made durable (\(failure.message)); reopen the store", logError: failure.logError)
                     s.cache.removeAll()
+                    s.totalsValid = false
                 }
                 throw failure
             }

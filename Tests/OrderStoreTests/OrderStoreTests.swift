@@ -238,6 +238,44 @@ struct OrderStoreTests {
         #expect(total == 8 + 4 * 120 * 2)
     }
 
+    @Test("the running totals equal a replay of the log, after rejected and duplicate batches and across a reopen")
+    func runningTotalsMatchAReplay() async throws {
+        let f = try StoreFixture { $0.snapshotCacheMax = 50 }
+        var o = OrderWorkloadGenerator.Options()
+        o.orders = 300
+        o.seed = 11
+        var events: [AppendEvent] = []
+        OrderWorkloadGenerator(options: o).generate { events.append(AppendEvent($0)) }
+        for (k, start) in stride(from: 0, to: events.count, by: 97).enumerated() {
+            let chunk = Array(events[start..<min(events.count, start + 97)])
+            _ = try await f.store.append(chunk)
+            if k % 3 == 0 { _ = try await f.store.append(chunk) }  // duplicates only
+            if k % 4 == 0 {  // rejected: the last event breaks a rule
+                _ = try? await f.store.append(chunk.prefix(5) + [AppendEvent(event(chunk[0].event.orderID.value, .paymentCaptured(paymentID: "none", amountMinor: 1)))])
+            }
+        }
+        func replayed() throws -> [TotalsRow] {
+            var snapshots: [OrderID: OrderSnapshot] = [:]
+            try f.store.forEachEvent { stored in
+                try? snapshots[stored.event.orderID, default: OrderSnapshot(orderID: stored.event.orderID)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
+                return true
+            }
+            var rows: [String: TotalsRow] = [:]
+            for s in snapshots.values where s.exists {
+                var row = rows[s.currency + "/" + s.channel] ?? TotalsRow(currency: s.currency, channel: s.channel)
+                row.orders += 1; row.total += s.totalMinor; row.captured += s.capturedMinor; row.refunded += s.refundedMinor
+                rows[s.currency + "/" + s.channel] = row
+            }
+            return rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }
+        }
+        let expected = try replayed()
+        #expect(expected.count > 5)
+        #expect(try f.store.totals() == expected)
+        #expect(f.store.currentTotals()?.rows == expected)
+        try f.reopen()
+        #expect(try f.store.totals() == expected)
+    }
+
     @Test("import of an export gives an identical export, and importing it again stores nothing")
     func exportImportRoundTrip() async throws {
         let source = try StoreFixture()
