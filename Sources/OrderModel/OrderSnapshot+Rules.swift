@@ -240,8 +240,8 @@ extension OrderSnapshot {
             guard (line.adjustmentsMinor + amount).magnitude <= UInt64(OrderSnapshot.amountMax) else {
                 throw violation(.amountOutOfRange, e, "sku \(sku)'s adjustments would pass ±\(OrderSnapshot.amountMax) minor units")
             }
-            // A line never costs less than nothing: then cancelling its units can only lower
-            // the total.
+            // A line never costs less than nothing: then cancelling its units never takes the
+            // total below 0 on their account (their share of a discount can still raise it).
             if amount < 0 && line.activeValueMinor + amount < 0 {
                 throw violation(.negativeTotal, e, "adjusting by \(amount) would take sku \(sku) below 0 (its active units cost \(line.activeValueMinor))")
             }

@@ -235,9 +235,16 @@ struct RunningTotals: Sendable {
 }
 
 extension OrderStore {
-    /// The running totals and the position they run through (every written event), or nil
-    /// after a failure left them unsure (then totals replay the log).
+    /// The running totals and the position they run through, when every written event is
+    /// readable (durable, under the default policy) — so they count what a replay of the log
+    /// would — or nil: while a batch waits for its fsync, or after a failure left them unsure
+    /// (then totals replay the log).
     public func currentTotals() -> (rows: [TotalsRow], end: UInt64)? {
-        state.withLock { s in s.totalsValid ? (s.totals.sorted, s.nextPosition) : nil }
+        let current: ([TotalsRow], UInt64)? = state.withLock { s in
+            guard s.totalsValid, s.nextPosition == log.endPosition.rawValue else { return nil }
+            return (Array(s.totals.rows.values), s.nextPosition)
+        }
+        // Sorted outside the lock appends take: rows can be as many as orders.
+        return current.map { ($0.0.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }, $0.1) }
     }
 }

@@ -345,6 +345,7 @@ public final class OrderStore: Sendable {
                 // describes the log. Refuse everything until it is reopened.
                 s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), the log is at \(log.nextPosition)); reopen the store")
                 s.cache.removeAll()
+                s.totalsValid = false
                 throw s.failure!
             }
             let pending: PendingAppend
@@ -354,6 +355,7 @@ public final class OrderStore: Sendable {
                 // describes the log. Refuse everything until it is reopened.
                 s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), got \(pending.receipt.firstPosition)); reopen the store")
                 s.cache.removeAll()
+                s.totalsValid = false
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)

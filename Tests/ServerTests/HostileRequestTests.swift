@@ -12,10 +12,7 @@ import WireProtocol
 /// exports and imports back.
 @Suite("Hostile values in well-formed requests", .serialized)
 struct HostileRequestTests {
-    private func placed(_ id: String) throws -> OrderEvent {
-        OrderEvent(orderID: try OrderID(id), data: .orderPlaced(customerID: "C", channel: "web", currency: "EUR",
-                                                                  lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil))
-    }
+    private func placed(_ id: String) throws -> OrderEvent { placedOrder(id, customer: "C") }
 
     private func rejection(_ client: OrderLogClient, _ events: [WireEvent]) async throws -> (code: String, message: String)? {
         switch try await client.request(.append(events)) {

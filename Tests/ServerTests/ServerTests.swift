@@ -65,6 +65,19 @@ func rawExchange(port: Int, _ bytes: [UInt8], maxFrameBytes: Int = 1 << 20) asyn
     }
 }
 
+/// An OrderPlaced of one line (A, 1 × 100): the smallest valid order.
+func placedOrder(_ id: String, customer: String = "C1", channel: String = "web", currency: String = "EUR") -> OrderEvent {
+    OrderEvent(orderID: try! OrderID(id), data: .orderPlaced(customerID: customer, channel: channel, currency: currency,
+                                                             lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+}
+
+/// A server whose frames are at most 4 KiB: paging and splitting show on small data.
+func smallFrameServer() async throws -> ServerFixture {
+    var limits = WireLimits()
+    limits.maxFrameBytes = 4096
+    return try await ServerFixture(limits: limits)
+}
+
 func orderEvents(_ orders: Int, seed: UInt64 = 1) -> [OrderEvent] {
     var o = OrderWorkloadGenerator.Options()
     o.orders = orders
@@ -295,13 +308,9 @@ struct ServerTests {
 
     @Test("a history longer than one frame comes in pages and arrives whole")
     func historyPages() async throws {
-        var limits = WireLimits()
-        limits.maxFrameBytes = 4096
-        let f = try await ServerFixture(limits: limits)
+        let f = try await smallFrameServer()
         let client = try await f.client()
-        let placed = OrderEvent(orderID: try OrderID("LONG-1"), data: .orderPlaced(
-            customerID: "C1", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
-            shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        let placed = placedOrder("LONG-1")
         _ = try await client.append([placed])
         let note = String(repeating: "n", count: 300)
         for _ in 0..<40 {
@@ -317,15 +326,9 @@ struct ServerTests {
 
     @Test("lists longer than a frame come in pages and the client gets every id it asked for")
     func listPages() async throws {
-        var limits = WireLimits()
-        limits.maxFrameBytes = 4096
-        let f = try await ServerFixture(limits: limits)
+        let f = try await smallFrameServer()
         let client = try await f.client()
-        let events = try (0..<250).map { i in
-            OrderEvent(orderID: try OrderID("ORD-\(i)"), data: .orderPlaced(
-                customerID: "C1", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
-                shippingMinor: nil, taxMinor: nil, discountMinor: nil))
-        }
+        let events = (0..<250).map { placedOrder("ORD-\($0)") }
         // One APPEND of 250 events does not fit a 4 KiB frame: refused by the client, before
         // anything is sent; appendSplitting sends as many APPENDs as it takes.
         await #expect(throws: ClientError.self) { try await client.append(events) }
@@ -343,18 +346,14 @@ struct ServerTests {
 
     @Test("snapshots and totals larger than a frame come in parts and arrive whole; no server frame passes the limit it announced")
     func snapshotAndTotalsParts() async throws {
-        var limits = WireLimits()
-        limits.maxFrameBytes = 4096
-        let f = try await ServerFixture(limits: limits)
+        let f = try await smallFrameServer()
         // Written through the store: such events do not fit a 4 KiB frame themselves.
         let wide = OrderEvent(orderID: try OrderID("WIDE-1"), data: .orderPlaced(
             customerID: "C1", channel: "web", currency: "EUR",
             lines: (0..<60).map { PlacedLine(sku: "SKU-\($0)-" + String(repeating: "s", count: 1000), qty: 1, unitPriceMinor: 100) },
             shippingMinor: nil, taxMinor: nil, discountMinor: nil))
-        let channels = try (0..<200).map { i in
-            AppendEvent(OrderEvent(orderID: try OrderID("CH-\(i)"), data: .orderPlaced(
-                customerID: "C2", channel: "channel-\(i)-" + String(repeating: "c", count: 100), currency: i % 2 == 0 ? "EUR" : "USD",
-                lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil)))
+        let channels = (0..<200).map { i in
+            AppendEvent(placedOrder("CH-\(i)", customer: "C2", channel: "channel-\(i)-" + String(repeating: "c", count: 100), currency: i % 2 == 0 ? "EUR" : "USD"))
         }
         _ = try await f.store.append([AppendEvent(wide)] + channels)
         let client = try await f.client()
@@ -382,14 +381,10 @@ struct ServerTests {
 
     @Test("EVENTS frames stay within the frame limit; an event no frame can hold ends the subscription with error, naming its position")
     func eventsWithinTheFrameLimit() async throws {
-        var limits = WireLimits()
-        limits.maxFrameBytes = 4096
-        let f = try await ServerFixture(limits: limits)
+        let f = try await smallFrameServer()
         let id = try OrderID("BIG-1")
         let note = { (n: Int) in AppendEvent(OrderEvent(orderID: id, data: .noteAdded(text: String(repeating: "n", count: n)))) }
-        _ = try await f.store.append([AppendEvent(OrderEvent(orderID: id, data: .orderPlaced(
-            customerID: "C", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 1)],
-            shippingMinor: nil, taxMinor: nil, discountMinor: nil)))] + (0..<10).map { _ in note(1000) })
+        _ = try await f.store.append([AppendEvent(placedOrder("BIG-1"))] + (0..<10).map { _ in note(1000) })
         // 11 events of ~1 KB: several frames, each within 4 KiB.
         let c = try await f.client()
         var received = 0
@@ -414,9 +409,7 @@ struct ServerTests {
     func asOfPositionAndLimitZero() async throws {
         let f = try await ServerFixture()
         let c = try await f.client()
-        let placed = { (i: Int) in OrderEvent(orderID: try! OrderID("T-\(i)"), data: .orderPlaced(
-            customerID: "C", channel: "web", currency: "EUR", lines: [PlacedLine(sku: "A", qty: 1, unitPriceMinor: 100)],
-            shippingMinor: nil, taxMinor: nil, discountMinor: nil)) }
+        let placed = { (i: Int) in placedOrder("T-\(i)", customer: "C") }
         _ = try await c.append([placed(0), placed(1), placed(2)])
         guard case .totals(let rows, let end, _) = try await c.request(.getTotals(asOf: .position(0), after: "")) else { Issue.record("no TOTALS"); return }
         #expect(rows.first?.orders == 1)

@@ -14,7 +14,8 @@ import Foundation
 //    does not pay for validation OrderLog does).
 // 2. history: the full history of `--samples` orders chosen at random, one query each
 //    (`WHERE order_id = ? ORDER BY seq`), with p50/p99 latency.
-// 3. replay: every row in position order (`ORDER BY pos`), reading each column.
+// 3. replay: every row in position order (`ORDER BY pos`), reading pos, order_id, seq and the
+//    JSON text's length (it parses nothing: a lower bound for any replay of the data).
 //
 // Prints one line per phase: `sqlite load: N events in S s (R events/s)`, and so on.
 
