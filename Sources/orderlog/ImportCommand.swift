@@ -80,13 +80,9 @@ struct ImportCommand: AsyncParsableCommand {
             }
             finish = { await client.close() }
         }
-        let reader: LineReader
-        if file == "-" { reader = LineReader(handle: .standardInput) } else {
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
-            reader = LineReader(handle: handle)
-        }
+        // Lines are read and decoded on another thread while batches are appended here.
+        let pipeline = try ParsingPipeline(file: file, batch: batch)
         let progress = Progress(enabled: isatty(2) == 1 && !json)
-        var pending: [(line: Int, event: AppendEvent)] = []
         var stored = 0, duplicates = 0, lines = 0
         var failures: [Failure] = []
 
@@ -117,27 +113,30 @@ struct ImportCommand: AsyncParsableCommand {
         }
 
         var stopped = false
-        while let (number, bytes) = try reader.next() {
-            lines = number
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            do {
-                let decoded = try OrderEvent.decodeJSONLine(bytes)
-                pending.append((number, AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt)))
-            } catch {
-                if !(try await flush(pending[...])) { stopped = true; break }
-                pending.removeAll()
-                failures.append(Failure(line: number, code: error.code.rawValue, message: error.detail))
-                if !skipInvalid { stopped = true; break }
-                continue
-            }
-            if pending.count >= batch {
-                if !(try await flush(pending[...])) { stopped = true; break }
-                pending.removeAll(keepingCapacity: true)
-                progress.update(lines: number, stored: stored)
+        var readFailure: String?
+        reading: for await item in pipeline.items {
+            pipeline.took()
+            switch item {
+            case .batch(let decoded, let lastLine):
+                lines = lastLine
+                if !(try await flush(decoded.map { ($0.line, $0.event) }[...])) { stopped = true; break reading }
+                progress.update(lines: lastLine, stored: stored)
+            case .invalid(let decoded, let line, let code, let message):
+                lines = line
+                if !(try await flush(decoded.map { ($0.line, $0.event) }[...])) { stopped = true; break reading }
+                failures.append(Failure(line: line, code: code, message: message))
+                if !skipInvalid { stopped = true; break reading }
+            case .end(let decoded, let total):
+                lines = total
+                _ = try await flush(decoded.map { ($0.line, $0.event) }[...])
+            case .failed(let why):
+                readFailure = why
+                break reading
             }
         }
-        if !stopped { _ = try await flush(pending[...]) }
+        pipeline.stop()
         progress.finish()
+        if let readFailure { await finish(); throw CLIError(readFailure) }
         await finish()
 
         if json {

@@ -1,0 +1,103 @@
+import Foundation
+import OrderModel
+import OrderStore
+import Synchronization
+
+/// Reads and decodes an import's JSONL on a thread of its own while the caller appends the
+/// previous batch: the two halves of an import (JSON parsing, then checks and writes) run on
+/// both cores (issue 11). What comes out is exactly what the one-thread loop produced, in the
+/// same order — batches of `batch` decoded lines, each invalid line with the valid lines before
+/// it — so an import stops, skips and counts as before. At most `ahead` items wait, so memory
+/// stays bounded however far the reader could run ahead.
+final class ParsingPipeline: Sendable {
+    struct Line: Sendable {
+        var line: Int
+        var event: AppendEvent
+    }
+
+    enum Item: Sendable {
+        /// `batch` decoded lines; `lastLine`: the line that completed it.
+        case batch([Line], lastLine: Int)
+        /// The lines decoded before `line`, which did not decode.
+        case invalid([Line], line: Int, code: String, message: String)
+        /// The lines left at the end of the input; `lines`: how many lines it had.
+        case end([Line], lines: Int)
+        /// The input could not be read.
+        case failed(String)
+    }
+
+    let items: AsyncStream<Item>
+    private let room: DispatchSemaphore
+    /// Raised by `stop()`, read by the reading thread.
+    private final class StopSignal: Sendable {
+        private let value = Atomic(false)
+        func raise() { value.store(true, ordering: .releasing) }
+        var isRaised: Bool { value.load(ordering: .acquiring) }
+    }
+    private let stopped = StopSignal()
+
+    /// Starts reading `file` (or standard input for "-").
+    init(file: String, batch: Int, ahead: Int = 4) throws {
+        let handle: FileHandle
+        if file == "-" { handle = .standardInput } else {
+            guard let h = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
+            handle = h
+        }
+        let (items, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
+        self.items = items
+        let room = DispatchSemaphore(value: ahead)
+        self.room = room
+        let stopped = self.stopped
+        let box = UncheckedHandle(handle: handle)
+        let thread = Thread {
+            let reader = LineReader(handle: box.handle)
+            func send(_ item: Item) -> Bool {
+                room.wait()
+                if stopped.isRaised { return false }
+                continuation.yield(item)
+                return true
+            }
+            var pending: [Line] = []
+            pending.reserveCapacity(batch)
+            var lines = 0
+            var aborted = false
+            do {
+                reading: while let (number, bytes) = try reader.next() {
+                    lines = number
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    do throws(OrderError) {
+                        let decoded = try OrderEvent.decodeJSONLine(bytes)
+                        pending.append(Line(line: number, event: AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt)))
+                    } catch {
+                        guard send(.invalid(pending, line: number, code: error.code.rawValue, message: error.detail)) else { aborted = true; break reading }
+                        pending.removeAll(keepingCapacity: true)
+                        continue
+                    }
+                    if pending.count >= batch {
+                        guard send(.batch(pending, lastLine: number)) else { aborted = true; break reading }
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !aborted { _ = send(.end(pending, lines: lines)) }
+            } catch {
+                if !aborted { _ = send(.failed("reading \(file): \(error)")) }
+            }
+            continuation.finish()
+        }
+        thread.start()
+    }
+
+    /// The caller took an item: the reader may go on.
+    func took() { room.signal() }
+
+    /// The caller needs no more: the reader stops at its next item.
+    func stop() {
+        stopped.raise()
+        room.signal()
+    }
+}
+
+/// A file handle handed to the reading thread, which alone uses it from then on.
+private struct UncheckedHandle: @unchecked Sendable {
+    let handle: FileHandle
+}
