@@ -119,17 +119,19 @@ struct Connection {
 
     /// The events after the `afterSeq`th that fit one frame, oldest first; `more` if others
     /// follow (the client asks again after the last one's seq).
-    func historyPage(_ history: [StoredEvent], afterSeq: UInt32) -> Message {
+    func historyPage(_ history: [StoredRecord], afterSeq: UInt32) -> Message {
         var room = Int(limits.maxFrameBytes) - 12 - 1 - 4
         var page: [WireStoredEvent] = []
         for event in history where event.seq > afterSeq {
-            let wire = event.wire
+            // The stored bytes as they are: no decode, no encode.
+            let wire = WireStoredEvent(position: event.position, seq: event.seq, recordedAt: event.recordedAt, orderID: event.orderID,
+                                       type: event.type, payload: event.payload)
             room -= Message.encodedSize(wire)
             if room < 0 {
                 // One event larger than a frame (a server set up with a tiny frame limit)
                 // cannot be sent at all: say so rather than send an empty page.
                 if page.isEmpty {
-                    return .error(code: WireError.Code.invalidRequest.rawValue, message: "event seq \(event.seq) of \(event.event.orderID) (\(Message.encodedSize(wire)) bytes) does not fit the frame limit of \(limits.maxFrameBytes)")
+                    return .error(code: WireError.Code.invalidRequest.rawValue, message: "event seq \(event.seq) of \(event.orderID) (\(Message.encodedSize(wire)) bytes) does not fit the frame limit of \(limits.maxFrameBytes)")
                 }
                 return .history(page, more: true)
             }
@@ -296,7 +298,7 @@ struct Connection {
                                 guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([], more: false)); continue }
                                 do {
                                     let store = self.store
-                                    let history = try await offLoop(cost: store.replayCost([oid], cachedCountsAsFree: false)) { try store.history(oid) }
+                                    let history = try await offLoop(cost: store.replayCost([oid], cachedCountsAsFree: false)) { try store.storedRecords(of: oid) }
                                     try await sink.send(id, historyPage(history, afterSeq: afterSeq))
                                 } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))

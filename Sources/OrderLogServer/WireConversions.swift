@@ -2,14 +2,6 @@ import OrderModel
 import OrderStore
 import WireProtocol
 
-extension StoredEvent {
-    /// The event as the wire carries it (docs/PROTOCOL.md §5).
-    var wire: WireStoredEvent {
-        WireStoredEvent(position: position, seq: seq, recordedAt: recordedAt, orderID: event.orderID.value,
-                        type: event.type.code, payload: event.encodeBinary())
-    }
-}
-
 extension WireEvent {
     /// The append this wire event asks for, or the reason it cannot be one.
     func appendEvent() throws(OrderError) -> AppendEvent {

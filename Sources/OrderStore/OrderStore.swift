@@ -565,3 +565,31 @@ extension StoredEvent {
         return StoredEvent(event: event, position: record.position.rawValue, seq: record.sequence.rawValue, recordedAt: record.recordedAt.rawValue)
     }
 }
+
+/// An event as the log holds it: its place and its canonical binary payload (docs/EVENTS.md
+/// §5), not decoded — for callers that pass it on as it is (a server's HISTORY).
+public struct StoredRecord: Sendable, Equatable {
+    public var position: UInt64
+    public var seq: UInt32
+    /// µs since the Unix epoch.
+    public var recordedAt: Int64
+    public var orderID: String
+    /// The event type code (EVENTS.md §3).
+    public var type: UInt16
+    public var payload: [UInt8]
+}
+
+extension OrderStore {
+    /// The order's stored events, oldest first, as their bytes: no decode, no encode. They
+    /// are what the store wrote after its checks, so they decode (`history` decodes them).
+    public func storedRecords(of id: OrderID) throws -> [StoredRecord] {
+        let key: LogKey
+        do { key = try LogKey(id.value) } catch { throw StoreError.storage(error) }
+        do {
+            return try log.records(forKey: key).map {
+                StoredRecord(position: $0.position.rawValue, seq: $0.sequence.rawValue, recordedAt: $0.recordedAt.rawValue,
+                             orderID: id.value, type: $0.type.rawValue, payload: $0.payload)
+            }
+        } catch { throw StoreError.storage(error) }
+    }
+}
