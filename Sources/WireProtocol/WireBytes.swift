@@ -54,41 +54,44 @@ public struct WireReader {
         WireError(.malformedFrame, "\(what) at payload byte \(i - bytes.startIndex)")
     }
 
-    mutating func take(_ n: Int, _ field: String) throws(WireError) -> ArraySlice<UInt8> {
-        guard n >= 0, n <= remaining else { throw fail("\(field) needs \(n) bytes, \(remaining) left") }
+    // Field names are autoclosures: a label like "event 17 payload" is built only when the
+    // field is wrong, not for every field of every frame that decodes.
+
+    mutating func take(_ n: Int, _ field: @autoclosure () -> String) throws(WireError) -> ArraySlice<UInt8> {
+        guard n >= 0, n <= remaining else { throw fail("\(field()) needs \(n) bytes, \(remaining) left") }
         defer { i += n }
         return bytes[i..<(i + n)]
     }
 
-    public mutating func u8(_ field: String) throws(WireError) -> UInt8 { try take(1, field).first! }
-    public mutating func u16(_ field: String) throws(WireError) -> UInt16 {
-        try take(2, field).reduce(0) { $0 << 8 | UInt16($1) }
+    public mutating func u8(_ field: @autoclosure () -> String) throws(WireError) -> UInt8 { try take(1, field()).first! }
+    public mutating func u16(_ field: @autoclosure () -> String) throws(WireError) -> UInt16 {
+        try take(2, field()).reduce(0) { $0 << 8 | UInt16($1) }
     }
-    public mutating func u32(_ field: String) throws(WireError) -> UInt32 {
-        try take(4, field).reduce(0) { $0 << 8 | UInt32($1) }
+    public mutating func u32(_ field: @autoclosure () -> String) throws(WireError) -> UInt32 {
+        try take(4, field()).reduce(0) { $0 << 8 | UInt32($1) }
     }
-    public mutating func u64(_ field: String) throws(WireError) -> UInt64 {
-        try take(8, field).reduce(0) { $0 << 8 | UInt64($1) }
+    public mutating func u64(_ field: @autoclosure () -> String) throws(WireError) -> UInt64 {
+        try take(8, field()).reduce(0) { $0 << 8 | UInt64($1) }
     }
-    public mutating func i64(_ field: String) throws(WireError) -> Int64 { Int64(bitPattern: try u64(field)) }
+    public mutating func i64(_ field: @autoclosure () -> String) throws(WireError) -> Int64 { Int64(bitPattern: try u64(field())) }
 
-    public mutating func str(_ field: String) throws(WireError) -> String {
-        let n = Int(try u16(field + " length"))
-        let raw = try take(n, field)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("\(field) is not valid UTF-8") }
+    public mutating func str(_ field: @autoclosure () -> String) throws(WireError) -> String {
+        let n = Int(try u16(field() + " length"))
+        let raw = try take(n, field())
+        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("\(field()) is not valid UTF-8") }
         return s
     }
 
-    public mutating func blob(_ field: String) throws(WireError) -> [UInt8] {
-        let n = Int(try u32(field + " length"))
-        return Array(try take(n, field))
+    public mutating func blob(_ field: @autoclosure () -> String) throws(WireError) -> [UInt8] {
+        let n = Int(try u32(field() + " length"))
+        return Array(try take(n, field()))
     }
 
     /// A count of items each at least `itemBytesMin` long: refused before anything is
     /// allocated when the rest of the payload could not hold them.
-    public mutating func count(_ field: String, itemBytesMin: Int, wide: Bool = true) throws(WireError) -> Int {
-        let n = wide ? Int(try u32(field + " count")) : Int(try u16(field + " count"))
-        guard n <= remaining / max(1, itemBytesMin) else { throw fail("\(field) count \(n) cannot fit in \(remaining) bytes") }
+    public mutating func count(_ field: @autoclosure () -> String, itemBytesMin: Int, wide: Bool = true) throws(WireError) -> Int {
+        let n = wide ? Int(try u32(field() + " count")) : Int(try u16(field() + " count"))
+        guard n <= remaining / max(1, itemBytesMin) else { throw fail("\(field()) count \(n) cannot fit in \(remaining) bytes") }
         return n
     }
 
