@@ -181,17 +181,9 @@ extension OrderStore {
             try? snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
             return true
         }
-        var rows: [String: TotalsRow] = [:]
-        for s in snapshots.values where s.exists {
-            let k = s.currency + "\u{0}" + s.channel
-            var row = rows[k] ?? TotalsRow(currency: s.currency, channel: s.channel)
-            row.orders += 1
-            row.total &+= s.totalMinor
-            row.captured &+= s.capturedMinor
-            row.refunded &+= s.refundedMinor
-            rows[k] = row
-        }
-        return rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }
+        var totals = RunningTotals()
+        for s in snapshots.values { totals.add(RunningTotals.contribution(of: s), sign: 1) }
+        return totals.sorted
     }
 }
 
@@ -201,37 +193,28 @@ extension OrderStore {
 struct RunningTotals: Sendable {
     private(set) var rows: [String: TotalsRow] = [:]
 
-    /// What one order adds to its row.
-    struct Contribution: Sendable {
-        var key: String
-        var currency: String
-        var channel: String
-        var total: Int64
-        var captured: Int64
-        var refunded: Int64
-
-        init?(_ s: OrderSnapshot) {
-            guard s.exists else { return nil }
-            key = s.currency + "\u{0}" + s.channel
-            currency = s.currency
-            channel = s.channel
-            total = s.totalMinor
-            captured = s.capturedMinor
-            refunded = s.refundedMinor
-        }
+    /// What one order adds to its row: a row of one order; nil before it is placed.
+    static func contribution(of s: OrderSnapshot) -> TotalsRow? {
+        guard s.exists else { return nil }
+        return TotalsRow(currency: s.currency, channel: s.channel, orders: 1, total: s.totalMinor, captured: s.capturedMinor, refunded: s.refundedMinor)
     }
 
-    mutating func add(_ c: Contribution?, sign: Int64) {
+    /// Adds (`sign` 1) or takes out (−1) one order's contribution; sums wrap, as the audit's do.
+    mutating func add(_ c: TotalsRow?, sign: Int64) {
         guard let c else { return }
-        var row = rows[c.key] ?? TotalsRow(currency: c.currency, channel: c.channel)
+        let key = c.currency + "\u{0}" + c.channel
+        var row = rows[key] ?? TotalsRow(currency: c.currency, channel: c.channel)
         row.orders += Int(sign)
         row.total &+= sign &* c.total
         row.captured &+= sign &* c.captured
         row.refunded &+= sign &* c.refunded
-        rows[c.key] = row.orders == 0 ? nil : row
+        rows[key] = row.orders == 0 ? nil : row
     }
 
-    var sorted: [TotalsRow] { rows.values.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) } }
+    var sorted: [TotalsRow] { Self.sorted(Array(rows.values)) }
+
+    /// Rows by currency, then channel: the order every totals answer has.
+    static func sorted(_ rows: [TotalsRow]) -> [TotalsRow] { rows.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) } }
 }
 
 extension OrderStore {
@@ -245,6 +228,6 @@ extension OrderStore {
             return (Array(s.totals.rows.values), s.nextPosition)
         }
         // Sorted outside the lock appends take: rows can be as many as orders.
-        return current.map { ($0.0.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) }, $0.1) }
+        return current.map { (RunningTotals.sorted($0.0), $0.1) }
     }
 }

@@ -146,7 +146,7 @@ public final class OrderStore: Sendable {
         // In placement order, so each customer's list is in the order the orders were placed.
         for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {
             state.indexes.update(snapshot)
-            state.totals.add(RunningTotals.Contribution(snapshot), sign: 1)
+            state.totals.add(RunningTotals.contribution(of: snapshot), sign: 1)
         }
         state.nextPosition = log.endPosition.rawValue
         // The newest record may carry a restore's time still ahead of the clock.
@@ -298,7 +298,7 @@ public final class OrderStore: Sendable {
                     return nil
                 }
             }
-            let before = working.map(RunningTotals.Contribution.init)
+            let before = working.map(RunningTotals.contribution(of:))
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
@@ -361,7 +361,7 @@ public final class OrderStore: Sendable {
             s.nextPosition += UInt64(requests.count)
             for (k, snapshot) in working.enumerated() {
                 s.totals.add(before[k], sign: -1)
-                s.totals.add(RunningTotals.Contribution(snapshot), sign: 1)
+                s.totals.add(RunningTotals.contribution(of: snapshot), sign: 1)
             }
             for (item, result) in zip(batch, results) {
                 if case .stored = result, let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
@@ -427,9 +427,10 @@ public final class OrderStore: Sendable {
     /// order is cached. A server runs the work on a thread pool above
     /// `configuration.replayEventsInline`, so no event loop replays a long order.
     public func replayCost(_ ids: some Sequence<OrderID>, cachedCountsAsFree: Bool = true) -> Int {
+        // One look at the cache for the whole batch: this runs before every append a server takes.
+        let uncached = cachedCountsAsFree ? state.withLock { s in ids.filter { !s.cache.contains($0) } } : Array(ids)
         var cost = 0
-        for id in ids {
-            if cachedCountsAsFree, state.withLock({ $0.cache.contains(id) }) { continue }
+        for id in uncached {
             guard let key = try? LogKey(id.value), let head = log.head(forKey: key) else { continue }
             cost += Int(head.sequence.rawValue)
         }
