@@ -33,9 +33,16 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
     /// fraction) is read as the last microsecond of second 59, so a later instant never
     /// compares earlier (docs/EVENTS.md §1). The result is always `isInRange`.
     public init(rfc3339 text: String) throws(OrderError) {
-        let b = Array(text.utf8)
+        var text = text
+        let parsed = text.withUTF8 { b in Result { () throws(OrderError) in try EventTime.parse(rfc3339: b) } }
+        self = try parsed.get()
+    }
+
+    /// `init(rfc3339:)` over the text's UTF-8 bytes: the JSON line decoder's fast path reads a
+    /// `ts` in place, without a String.
+    static func parse(rfc3339 b: UnsafeBufferPointer<UInt8>) throws(OrderError) -> EventTime {
         func fail(_ why: String) -> OrderError {
-            OrderError(.invalidTimestamp, "\"\(text)\" is not an RFC 3339 time: \(why)", field: "ts")
+            OrderError(.invalidTimestamp, "\"\(String(decoding: b, as: UTF8.self))\" is not an RFC 3339 time: \(why)", field: "ts")
         }
         func digits(_ at: Int, _ n: Int) throws(OrderError) -> Int {
             guard at + n <= b.count else { throw fail("cut short") }
@@ -92,8 +99,9 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         if second == 60 { micros = 999_999 }
         let days = EventTime.daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
-        self.init(microseconds: seconds * 1_000_000 + Int64(micros), offsetMinutes: Int16(offset))
-        guard isInRange else { throw fail("outside years 0001–9999 once its offset is applied") }
+        let time = EventTime(microseconds: seconds * 1_000_000 + Int64(micros), offsetMinutes: Int16(offset))
+        guard time.isInRange else { throw fail("outside years 0001–9999 once its offset is applied") }
+        return time
     }
 
     /// RFC 3339 in the time's own offset; `Z` for UTC; a 6-digit fraction only when non-zero.

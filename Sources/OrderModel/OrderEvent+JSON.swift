@@ -19,6 +19,18 @@ extension OrderEvent {
         guard bytes.count <= jsonBytesMax else {
             throw OrderError(.eventTooLarge, "event of \(bytes.count) bytes exceeds the limit of \(jsonBytesMax) bytes")
         }
+        // The lines producers and exports write take the one-pass path; any other line (and
+        // every line with something wrong) is decoded here, by the strict reader that names
+        // what is wrong.
+        if let line = JSONLineDecoder.decode(bytes) { return line }
+        return try decodeJSONLineStrictly(bytes)
+    }
+
+    /// `decodeJSONLine` without its fast path: the reference the fast path is tested against.
+    static func decodeJSONLineStrictly(_ bytes: [UInt8]) throws(OrderError) -> JSONLine {
+        guard bytes.count <= jsonBytesMax else {
+            throw OrderError(.eventTooLarge, "event of \(bytes.count) bytes exceeds the limit of \(jsonBytesMax) bytes")
+        }
         let value = try JSONParser.parse(bytes)
         guard case .object(let members, _) = value else { throw OrderError(.invalidJSON, "an event must be a JSON object") }
         var fields = FieldReader(members: members, path: "")

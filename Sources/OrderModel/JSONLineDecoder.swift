@@ -1,0 +1,442 @@
+/// The fast path of `OrderEvent.decodeJSONLine`: one pass over a line's bytes, straight to the
+/// event — no tree of `JSONValue`s, no String per key, no dictionary per object.
+///
+/// It decodes the lines producers and exports write (every field known, plain ASCII strings
+/// without escapes, integers without fraction or exponent) and gives up (`nil`) on anything
+/// else: an escape, non-ASCII text it would have to validate, an unknown or repeated field, a
+/// wrong type, a value past a limit, a syntax error. The strict decoder then decodes the line
+/// again and either accepts it or names what is wrong (line, field, byte). So it is never the
+/// judge of a line: whatever it accepts, the strict decoder accepts as the same event (a
+/// property test and the json-event fuzz target hold it to that).
+///
+/// Shape after simdjson's "on demand" front end (ondemand/json_iterator.h): keys are matched
+/// as bytes against the catalog's names, values are read in place from the line's buffer.
+struct JSONLineDecoder {
+    /// Giving up: the strict decoder takes over.
+    struct Bail: Error {}
+
+    private let b: UnsafeBufferPointer<UInt8>
+    private var i = 0
+
+    private init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+
+    static func decode(_ bytes: [UInt8]) -> OrderEvent.JSONLine? {
+        guard bytes.count <= EventLimits.jsonLineBytesMax else { return nil }
+        return bytes.withUnsafeBufferPointer { p in
+            var d = JSONLineDecoder(p)
+            return try? d.line()
+        }
+    }
+
+    // MARK: - The line
+
+    private mutating func line() throws(Bail) -> OrderEvent.JSONLine {
+        var orderID: OrderID?
+        var type: EventType?
+        var ts: EventTime?
+        var eventID: String?
+        var actor: Actor?
+        var channel: String?
+        var expected = ExpectedVersion.any
+        var attributes: String?
+        var position: UInt64?
+        var seq: UInt32?
+        var recordedAt: Int64?
+        var data: EventData?
+        var dataStart: Int?  // `data` came before `type`: decoded once the type is known
+        var seen: UInt16 = 0
+
+        space(); try expect(0x7B)
+        space()
+        if peek == 0x7D { throw Bail() }  // `{}`: no order_id
+        while true {
+            space()
+            let key = try keyBytes()
+            space(); try expect(0x3A); space()
+            let field: UInt16
+            switch key.count {
+            case 2 where same(key, "ts"): field = 1 << 0; ts = try time()
+            case 3 where same(key, "seq"):
+                field = 1 << 1
+                let n = try integer()
+                guard n >= 1 && n <= Int64(UInt32.max) else { throw Bail() }
+                seq = UInt32(n)
+            case 4 where same(key, "type"):
+                field = 1 << 2
+                guard let t = EventType(rawValue: try string()) else { throw Bail() }
+                type = t
+                if let start = dataStart {
+                    let resume = i
+                    i = start
+                    data = try eventData(t)
+                    i = resume
+                }
+            case 4 where same(key, "data"):
+                field = 1 << 3
+                if let type { data = try eventData(type) } else { dataStart = i; try skipObject() }
+            case 5 where same(key, "actor"): field = 1 << 4; actor = try actorObject()
+            case 7 where same(key, "channel"): field = 1 << 5; channel = try string()
+            case 8 where same(key, "order_id"):
+                field = 1 << 6
+                do { orderID = try OrderID(try string()) } catch { throw Bail() }
+            case 8 where same(key, "event_id"): field = 1 << 7; eventID = try string()
+            case 8 where same(key, "position"):
+                field = 1 << 8
+                let n = try integer()
+                guard n >= 0 else { throw Bail() }
+                position = UInt64(n)
+            case 10 where same(key, "attributes"): field = 1 << 9; attributes = try attributesObject()
+            case 11 where same(key, "recorded_at"): field = 1 << 10; recordedAt = try time().microseconds
+            case 16 where same(key, "expected_version"):
+                field = 1 << 11
+                if peek == 0x22 {
+                    switch try string() {
+                    case "any": expected = .any
+                    case "none": expected = .none
+                    default: throw Bail()
+                    }
+                } else {
+                    let n = try integer()
+                    guard n >= 0 else { throw Bail() }
+                    expected = .exactly(Int(n))
+                }
+            default: throw Bail()
+            }
+            guard seen & field == 0 else { throw Bail() }
+            seen |= field
+            space()
+            if peek == 0x2C { i += 1; continue }
+            try expect(0x7D)
+            break
+        }
+        space()
+        guard i == b.count, let orderID, let data else { throw Bail() }
+        let event = OrderEvent(orderID: orderID, ts: ts, eventID: eventID, actor: actor, channel: channel, attributes: attributes, data: data)
+        return OrderEvent.JSONLine(event: event, expectedVersion: expected, position: position, seq: seq, recordedAt: recordedAt)
+    }
+
+    private mutating func actorObject() throws(Bail) -> Actor {
+        var kind: Actor.Kind?
+        var id: String?
+        try expect(0x7B)
+        while true {
+            space()
+            let key = try keyBytes()
+            space(); try expect(0x3A); space()
+            if key.count == 4 && same(key, "kind") && kind == nil {
+                guard let k = Actor.Kind(rawValue: try string()) else { throw Bail() }
+                kind = k
+            } else if key.count == 2 && same(key, "id") && id == nil {
+                id = try string()
+            } else {
+                throw Bail()
+            }
+            space()
+            if peek == 0x2C { i += 1; continue }
+            try expect(0x7D)
+            break
+        }
+        guard let kind, let id else { throw Bail() }
+        return Actor(kind: kind, id: id)
+    }
+
+    /// `attributes` is kept as the text it was given: its end is found here, and the strict
+    /// parser checks it (it is rare, and must be exactly what the strict decoder keeps).
+    private mutating func attributesObject() throws(Bail) -> String {
+        let start = i
+        try skipObject()
+        let text = Array(UnsafeBufferPointer(rebasing: b[start..<i]))
+        guard case .object(_, let raw)? = try? JSONParser.parse(text, depthBase: EventLimits.attributesDepthBase) else { throw Bail() }
+        return raw
+    }
+
+    // MARK: - `data`
+
+    /// Every field any event type's `data` has; each type takes its own (EVENTS.md §3).
+    private struct DataFields {
+        var customerID: String?, channel: String?, currency: String?
+        var placed: [PlacedLine]?, lines: [SkuQuantity]?
+        var shipping: Int64?, tax: Int64?, discount: Int64?
+        var paymentID: String?, amount: Int64?, reason: String?
+        var fulfillmentID: String?, location: String?, carrier: String?, trackingNo: String?
+        var returnID: String?, refundID: String?, sku: String?, text: String?
+    }
+
+    private mutating func eventData(_ type: EventType) throws(Bail) -> EventData {
+        var f = DataFields()
+        var seen: UInt32 = 0
+        try expect(0x7B)
+        space()
+        if peek == 0x7D {
+            i += 1
+        } else {
+            while true {
+                space()
+                let key = try keyBytes()
+                space(); try expect(0x3A); space()
+                let field: UInt32
+                switch key.count {
+                case 3 where same(key, "sku"): field = 1 << 0; f.sku = try string()
+                case 4 where same(key, "text"): field = 1 << 1; f.text = try string()
+                case 5 where same(key, "lines"):
+                    field = 1 << 2
+                    if type == .orderPlaced { f.placed = try placedLines() } else { f.lines = try skuQuantities() }
+                case 6 where same(key, "reason"): field = 1 << 3; f.reason = try string()
+                case 7 where same(key, "channel"): field = 1 << 4; f.channel = try string()
+                case 7 where same(key, "carrier"): field = 1 << 5; f.carrier = try string()
+                case 8 where same(key, "currency"): field = 1 << 6; f.currency = try string()
+                case 8 where same(key, "location"): field = 1 << 7; f.location = try string()
+                case 9 where same(key, "tax_minor"): field = 1 << 8; f.tax = try integer()
+                case 9 where same(key, "return_id"): field = 1 << 9; f.returnID = try string()
+                case 9 where same(key, "refund_id"): field = 1 << 10; f.refundID = try string()
+                case 10 where same(key, "payment_id"): field = 1 << 11; f.paymentID = try string()
+                case 11 where same(key, "customer_id"): field = 1 << 12; f.customerID = try string()
+                case 11 where same(key, "tracking_no"): field = 1 << 13; f.trackingNo = try string()
+                case 12 where same(key, "amount_minor"): field = 1 << 14; f.amount = try integer()
+                case 14 where same(key, "shipping_minor"): field = 1 << 15; f.shipping = try integer()
+                case 14 where same(key, "discount_minor"): field = 1 << 16; f.discount = try integer()
+                case 14 where same(key, "fulfillment_id"): field = 1 << 17; f.fulfillmentID = try string()
+                default: throw Bail()
+                }
+                guard seen & field == 0 else { throw Bail() }
+                seen |= field
+                space()
+                if peek == 0x2C { i += 1; continue }
+                try expect(0x7D)
+                break
+            }
+        }
+        // Each type takes exactly its fields: any other present is the strict decoder's
+        // "unknown field" to report.
+        func only(_ allowed: UInt32) throws(Bail) { guard seen & ~allowed == 0 else { throw Bail() } }
+        let sku: UInt32 = 1 << 0, text: UInt32 = 1 << 1, lines: UInt32 = 1 << 2, reason: UInt32 = 1 << 3
+        let channel: UInt32 = 1 << 4, carrier: UInt32 = 1 << 5, currency: UInt32 = 1 << 6, location: UInt32 = 1 << 7
+        let tax: UInt32 = 1 << 8, returnID: UInt32 = 1 << 9, refundID: UInt32 = 1 << 10, paymentID: UInt32 = 1 << 11
+        let customerID: UInt32 = 1 << 12, trackingNo: UInt32 = 1 << 13, amount: UInt32 = 1 << 14
+        let shipping: UInt32 = 1 << 15, discount: UInt32 = 1 << 16, fulfillmentID: UInt32 = 1 << 17
+        func need<T>(_ v: T?) throws(Bail) -> T { guard let v else { throw Bail() }; return v }
+        switch type {
+        case .orderPlaced:
+            try only(customerID | channel | currency | lines | shipping | tax | discount)
+            return .orderPlaced(customerID: try need(f.customerID), channel: try need(f.channel), currency: try need(f.currency),
+                                lines: try need(f.placed), shippingMinor: f.shipping, taxMinor: f.tax, discountMinor: f.discount)
+        case .paymentAuthorized:
+            try only(paymentID | amount)
+            return .paymentAuthorized(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
+        case .paymentCaptured:
+            try only(paymentID | amount)
+            return .paymentCaptured(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
+        case .paymentVoided:
+            try only(paymentID | amount)
+            return .paymentVoided(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
+        case .paymentFailed:
+            try only(paymentID | reason)
+            return .paymentFailed(paymentID: try need(f.paymentID), reason: try need(f.reason))
+        case .fulfillmentRequested:
+            try only(fulfillmentID | location | lines)
+            return .fulfillmentRequested(fulfillmentID: try need(f.fulfillmentID), location: try need(f.location), lines: try need(f.lines))
+        case .fulfillmentPacked:
+            try only(fulfillmentID)
+            return .fulfillmentPacked(fulfillmentID: try need(f.fulfillmentID))
+        case .shipped:
+            try only(fulfillmentID | carrier | trackingNo)
+            return .shipped(fulfillmentID: try need(f.fulfillmentID), carrier: try need(f.carrier), trackingNo: try need(f.trackingNo))
+        case .delivered:
+            try only(fulfillmentID)
+            return .delivered(fulfillmentID: try need(f.fulfillmentID))
+        case .itemsCancelled:
+            try only(lines | reason)
+            return .itemsCancelled(lines: try need(f.lines), reason: try need(f.reason))
+        case .orderCancelled:
+            try only(reason)
+            return .orderCancelled(reason: try need(f.reason))
+        case .returnRequested:
+            try only(returnID | lines | reason)
+            return .returnRequested(returnID: try need(f.returnID), lines: try need(f.lines), reason: try need(f.reason))
+        case .returnReceived:
+            try only(returnID | lines)
+            return .returnReceived(returnID: try need(f.returnID), lines: f.lines)
+        case .refundIssued:
+            try only(refundID | amount | paymentID | returnID)
+            return .refundIssued(refundID: try need(f.refundID), amountMinor: try need(f.amount), paymentID: f.paymentID, returnID: f.returnID)
+        case .priceAdjusted:
+            try only(sku | amount | reason)
+            return .priceAdjusted(sku: try need(f.sku), amountMinor: try need(f.amount), reason: try need(f.reason))
+        case .noteAdded:
+            try only(text)
+            return .noteAdded(text: try need(f.text))
+        case .fulfillmentCancelled:
+            try only(fulfillmentID | lines | reason)
+            return .fulfillmentCancelled(fulfillmentID: try need(f.fulfillmentID), lines: f.lines, reason: try need(f.reason))
+        }
+    }
+
+    private mutating func placedLines() throws(Bail) -> [PlacedLine] {
+        var lines: [PlacedLine] = []
+        try array { d throws(Bail) in
+            var sku: String?, qty: Int64?, price: Int64?
+            try d.object { d, key throws(Bail) in
+                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.string() }
+                else if key.count == 3 && d.same(key, "qty") && qty == nil { qty = try d.quantity() }
+                else if key.count == 16 && d.same(key, "unit_price_minor") && price == nil { price = try d.integer() }
+                else { throw Bail() }
+            }
+            guard let sku, let qty, let price else { throw Bail() }
+            lines.append(PlacedLine(sku: sku, qty: qty, unitPriceMinor: price))
+        }
+        return lines
+    }
+
+    private mutating func skuQuantities() throws(Bail) -> [SkuQuantity] {
+        var lines: [SkuQuantity] = []
+        try array { d throws(Bail) in
+            var sku: String?, qty: Int64?
+            try d.object { d, key throws(Bail) in
+                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.string() }
+                else if key.count == 3 && d.same(key, "qty") && qty == nil { qty = try d.quantity() }
+                else { throw Bail() }
+            }
+            guard let sku, let qty else { throw Bail() }
+            lines.append(SkuQuantity(sku: sku, qty: qty))
+        }
+        return lines
+    }
+
+    /// An array of objects, at most `EventLimits.linesMax` of them; `item` reads each.
+    private mutating func array(_ item: (inout JSONLineDecoder) throws(Bail) -> Void) throws(Bail) {
+        try expect(0x5B)
+        space()
+        if peek == 0x5D { i += 1; return }
+        var count = 0
+        while true {
+            space()
+            count += 1
+            guard count <= EventLimits.linesMax else { throw Bail() }
+            try item(&self)
+            space()
+            if peek == 0x2C { i += 1; continue }
+            try expect(0x5D)
+            return
+        }
+    }
+
+    /// A non-empty object; `member` reads the value of each key (and refuses unknown keys).
+    private mutating func object(_ member: (inout JSONLineDecoder, Range<Int>) throws(Bail) -> Void) throws(Bail) {
+        try expect(0x7B)
+        while true {
+            space()
+            let key = try keyBytes()
+            space(); try expect(0x3A); space()
+            try member(&self, key)
+            space()
+            if peek == 0x2C { i += 1; continue }
+            try expect(0x7D)
+            return
+        }
+    }
+
+    // MARK: - Values
+
+    private var peek: UInt8 { i < b.count ? b[i] : 0 }
+
+    @inline(__always) private mutating func space() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    @inline(__always) private mutating func expect(_ c: UInt8) throws(Bail) {
+        guard i < b.count, b[i] == c else { throw Bail() }
+        i += 1
+    }
+
+    private func same(_ key: Range<Int>, _ name: StaticString) -> Bool {
+        name.withUTF8Buffer { n in
+            var k = key.lowerBound
+            for c in n {
+                guard b[k] == c else { return false }
+                k += 1
+            }
+            return true
+        }
+    }
+
+    /// A key: a string of plain ASCII (no escape); its bytes' range.
+    private mutating func keyBytes() throws(Bail) -> Range<Int> {
+        try expect(0x22)
+        let start = i
+        while i < b.count {
+            let c = b[i]
+            if c == 0x22 { i += 1; return start..<(i - 1) }
+            guard c >= 0x20 && c != 0x5C && c < 0x80 else { throw Bail() }
+            i += 1
+        }
+        throw Bail()
+    }
+
+    /// A string of plain ASCII without escapes, within `EventLimits.stringBytesMax`.
+    private mutating func string() throws(Bail) -> String {
+        let r = try keyBytes()
+        guard r.count <= EventLimits.stringBytesMax else { throw Bail() }
+        return String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self)
+    }
+
+    private mutating func time() throws(Bail) -> EventTime {
+        let r = try keyBytes()
+        do { return try EventTime.parse(rfc3339: UnsafeBufferPointer(rebasing: b[r])) } catch { throw Bail() }
+    }
+
+    /// An integer within ±2^53 written as JSON does (no leading zero, no fraction, no
+    /// exponent: the strict decoder refuses those, or reads them as another value).
+    private mutating func integer() throws(Bail) -> Int64 {
+        var negative = false
+        if peek == 0x2D { negative = true; i += 1 }
+        let start = i
+        var n: Int64 = 0
+        while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 {
+            guard i - start < 16 else { throw Bail() }  // 2^53 has 16 digits
+            n = n * 10 + Int64(b[i] - 0x30)
+            i += 1
+        }
+        let digits = i - start
+        guard digits > 0, !(digits > 1 && b[start] == 0x30), n <= EventLimits.integerMagnitudeMax else { throw Bail() }
+        let next = peek
+        guard next != 0x2E && next != 0x65 && next != 0x45 else { throw Bail() }
+        return negative ? -n : n
+    }
+
+    private mutating func quantity() throws(Bail) -> Int64 {
+        let n = try integer()
+        guard n <= EventLimits.quantityMax else { throw Bail() }
+        return n
+    }
+
+    /// Moves past one object, strings and nesting included, without judging it (the caller
+    /// parses what it skipped, or the strict decoder does).
+    private mutating func skipObject() throws(Bail) {
+        try expect(0x7B)
+        var depth = 1
+        while i < b.count {
+            let c = b[i]
+            i += 1
+            switch c {
+            case 0x22:
+                while i < b.count && b[i] != 0x22 {
+                    if b[i] == 0x5C { i += 1 }
+                    i += 1
+                }
+                guard i < b.count else { throw Bail() }
+                i += 1
+            case 0x7B, 0x5B:
+                depth += 1
+                guard depth <= JSONParser.depthMax else { throw Bail() }
+            case 0x7D, 0x5D:
+                depth -= 1
+                if depth == 0 {
+                    guard c == 0x7D else { throw Bail() }
+                    return
+                }
+            default: break
+            }
+        }
+        throw Bail()
+    }
+}
