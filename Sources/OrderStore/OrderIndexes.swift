@@ -1,35 +1,60 @@
 import OrderModel
 
 /// The lists kept up to date as events arrive: each customer's orders, and the orders in each
-/// status. In memory; rebuilt from the log at open.
+/// status — by order handle, so keeping them costs no hashing of order ids. In memory; rebuilt
+/// from the log at open.
 struct OrderIndexes: Sendable {
-    private(set) var ordersByCustomer: [String: [OrderID]] = [:]
-    private(set) var ordersByStatus: [OrderSnapshot.Status: Set<OrderID>] = [:]
-    private(set) var statusOf: [OrderID: OrderSnapshot.Status] = [:]
+    private var ordersByCustomer: [String: [OrderHandle]] = [:]
+    /// Per status, its orders in no particular order (a page sorts them by id).
+    private var ordersByStatus = [[OrderHandle]](repeating: [], count: OrderSnapshot.Status.allCases.count)
+    /// Per handle: its status's index in `Status.allCases`, or `none`.
+    private var statusOf: [UInt8] = []
+    /// Per handle: where it is in its status's list.
+    private var placeInStatus: [Int32] = []
+    private(set) var orderCount = 0
 
-    var orderCount: Int { statusOf.count }
+    private static let none: UInt8 = .max
+    private static let statuses = OrderSnapshot.Status.allCases
+    private static func code(_ status: OrderSnapshot.Status) -> UInt8 { UInt8(statuses.firstIndex(of: status)!) }
 
     /// Records `snapshot`'s place in the lists (after an event changed it).
-    mutating func update(_ snapshot: OrderSnapshot) {
-        let id = snapshot.orderID
-        let status = snapshot.status
-        let old = statusOf.updateValue(status, forKey: id)
-        if old == nil { ordersByCustomer[snapshot.customerID, default: []].append(id) }
-        if old != status {
-            if let old { ordersByStatus[old]?.remove(id) }
-            ordersByStatus[status, default: []].insert(id)
+    mutating func update(_ snapshot: OrderSnapshot, handle h: OrderHandle) {
+        if h.index >= statusOf.count {
+            let more = max(h.index + 1 - statusOf.count, statusOf.count / 2 + 1024)
+            statusOf.append(contentsOf: repeatElement(Self.none, count: more))
+            placeInStatus.append(contentsOf: repeatElement(-1, count: more))
         }
+        let status = Self.code(snapshot.status)
+        let old = statusOf[h.index]
+        guard old != status else { return }
+        if old == Self.none {
+            orderCount += 1
+            ordersByCustomer[snapshot.customerID, default: []].append(h)
+        } else {
+            // Out of the old list: its last order takes the place.
+            let place = Int(placeInStatus[h.index])
+            let moved = ordersByStatus[Int(old)].removeLast()
+            if moved != h {
+                ordersByStatus[Int(old)][place] = moved
+                placeInStatus[moved.index] = Int32(place)
+            }
+        }
+        statusOf[h.index] = status
+        placeInStatus[h.index] = Int32(ordersByStatus[Int(status)].count)
+        ordersByStatus[Int(status)].append(h)
     }
 
     /// A customer's orders, newest (most recently placed) first.
-    func orders(ofCustomer customer: String) -> [OrderID] { (ordersByCustomer[customer] ?? []).reversed() }
+    func orders(ofCustomer customer: String, _ table: OrderTable) -> [OrderID] { (ordersByCustomer[customer] ?? []).reversed().map { table[$0] } }
 
-    func orders(withStatus status: OrderSnapshot.Status) -> [OrderID] { (ordersByStatus[status] ?? []).sorted() }
+    func orders(withStatus status: OrderSnapshot.Status, _ table: OrderTable) -> [OrderID] {
+        ordersByStatus[Int(Self.code(status))].map { table[$0] }.sorted()
+    }
 
     /// One page of a customer's orders, newest first. A customer's list only grows at its
     /// newest end, so the cursor is the count of older orders still to come (a decimal
     /// number): pages stay exact while orders are placed between them.
-    func page(ofCustomer customer: String, after cursor: String?, limit: Int) throws(StoreError) -> OrderPage {
+    func page(ofCustomer customer: String, after cursor: String?, limit: Int, _ table: OrderTable) throws(StoreError) -> OrderPage {
         let all = ordersByCustomer[customer] ?? []
         var end = all.count
         if let cursor {
@@ -39,14 +64,15 @@ struct OrderIndexes: Sendable {
             end = n
         }
         let start = max(0, end - max(0, limit))
-        return OrderPage(ids: all[start..<end].reversed(), total: all.count, next: start > 0 ? String(start) : nil)
+        return OrderPage(ids: all[start..<end].reversed().map { table[$0] }, total: all.count, next: start > 0 ? String(start) : nil)
     }
 
     /// One page of the orders in a status, by id; the cursor is the last id of the page
     /// before (the next page holds the ids after it, whatever changed in between).
-    func page(withStatus status: OrderSnapshot.Status, after cursor: String?, limit: Int) -> OrderPage {
-        let all = ordersByStatus[status] ?? []
-        var rest = cursor.map { c in all.filter { $0.value > c } } ?? Array(all)
+    func page(withStatus status: OrderSnapshot.Status, after cursor: String?, limit: Int, _ table: OrderTable) -> OrderPage {
+        let all = ordersByStatus[Int(Self.code(status))]
+        var rest = all.map { table[$0] }
+        if let cursor { rest.removeAll { $0.value <= cursor } }
         rest.sort()
         let ids = Array(rest.prefix(max(0, limit)))
         return OrderPage(ids: ids, total: all.count, next: rest.count > ids.count ? ids.last?.value : nil)

@@ -182,7 +182,7 @@ extension OrderStore {
             return true
         }
         var totals = RunningTotals()
-        for s in snapshots.values { totals.add(RunningTotals.contribution(of: s), sign: 1) }
+        for s in snapshots.values { totals.add(s, sign: 1) }
         return totals.sorted
     }
 }
@@ -191,27 +191,64 @@ extension OrderStore {
 /// now costs the number of rows, not a replay of the log): each write takes its orders'
 /// contributions out before their events and puts them back after.
 struct RunningTotals: Sendable {
-    private(set) var rows: [String: TotalsRow] = [:]
+    /// Rows in the order first seen; a row whose orders all left it stays, with 0 orders.
+    private var rows: [TotalsRow] = []
+    private var rowIndex: [String: Int] = [:]
+    /// Per order handle: its row (an order's currency and channel are fixed when it is
+    /// placed), or -1 before it is known. Spares the write path a string key per order.
+    private var rowOf: [Int32] = []
 
-    /// What one order adds to its row: a row of one order; nil before it is placed.
-    static func contribution(of s: OrderSnapshot) -> TotalsRow? {
-        guard s.exists else { return nil }
-        return TotalsRow(currency: s.currency, channel: s.channel, orders: 1, total: s.totalMinor, captured: s.capturedMinor, refunded: s.refundedMinor)
+    /// What one order adds to its row's sums.
+    struct Amounts: Sendable {
+        var total: Int64, captured: Int64, refunded: Int64
+        /// Nil before the order is placed: it counts in no row.
+        init?(_ s: OrderSnapshot) {
+            guard s.exists else { return nil }
+            total = s.totalMinor
+            captured = s.capturedMinor
+            refunded = s.refundedMinor
+        }
     }
 
-    /// Adds (`sign` 1) or takes out (−1) one order's contribution; sums wrap, as the audit's do.
-    mutating func add(_ c: TotalsRow?, sign: Int64) {
-        guard let c else { return }
-        let key = c.currency + "\u{0}" + c.channel
-        var row = rows[key] ?? TotalsRow(currency: c.currency, channel: c.channel)
-        row.orders += Int(sign)
-        row.total &+= sign &* c.total
-        row.captured &+= sign &* c.captured
-        row.refunded &+= sign &* c.refunded
-        rows[key] = row.orders == 0 ? nil : row
+    /// Adds (`sign` 1) or takes out (−1) `s`'s contribution to its row; sums wrap, as the
+    /// audit's do.
+    mutating func add(_ s: OrderSnapshot, sign: Int64, handle: OrderHandle? = nil) {
+        guard let amounts = Amounts(s) else { return }
+        add(amounts, of: s, sign: sign, handle: handle)
     }
 
-    var sorted: [TotalsRow] { Self.sorted(Array(rows.values)) }
+    /// As `add(_:sign:handle:)` with amounts taken earlier (before a batch changed `s`).
+    mutating func add(_ a: Amounts?, of s: OrderSnapshot, sign: Int64, handle: OrderHandle? = nil) {
+        guard let a else { return }
+        let r = row(of: s, handle: handle)
+        rows[r].orders += Int(sign)
+        rows[r].total &+= sign &* a.total
+        rows[r].captured &+= sign &* a.captured
+        rows[r].refunded &+= sign &* a.refunded
+    }
+
+    private mutating func row(of s: OrderSnapshot, handle: OrderHandle?) -> Int {
+        if let h = handle, h.index < rowOf.count, rowOf[h.index] >= 0 { return Int(rowOf[h.index]) }
+        let key = s.currency + "\u{0}" + s.channel
+        let r: Int
+        if let known = rowIndex[key] {
+            r = known
+        } else {
+            r = rows.count
+            rows.append(TotalsRow(currency: s.currency, channel: s.channel))
+            rowIndex[key] = r
+        }
+        if let h = handle {
+            if h.index >= rowOf.count { rowOf.append(contentsOf: repeatElement(-1, count: max(h.index + 1 - rowOf.count, rowOf.count / 2 + 1024))) }
+            rowOf[h.index] = Int32(r)
+        }
+        return r
+    }
+
+    /// The rows that count an order, in no particular order.
+    var current: [TotalsRow] { rows.filter { $0.orders != 0 } }
+
+    var sorted: [TotalsRow] { Self.sorted(current) }
 
     /// Rows by currency, then channel: the order every totals answer has.
     static func sorted(_ rows: [TotalsRow]) -> [TotalsRow] { rows.sorted { ($0.currency, $0.channel) < ($1.currency, $1.channel) } }
@@ -225,7 +262,7 @@ extension OrderStore {
     public func currentTotals() -> (rows: [TotalsRow], end: UInt64)? {
         let current: ([TotalsRow], UInt64)? = state.withLock { s in
             guard s.totalsValid, s.nextPosition == log.endPosition.rawValue else { return nil }
-            return (Array(s.totals.rows.values), s.nextPosition)
+            return (s.totals.current, s.nextPosition)
         }
         // Sorted outside the lock appends take: rows can be as many as orders.
         return current.map { (RunningTotals.sorted($0.0), $0.1) }

@@ -72,6 +72,8 @@ public final class OrderStore: Sendable {
     let logger: Logger
 
     struct State {
+        /// Every stored order's handle: the cache, the lists and the totals are by handle.
+        var table = OrderTable()
         var cache: SnapshotCache
         var indexes = OrderIndexes()
         var nextPosition: UInt64 = 0
@@ -140,28 +142,32 @@ public final class OrderStore: Sendable {
             try? log.close()
             throw StoreError.storage(error)
         }
-        var snapshots: [OrderID: OrderSnapshot] = [:]
+        var snapshots: [OrderSnapshot] = []
         snapshots.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
-        for part in parts { snapshots.merge(part.snapshots) { a, _ in a } }
-        // In placement order, so each customer's list is in the order the orders were placed.
-        for snapshot in snapshots.values.sorted(by: { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }) {
-            state.indexes.update(snapshot)
-            state.totals.add(RunningTotals.contribution(of: snapshot), sign: 1)
+        for part in parts { snapshots.append(contentsOf: part.snapshots.values) }
+        // In placement order, so each customer's list is in the order the orders were placed
+        // (and handles are numbered in that order).
+        snapshots.sort { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }
+        state.table = OrderTable(capacity: snapshots.count)
+        var handles: [OrderHandle] = []
+        handles.reserveCapacity(snapshots.count)
+        for snapshot in snapshots {
+            let h = state.table.intern(snapshot.orderID)
+            handles.append(h)
+            state.indexes.update(snapshot, handle: h)
+            state.totals.add(snapshot, sign: 1, handle: h)
         }
         state.nextPosition = log.endPosition.rawValue
         // The newest record may carry a restore's time still ahead of the clock.
         if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
             state.aheadUntil = last.recordedAt.rawValue
         }
-        // Keep the most recently changed orders warm, within both bounds.
-        if snapshots.count > configuration.snapshotCacheMax {
-            var recent: [OrderID: OrderSnapshot] = [:]
-            for s in snapshots.values.sorted(by: { ($0.lastPosition ?? 0) > ($1.lastPosition ?? 0) }).prefix(configuration.snapshotCacheMax) {
-                recent[s.orderID] = s
-            }
-            snapshots = recent
-        }
-        state.cache = SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax, snapshots: snapshots)
+        // Keep the most recently changed orders warm, within both bounds: inserted oldest
+        // change first, which is the order the cache evicts them in.
+        let recent = snapshots.indices.sorted { (snapshots[$0].lastPosition ?? 0) > (snapshots[$1].lastPosition ?? 0) }
+            .prefix(configuration.snapshotCacheMax).reversed()
+        for k in recent { state.cache.insert(snapshots[k], for: handles[k]) }
+        state.cache.trim()
         return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
     }
 
@@ -209,21 +215,9 @@ public final class OrderStore: Sendable {
             }
             do throws(OrderError) { try item.event.validate() } catch { throw StoreError.rejected(error, at: i) }
         }
-        // The batch's orders, each once, in first-seen order (the order the lists take), and
-        // each event's index among them: under the lock, no hashing per event.
-        var orders: [OrderID] = []
-        var slotOf: [Int] = []
-        var index: [OrderID: Int] = [:]
-        orders.reserveCapacity(batch.count)
-        slotOf.reserveCapacity(batch.count)
-        index.reserveCapacity(batch.count)
-        for item in batch {
-            let id = item.event.orderID
-            if let k = index[id] { slotOf.append(k); continue }
-            index[id] = orders.count
-            slotOf.append(orders.count)
-            orders.append(id)
-        }
+        // The batch's orders, each once, with their hashes: under the lock, no hashing of an
+        // id per event.
+        let orders = BatchOrders(batch.lazy.map(\.event.orderID))
         // Orders missing from the cache are replayed before the lock is taken: one long order
         // must not hold every other producer's appends. A replay is used under the lock only
         // if it is still current; if the cache changed meanwhile, the write starts again
@@ -231,14 +225,16 @@ public final class OrderStore: Sendable {
         for attempt in 0..<3 {
             // `seen`: the store's end when the orders were looked at. If nothing was written
             // since, what was found then still holds under the lock (no second look needed).
-            let (missing, seen) = state.withLock { s in (orders.indices.filter { !s.cache.contains(orders[$0]) }, s.nextPosition) }
+            let (missing, seen) = state.withLock { s in
+                (orders.ids.indices.filter { k in !(s.table.find(orders.ids[k], hash: orders.hashes[k]).map(s.cache.contains) ?? false) }, s.nextPosition)
+            }
             var prepared = [Prepared](repeating: .none, count: orders.count)
             for k in missing {
                 // An order with no events yet needs no replay: it is new.
-                guard head(of: orders[k]) != nil else { prepared[k] = .new; continue }
-                do { prepared[k] = .replayed(try replay(orders[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
+                guard head(of: orders.ids[k]) != nil else { prepared[k] = .new; continue }
+                do { prepared[k] = .replayed(try replay(orders.ids[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
-            if let written = try write(batch, orders: orders, slotOf: slotOf, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
+            if let written = try write(batch, orders: orders, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
                 return written
             }
         }
@@ -256,7 +252,7 @@ public final class OrderStore: Sendable {
 
     /// The locked half of `write`: nil when a snapshot it needs is neither cached nor
     /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
-    private func write(_ batch: [AppendEvent], orders: [OrderID], slotOf: [Int], prepared: inout [Prepared],
+    private func write(_ batch: [AppendEvent], orders: BatchOrders, prepared: inout [Prepared],
                        seen: UInt64, now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
         let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { s in
             if let failure = s.failure { throw failure }
@@ -271,8 +267,19 @@ public final class OrderStore: Sendable {
             // applied, so a write that must start again has changed nothing.
             var working: [OrderSnapshot] = []
             working.reserveCapacity(orders.count)
-            for (k, id) in orders.enumerated() {
-                if let cached = s.cache.remove(id) {
+            // Each order's handle; nil: not stored yet (it gets one if the batch is written).
+            var handles: [OrderHandle?] = []
+            handles.reserveCapacity(orders.count)
+            // What the orders gathered so far go back to if the write must start again.
+            func putBack() {
+                for (k, snapshot) in working.enumerated() where snapshot.exists {
+                    if let h = handles[k] { s.cache.insert(snapshot, for: h) }
+                }
+            }
+            for (k, id) in orders.ids.enumerated() {
+                let handle = s.table.find(id, hash: orders.hashes[k])
+                handles.append(handle)
+                if let handle, let cached = s.cache.remove(handle) {
                     working.append(cached)
                     continue
                 }
@@ -294,11 +301,11 @@ public final class OrderStore: Sendable {
                 } else if replayUnderLock {
                     do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
                 } else {
-                    for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
+                    putBack()
                     return nil
                 }
             }
-            let before = working.map(RunningTotals.contribution(of:))
+            let before = working.map(RunningTotals.Amounts.init)
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
@@ -306,7 +313,7 @@ public final class OrderStore: Sendable {
             for (i, item) in batch.enumerated() {
                 var event = item.event
                 let id = event.orderID
-                let slot = slotOf[i]
+                let slot = orders.slotOf[i]
                 do {
                     switch try working[slot].admit(event, expected: item.expectedVersion) {
                     case .duplicate(let position):
@@ -336,7 +343,7 @@ public final class OrderStore: Sendable {
             }
             guard !requests.isEmpty else {
                 // Only duplicates: nothing changed, so the snapshots go back as they were.
-                for snapshot in working where snapshot.exists { s.cache.insert(snapshot) }
+                putBack()
                 s.cache.trim()
                 return (results, nil)
             }
@@ -359,16 +366,21 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
-            for (k, snapshot) in working.enumerated() {
-                s.totals.add(before[k], sign: -1)
-                s.totals.add(RunningTotals.contribution(of: snapshot), sign: 1)
-            }
             for (item, result) in zip(batch, results) {
                 if case .stored = result, let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
             }
-            for snapshot in working where snapshot.exists {
-                s.indexes.update(snapshot)
-                s.cache.insert(snapshot)
+            // Moved, not copied, into the cache: the batch's snapshots leave `working` last
+            // first, so reversed first to keep first-seen order (the lists' order).
+            working.reverse()
+            var k = 0
+            while let snapshot = working.popLast() {
+                defer { k += 1 }
+                guard snapshot.exists else { continue }
+                let h = handles[k] ?? s.table.intern(orders.ids[k], hash: orders.hashes[k])
+                s.totals.add(before[k], of: snapshot, sign: -1, handle: h)
+                s.totals.add(snapshot, sign: 1, handle: h)
+                s.indexes.update(snapshot, handle: h)
+                s.cache.insert(snapshot, for: h)
             }
             s.cache.trim()
             return (results, pending)
@@ -428,7 +440,7 @@ public final class OrderStore: Sendable {
     /// `configuration.replayEventsInline`, so no event loop replays a long order.
     public func replayCost(_ ids: some Sequence<OrderID>, cachedCountsAsFree: Bool = true) -> Int {
         // One look at the cache for the whole batch: this runs before every append a server takes.
-        let uncached = cachedCountsAsFree ? state.withLock { s in ids.filter { !s.cache.contains($0) } } : Array(ids)
+        let uncached = cachedCountsAsFree ? state.withLock { s in ids.filter { !(s.table.find($0).map(s.cache.contains) ?? false) } } : Array(ids)
         var cost = 0
         for id in uncached {
             guard let key = try? LogKey(id.value), let head = log.head(forKey: key) else { continue }
@@ -452,7 +464,8 @@ public final class OrderStore: Sendable {
 
     /// The order now, or nil if it has no events.
     public func snapshot(_ id: OrderID) throws -> OrderSnapshot? {
-        if let cached = state.withLock({ $0.cache[id] }) { return cached }
+        let hash = OrderTable.hash(id)
+        if let cached = state.withLock({ s in s.table.find(id, hash: hash).flatMap { s.cache[$0] } }) { return cached }
         let snapshot = try replay(id, through: nil)
         guard snapshot.exists else { return nil }
         state.withLock { s in
@@ -460,7 +473,11 @@ public final class OrderStore: Sendable {
             // replay (or one not yet durable, which the replay could not see) makes it stale.
             // Appends hold this lock, so the head cannot move while we look.
             let head = (try? LogKey(id.value)).flatMap { log.head(forKey: $0)?.position.rawValue }
-            if !s.cache.contains(id) && snapshot.lastPosition == head { s.cache.insert(snapshot); s.cache.trim() }
+            // A stored order has a handle (every one is given one when its first event is).
+            if let h = s.table.find(id, hash: hash), !s.cache.contains(h) && snapshot.lastPosition == head {
+                s.cache.insert(snapshot, for: h)
+                s.cache.trim()
+            }
         }
         return snapshot
     }
@@ -470,7 +487,8 @@ public final class OrderStore: Sendable {
     /// it then holds exactly those events (and the parts of a snapshot read as of the
     /// position the first part gave agree with it).
     public func snapshot(_ id: OrderID, asOfPosition position: UInt64) throws -> OrderSnapshot? {
-        if let cached = state.withLock({ $0.cache[id] }), let last = cached.lastPosition, last <= position { return cached }
+        let hash = OrderTable.hash(id)
+        if let cached = state.withLock({ s in s.table.find(id, hash: hash).flatMap { s.cache[$0] } }), let last = cached.lastPosition, last <= position { return cached }
         // Written events count, durable or not yet, as for the cached snapshot now: the parts
         // of one snapshot must agree whichever path serves them.
         let s = try replay(id, through: { $0.position <= position }, includingUnsynced: true)
@@ -503,25 +521,25 @@ public final class OrderStore: Sendable {
 
     /// A customer's orders, most recently placed first.
     public func orders(ofCustomer customer: String) -> [OrderID] {
-        state.withLock { $0.indexes.orders(ofCustomer: customer) }
+        state.withLock { $0.indexes.orders(ofCustomer: customer, $0.table) }
     }
 
     /// The orders whose status is `status`, by id.
     public func orders(withStatus status: OrderSnapshot.Status) -> [OrderID] {
-        state.withLock { $0.indexes.orders(withStatus: status) }
+        state.withLock { $0.indexes.orders(withStatus: status, $0.table) }
     }
 
     /// A page of a customer's orders, most recently placed first: at most `limit`, after the
     /// `cursor` a previous page returned (nil: from the newest). Throws `invalidArgument` for
     /// a cursor this list did not give.
     public func orders(ofCustomer customer: String, after cursor: String?, limit: Int) throws -> OrderPage {
-        try state.withLock { s throws(StoreError) in try s.indexes.page(ofCustomer: customer, after: cursor, limit: limit) }
+        try state.withLock { s throws(StoreError) in try s.indexes.page(ofCustomer: customer, after: cursor, limit: limit, s.table) }
     }
 
     /// A page of the orders whose status is `status`, by id: at most `limit`, with ids after
     /// `cursor` (nil: from the first).
     public func orders(withStatus status: OrderSnapshot.Status, after cursor: String?, limit: Int) -> OrderPage {
-        state.withLock { $0.indexes.page(withStatus: status, after: cursor, limit: limit) }
+        state.withLock { $0.indexes.page(withStatus: status, after: cursor, limit: limit, $0.table) }
     }
 
     public var orderCount: Int { state.withLock { $0.indexes.orderCount } }

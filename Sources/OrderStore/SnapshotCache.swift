@@ -6,19 +6,24 @@ import OrderModel
 struct SnapshotCache: Sendable {
     let countMax: Int
     let bytesMax: Int
-    /// The snapshots, unchanged while they are here (a change replaces one), so an entry's
-    /// estimate is the same when it leaves as when it came: no size is stored beside it.
-    private var entries: [OrderID: OrderSnapshot] = [:]
+    /// The snapshots, densely (a removal moves the last one into the hole), each with its
+    /// order's handle and its estimated bytes, computed once when it comes in: the snapshots
+    /// are unchanged while they are here (a change replaces one).
+    private var entries: [OrderSnapshot] = []
+    private var owners: [OrderHandle] = []
+    private var sizes: [Int] = []
+    /// Each handle's index in `entries`, or -1; grows as handles are used.
+    private var slot: [Int32] = []
     /// Σ of the entries' estimated bytes.
     private(set) var bytes = 0
-    /// Ids in the order they were inserted (an id again each time it is), from `head` on: the
-    /// eviction order. Evicting the oldest insertions — not the first keys in the dictionary's
-    /// bucket order, which leaves the live keys in one dense cluster every lookup then probes
-    /// through (issue 11: an import slowed tenfold past 450,000 orders) — keeps a lookup's cost
-    /// flat however long the store runs. Each id is queued with its snapshot's last position:
-    /// an entry whose snapshot has changed since (it was inserted again, later in the queue)
-    /// or that is gone is skipped.
-    private var queue: [(id: OrderID, last: UInt64?)] = []
+    /// Handles in the order they were inserted (a handle again each time it is), from `head`
+    /// on: the eviction order. Evicting the oldest insertions — not the first keys in a hash
+    /// table's bucket order, which leaves the live keys in one dense cluster every lookup then
+    /// probes through (issue 11: an import slowed tenfold past 450,000 orders) — keeps a
+    /// lookup's cost flat however long the store runs. Each handle is queued with its
+    /// snapshot's last position: an entry whose snapshot has changed since (it was inserted
+    /// again, later in the queue) or that is gone is skipped.
+    private var queue: [(handle: OrderHandle, last: UInt64?)] = []
     private var head = 0
 
     init(countMax: Int, bytesMax: Int) {
@@ -26,45 +31,64 @@ struct SnapshotCache: Sendable {
         self.bytesMax = bytesMax
     }
 
-    /// A cache of `snapshots` (an open's replay), oldest change first in the eviction order,
-    /// trimmed to its bounds.
-    init(countMax: Int, bytesMax: Int, snapshots: [OrderID: OrderSnapshot]) {
-        self.init(countMax: countMax, bytesMax: bytesMax)
-        entries = snapshots
-        bytes = snapshots.values.reduce(0) { $0 + $1.estimatedBytes }
-        queue = snapshots.values.sorted { ($0.lastPosition ?? 0) < ($1.lastPosition ?? 0) }.map { ($0.orderID, $0.lastPosition) }
-        trim()
-    }
-
     var count: Int { entries.count }
 
-    subscript(id: OrderID) -> OrderSnapshot? { entries[id] }
+    @inline(__always) private func index(_ h: OrderHandle) -> Int? {
+        guard h.index < slot.count else { return nil }
+        let i = slot[h.index]
+        return i < 0 ? nil : Int(i)
+    }
 
-    /// Whether `id` is cached, without copying its snapshot out.
-    func contains(_ id: OrderID) -> Bool { entries.index(forKey: id) != nil }
+    subscript(h: OrderHandle) -> OrderSnapshot? { index(h).map { entries[$0] } }
 
-    /// Keeps `snapshot` (replacing any older one); a snapshot larger than the whole bound is
-    /// not kept.
-    mutating func insert(_ snapshot: OrderSnapshot) {
+    /// Whether `h`'s snapshot is cached, without copying it out.
+    func contains(_ h: OrderHandle) -> Bool { index(h) != nil }
+
+    /// Keeps `snapshot` as `h`'s (replacing any older one); a snapshot larger than the whole
+    /// bound is not kept.
+    mutating func insert(_ snapshot: OrderSnapshot, for h: OrderHandle) {
         let size = snapshot.estimatedBytes
-        guard size <= bytesMax else { remove(snapshot.orderID); return }
-        if let old = entries.updateValue(snapshot, forKey: snapshot.orderID) { bytes -= old.estimatedBytes }
-        bytes += size
-        queue.append((snapshot.orderID, snapshot.lastPosition))
-        // Ids inserted again pile up: compact once the queue is far longer than the cache.
+        guard size <= bytesMax else { remove(h); return }
+        let last = snapshot.lastPosition
+        if let i = index(h) {
+            bytes += size - sizes[i]
+            entries[i] = snapshot
+            sizes[i] = size
+        } else {
+            if h.index >= slot.count { slot.append(contentsOf: repeatElement(-1, count: max(h.index + 1 - slot.count, slot.count / 2 + 1024))) }
+            slot[h.index] = Int32(entries.count)
+            entries.append(snapshot)
+            owners.append(h)
+            sizes.append(size)
+            bytes += size
+        }
+        queue.append((h, last))
+        // Handles inserted again pile up: compact once the queue is far longer than the cache.
         if queue.count - head > 4 * entries.count + 65_536 { compact() }
     }
 
     /// Takes the snapshot out (the caller changes it in place, with no second reference).
     @discardableResult
-    mutating func remove(_ id: OrderID) -> OrderSnapshot? {
-        guard let old = entries.removeValue(forKey: id) else { return nil }
-        bytes -= old.estimatedBytes
-        return old
+    mutating func remove(_ h: OrderHandle) -> OrderSnapshot? {
+        guard let i = index(h) else { return nil }
+        let last = entries.count - 1
+        if i != last {
+            entries.swapAt(i, last)
+            owners.swapAt(i, last)
+            sizes.swapAt(i, last)
+            slot[owners[i].index] = Int32(i)
+        }
+        slot[h.index] = -1
+        bytes -= sizes.removeLast()
+        owners.removeLast()
+        return entries.removeLast()
     }
 
     mutating func removeAll() {
         entries.removeAll()
+        owners.removeAll()
+        sizes.removeAll()
+        slot.removeAll()
         bytes = 0
         queue.removeAll()
         head = 0
@@ -77,10 +101,10 @@ struct SnapshotCache: Sendable {
         let countTarget = countMax - countMax / 10
         let bytesTarget = bytesMax - bytesMax / 10
         while (entries.count > countTarget || bytes > bytesTarget) && head < queue.count {
-            let (id, last) = queue[head]
+            let (h, last) = queue[head]
             head += 1
-            guard let i = entries.index(forKey: id), entries.values[i].lastPosition == last else { continue }
-            remove(id)
+            guard let i = index(h), entries[i].lastPosition == last else { continue }
+            remove(h)
         }
         if head > 4096 && head * 2 > queue.count {
             queue.removeFirst(head)
@@ -88,15 +112,15 @@ struct SnapshotCache: Sendable {
         }
     }
 
-    /// The queue without entries that no longer describe a cached snapshot, each live id once,
-    /// at its latest place.
+    /// The queue without entries that no longer describe a cached snapshot, each live handle
+    /// once, at its latest place.
     private mutating func compact() {
-        var seen = Set<OrderID>()
-        seen.reserveCapacity(entries.count)
-        var kept: [(id: OrderID, last: UInt64?)] = []
+        var seen = [Bool](repeating: false, count: slot.count)
+        var kept: [(handle: OrderHandle, last: UInt64?)] = []
         kept.reserveCapacity(entries.count)
         for e in queue[head...].reversed() {
-            guard let i = entries.index(forKey: e.id), entries.values[i].lastPosition == e.last, seen.insert(e.id).inserted else { continue }
+            guard let i = index(e.handle), entries[i].lastPosition == e.last, !seen[e.handle.index] else { continue }
+            seen[e.handle.index] = true
             kept.append(e)
         }
         queue = kept.reversed()
