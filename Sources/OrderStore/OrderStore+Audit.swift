@@ -202,7 +202,7 @@ struct RunningTotals: Sendable {
     struct Amounts: Sendable {
         var total: Int64, captured: Int64, refunded: Int64
         /// Nil before the order is placed: it counts in no row.
-        init?(_ s: OrderSnapshot) {
+        init?(_ s: borrowing OrderSnapshot) {
             guard s.exists else { return nil }
             total = s.totalMinor
             captured = s.capturedMinor

@@ -203,8 +203,9 @@ public final class OrderStore: Sendable {
         // limit (EVENTS.md §4), whichever way the event came — what is stored must export to
         // a line that imports back to the same bytes — and the recorded time's.
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        for (i, item) in batch.enumerated() {
-            let id = item.event.orderID
+        for i in batch.indices {
+            let item = (recordedAt: batch[i].recordedAt, id: batch[i].event.orderID)
+            let id = item.id
             // A kept recorded time from the future would hold every later record there
             // (recorded times never decrease), breaking as-of queries for good.
             if let r = item.recordedAt, r > now &+ configuration.recordedAtSkewMax {
@@ -213,11 +214,11 @@ public final class OrderStore: Sendable {
             if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
                 throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
             }
-            do throws(OrderError) { try item.event.validate() } catch { throw StoreError.rejected(error, at: i) }
+            do throws(OrderError) { try batch[i].event.validate() } catch { throw StoreError.rejected(error, at: i) }
         }
         // The batch's orders, each once, with their hashes: under the lock, no hashing of an
         // id per event.
-        let orders = BatchOrders(batch.lazy.map(\.event.orderID))
+        let orders = BatchOrders(batch.map { $0.event.orderID })
         // Orders missing from the cache are replayed before the lock is taken: one long order
         // must not hold every other producer's appends. A replay is used under the lock only
         // if it is still current; if the cache changed meanwhile, the write starts again
@@ -310,36 +311,47 @@ public final class OrderStore: Sendable {
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
             requests.reserveCapacity(batch.count)
-            for (i, item) in batch.enumerated() {
-                var event = item.event
-                let id = event.orderID
+            // Each order's log key, made once per batch.
+            var keys = [LogKey?](repeating: nil, count: orders.count)
+            // By index, not `for item in batch`: the events are read where they are, not copied.
+            for i in batch.indices {
                 let slot = orders.slotOf[i]
+                let payload: [UInt8]
                 do {
-                    switch try working[slot].admit(event, expected: item.expectedVersion) {
+                    switch try working[slot].admit(batch[i].event, expected: batch[i].expectedVersion) {
                     case .duplicate(let position):
                         results.append(.duplicate(position: position))
                         continue
                     case .accept:
-                        // An event without `ts` happened when it is recorded; storing that
-                        // time makes every replay see the same milestones.
-                        if event.ts == nil { event.ts = EventTime(microseconds: item.recordedAt ?? now) }
                         let position = s.nextPosition + UInt64(requests.count)
-                        try working[slot].apply(event, position: position, time: event.ts!.microseconds)
+                        if let ts = batch[i].event.ts {
+                            try working[slot].apply(batch[i].event, position: position, time: ts.microseconds)
+                            // Encoded again, not stored as received: the decoder accepts some
+                            // forms a writer must not produce (EVENTS.md §5), and the log keeps
+                            // the canonical one.
+                            payload = batch[i].event.encodeBinary()
+                        } else {
+                            // An event without `ts` happened when it is recorded; storing that
+                            // time makes every replay see the same milestones.
+                            var event = batch[i].event
+                            event.ts = EventTime(microseconds: batch[i].recordedAt ?? now)
+                            try working[slot].apply(event, position: position, time: event.ts!.microseconds)
+                            payload = event.encodeBinary()
+                        }
                         results.append(.stored(position: position, seq: working[slot].version))
                     }
                 } catch let error as OrderError {
                     throw StoreError.rejected(error, at: i)
                 }
-                let key: LogKey
-                do { key = try LogKey(id.value) } catch {
-                    throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
+                if keys[slot] == nil {
+                    let id = orders.ids[slot]
+                    do { keys[slot] = try LogKey(id.value) } catch {
+                        throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
+                    }
                 }
                 requests.append(AppendRequest(
-                    key: key, type: RecordType(event.type.code),
-                    // Encoded again, not stored as received: the decoder accepts some forms a
-                    // writer must not produce (EVENTS.md §5), and the log keeps the canonical one.
-                    payload: event.encodeBinary(),
-                    recordedAt: item.recordedAt.map { RecordTimestamp(rawValue: $0) }))
+                    key: keys[slot]!, type: RecordType(batch[i].event.type.code), payload: payload,
+                    recordedAt: batch[i].recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else {
                 // Only duplicates: nothing changed, so the snapshots go back as they were.
@@ -366,8 +378,8 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
-            for (item, result) in zip(batch, results) {
-                if case .stored = result, let r = item.recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
+            for i in batch.indices {
+                if case .stored = results[i], let r = batch[i].recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
             }
             // Moved, not copied, into the cache: the batch's snapshots leave `working` last
             // first, so reversed first to keep first-seen order (the lists' order).

@@ -46,7 +46,7 @@ struct SnapshotCache: Sendable {
 
     /// Keeps `snapshot` as `h`'s (replacing any older one); a snapshot larger than the whole
     /// bound is not kept.
-    mutating func insert(_ snapshot: OrderSnapshot, for h: OrderHandle) {
+    mutating func insert(_ snapshot: consuming OrderSnapshot, for h: OrderHandle) {
         let size = snapshot.estimatedBytes
         guard size <= bytesMax else { remove(h); return }
         let last = snapshot.lastPosition
@@ -73,7 +73,8 @@ struct SnapshotCache: Sendable {
         guard let i = index(h) else { return nil }
         let last = entries.count - 1
         if i != last {
-            entries.swapAt(i, last)
+            // Through the buffer: Array.swapAt copies (retains every array a snapshot holds).
+            entries.withUnsafeMutableBufferPointer { $0.swapAt(i, last) }
             owners.swapAt(i, last)
             sizes.swapAt(i, last)
             slot[owners[i].index] = Int32(i)
