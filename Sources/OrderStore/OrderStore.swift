@@ -195,14 +195,29 @@ public final class OrderStore: Sendable {
     /// waiting for durability — for callers that pipeline (a server keeps each connection's
     /// batches in arrival order and answers each when `waitUntilDurable` returns).
     public func write(_ batch: [AppendEvent]) throws -> PendingWrite {
-        guard !batch.isEmpty else { return PendingWrite(results: [], pending: nil) }
+        try write(check(batch))
+    }
+
+    /// A batch that passed every check needing no order state, with what those checks
+    /// computed: each event's canonical binary form (when it has its `ts`; one without is
+    /// encoded when written, with the recorded time) and its orders grouped and hashed.
+    /// Made by `check(_:)` on any thread — an import makes it on its parsing thread, so the
+    /// thread that writes only does what needs the orders' state.
+    public struct CheckedBatch: Sendable {
+        public let events: [AppendEvent]
+        let orders: BatchOrders
+        let payloads: [[UInt8]?]
+    }
+
+    /// Every check of `batch` that needs no order state: its size, the one check of every
+    /// limit (EVENTS.md §4), whichever way the event came — what is stored must export to a
+    /// line that imports back to the same bytes — and the recorded times'. Thread-safe; takes
+    /// no lock. Throws `StoreError.rejected` naming the first event that fails.
+    public func check(_ batch: [AppendEvent]) throws -> CheckedBatch {
         guard batch.count <= configuration.batchEventsMax else {
             throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
-        // Every check that needs no order state runs before the lock: the one check of every
-        // limit (EVENTS.md §4), whichever way the event came — what is stored must export to
-        // a line that imports back to the same bytes — and the recorded time's.
-        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let now = Self.clock()
         for i in batch.indices {
             let item = (recordedAt: batch[i].recordedAt, id: batch[i].event.orderID)
             let id = item.id
@@ -219,6 +234,15 @@ public final class OrderStore: Sendable {
         // The batch's orders, each once, with their hashes: under the lock, no hashing of an
         // id per event.
         let orders = BatchOrders(batch.map { $0.event.orderID })
+        let payloads = batch.map { $0.event.ts == nil ? nil : $0.event.encodeBinary() }
+        return CheckedBatch(events: batch, orders: orders, payloads: payloads)
+    }
+
+    /// `write(_:)` of a batch already checked.
+    public func write(_ checked: CheckedBatch) throws -> PendingWrite {
+        let batch = checked.events, orders = checked.orders
+        guard !batch.isEmpty else { return PendingWrite(results: [], pending: nil) }
+        let now = Self.clock()
         // Orders missing from the cache are replayed before the lock is taken: one long order
         // must not hold every other producer's appends. A replay is used under the lock only
         // if it is still current; if the cache changed meanwhile, the write starts again
@@ -235,7 +259,7 @@ public final class OrderStore: Sendable {
                 guard head(of: orders.ids[k]) != nil else { prepared[k] = .new; continue }
                 do { prepared[k] = .replayed(try replay(orders.ids[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
-            if let written = try write(batch, orders: orders, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
+            if let written = try write(batch, orders: orders, payloads: checked.payloads, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
                 return written
             }
         }
@@ -253,7 +277,7 @@ public final class OrderStore: Sendable {
 
     /// The locked half of `write`: nil when a snapshot it needs is neither cached nor
     /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
-    private func write(_ batch: [AppendEvent], orders: BatchOrders, prepared: inout [Prepared],
+    private func write(_ batch: [AppendEvent], orders: BatchOrders, payloads: [[UInt8]?], prepared: inout [Prepared],
                        seen: UInt64, now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
         let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { s in
             if let failure = s.failure { throw failure }
@@ -326,10 +350,10 @@ public final class OrderStore: Sendable {
                         let position = s.nextPosition + UInt64(requests.count)
                         if let ts = batch[i].event.ts {
                             try working[slot].apply(batch[i].event, position: position, time: ts.microseconds)
-                            // Encoded again, not stored as received: the decoder accepts some
-                            // forms a writer must not produce (EVENTS.md §5), and the log keeps
-                            // the canonical one.
-                            payload = batch[i].event.encodeBinary()
+                            // Encoded again (by `check`), not stored as received: the decoder
+                            // accepts some forms a writer must not produce (EVENTS.md §5), and
+                            // the log keeps the canonical one.
+                            payload = payloads[i] ?? batch[i].event.encodeBinary()
                         } else {
                             // An event without `ts` happened when it is recorded; storing that
                             // time makes every replay see the same milestones.

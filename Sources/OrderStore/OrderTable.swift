@@ -98,7 +98,7 @@ struct OrderTable: Sendable {
 /// A batch's distinct orders, each once, in first-seen order (the order the lists take), with
 /// each id's hash and each event's index among them — computed before the store's lock is
 /// taken, so under it no event's id is hashed.
-struct BatchOrders {
+struct BatchOrders: Sendable {
     private(set) var ids: [OrderID] = []
     private(set) var hashes: [UInt64] = []
     /// Per event: its order's index in `ids`.

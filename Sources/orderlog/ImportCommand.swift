@@ -44,7 +44,9 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         // One way to append a batch, embedded or over the network; true for each event stored,
         // false for each already stored (same event_id).
-        let appendBatch: ([AppendEvent]) async throws -> [Bool]
+        // The batch may come checked (`OrderStore.check`, on the parsing thread).
+        let appendBatch: ([AppendEvent], OrderStore.CheckedBatch?) async throws -> [Bool]
+        var check: (@Sendable ([AppendEvent]) -> OrderStore.CheckedBatch?)?
         // Waits until every batch appended is durable.
         var drain: () async throws -> Void = {}
         let finish: () async -> Void
@@ -58,9 +60,10 @@ struct ImportCommand: AsyncParsableCommand {
             // checked when written, so a rejected event still stops the import at its line.
             let inFlight = PendingWrites()
             let inFlightMax = 2
-            appendBatch = { events in
+            check = { events in try? store.check(events) }
+            appendBatch = { events, checked in
                 do {
-                    let written = try store.write(events)
+                    let written = try checked.map(store.write) ?? store.write(events)
                     inFlight.items.append(written)
                     while inFlight.items.count > inFlightMax { _ = try await store.waitUntilDurable(inFlight.items.removeFirst()) }
                     return written.results.map { if case .stored = $0 { true } else { false } }
@@ -75,7 +78,7 @@ struct ImportCommand: AsyncParsableCommand {
         } else {
             let (host, port) = try parseServer(server!)
             let client = try await OrderLogClient.connect(host: host, port: port, clientName: "orderlog-import", token: resolvedToken(token))
-            appendBatch = { events in
+            appendBatch = { events, _ in
                 if events.count > Int(client.limits.maxEventsPerAppend) { throw BatchFailure.tooLarge }
                 do {
                     return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
@@ -93,18 +96,20 @@ struct ImportCommand: AsyncParsableCommand {
             finish = { await client.close() }
         }
         // Lines are read and decoded on another thread while batches are appended here.
-        let pipeline = try ParsingPipeline(file: file, batch: batch)
+        let pipeline = try ParsingPipeline(file: file, batch: batch, check: check)
         let progress = Progress(enabled: isatty(2) == 1 && !json)
         var stored = 0, duplicates = 0, lines = 0
         var failures: [Failure] = []
 
         /// Appends `items`; on a rejected event, stores the ones before it and, with
         /// --skip-invalid, goes on after it. Returns false to stop.
-        func flush(_ items: ArraySlice<(line: Int, event: AppendEvent)>) async throws -> Bool {
+        func flush(_ items: ArraySlice<(line: Int, event: AppendEvent)>, checked: OrderStore.CheckedBatch? = nil) async throws -> Bool {
             var rest = items
+            var checked = checked  // describes `items` whole: used for the first try only
             while !rest.isEmpty {
+                defer { checked = nil }
                 do {
-                    for isNew in try await appendBatch(rest.map(\.event)) {
+                    for isNew in try await appendBatch(rest.map(\.event), checked) {
                         if isNew { stored += 1 } else { duplicates += 1 }
                     }
                     return true
@@ -129,9 +134,9 @@ struct ImportCommand: AsyncParsableCommand {
         reading: for await item in pipeline.items {
             pipeline.took()
             switch item {
-            case .batch(let decoded, let lastLine):
+            case .batch(let decoded, let lastLine, let checked):
                 lines = lastLine
-                if !(try await flush(decoded.map { ($0.line, $0.event) }[...])) { stopped = true; break reading }
+                if !(try await flush(decoded.map { ($0.line, $0.event) }[...], checked: checked)) { stopped = true; break reading }
                 progress.update(lines: lastLine, stored: stored)
             case .invalid(let decoded, let line, let code, let message):
                 lines = line

@@ -16,8 +16,10 @@ final class ParsingPipeline: Sendable {
     }
 
     enum Item: Sendable {
-        /// `batch` decoded lines; `lastLine`: the line that completed it.
-        case batch([Line], lastLine: Int)
+        /// `batch` decoded lines; `lastLine`: the line that completed it; `checked`: the
+        /// batch through the store's stateless checks, when they passed (nil: the writer
+        /// checks it again and reports what failed).
+        case batch([Line], lastLine: Int, checked: OrderStore.CheckedBatch?)
         /// The lines decoded before `line`, which did not decode.
         case invalid([Line], line: Int, code: String, message: String)
         /// The lines left at the end of the input; `lines`: how many lines it had.
@@ -36,8 +38,9 @@ final class ParsingPipeline: Sendable {
     }
     private let stopped = StopSignal()
 
-    /// Starts reading `file` (or standard input for "-").
-    init(file: String, batch: Int, ahead: Int = 4) throws {
+    /// Starts reading `file` (or standard input for "-"). `check`, if given, runs on the
+    /// reading thread over each full batch (an embedded import's `OrderStore.check`).
+    init(file: String, batch: Int, ahead: Int = 4, check: (@Sendable ([AppendEvent]) -> OrderStore.CheckedBatch?)? = nil) throws {
         let handle: FileHandle
         if file == "-" { handle = .standardInput } else {
             guard let h = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
@@ -74,7 +77,8 @@ final class ParsingPipeline: Sendable {
                         continue
                     }
                     if pending.count >= batch {
-                        guard send(.batch(pending, lastLine: number)) else { aborted = true; break reading }
+                        let checked = check?(pending.map(\.event))
+                        guard send(.batch(pending, lastLine: number, checked: checked)) else { aborted = true; break reading }
                         pending.removeAll(keepingCapacity: true)
                     }
                 }

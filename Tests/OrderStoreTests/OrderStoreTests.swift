@@ -72,6 +72,40 @@ struct OrderStoreTests {
         #expect(try f.store.snapshot(oid("O1"))?.version == 2)
     }
 
+    @Test("a batch checked on another thread is written exactly as the same batch written whole; a check names the first event over a limit")
+    func checkedBatches() async throws {
+        let a = try StoreFixture(), b = try StoreFixture()
+        func at(_ e: OrderEvent, _ seconds: Int64) -> OrderEvent { var e = e; e.ts = EventTime(microseconds: 1_767_225_600_000_000 + seconds * 1_000_000, offsetMinutes: 60); return e }
+        let batch = [
+            AppendEvent(at(placed("O1"), 1)), AppendEvent(at(placed("O2"), 2)),
+            AppendEvent(at(event("O1", .paymentAuthorized(paymentID: "P1", amountMinor: 2600)), 3), expectedVersion: .exactly(1)),
+            AppendEvent(at(event("O2", .noteAdded(text: "hi"), eventID: "n1"), 4)),
+            // No ts: it is given the recorded time when written, checked or not.
+            AppendEvent(event("O2", .noteAdded(text: "later"))),
+        ]
+        let checked = try await Task.detached { try b.store.check(batch) }.value
+        let whole = try await a.store.waitUntilDurable(a.store.write(batch))
+        let split = try await b.store.waitUntilDurable(b.store.write(checked))
+        #expect(whole == split)
+        #expect(try a.store.storedRecords(of: oid("O1")).map(\.payload) == b.store.storedRecords(of: oid("O1")).map(\.payload))
+        #expect(try a.store.storedRecords(of: oid("O2")).map(\.payload).prefix(2) == b.store.storedRecords(of: oid("O2")).map(\.payload).prefix(2))
+        for store in [a.store, b.store] {
+            let last = try #require(try store.history(oid("O2")).last)
+            // The store's clock when it wrote the batch; the log records it just after.
+            let ts = try #require(last.event.ts?.microseconds)
+            #expect(ts <= last.recordedAt && last.recordedAt - ts < 1_000_000)
+            #expect(try store.snapshot(oid("O2"))?.version == 3)
+        }
+        let tooLong = AppendEvent(event("O3", .noteAdded(text: String(repeating: "x", count: EventLimits.stringBytesMax + 1))))
+        do {
+            _ = try b.store.check([AppendEvent(placed("O3")), tooLong])
+            Issue.record("a note over the string limit passed the check")
+        } catch let error as StoreError {
+            #expect(error.eventIndex == 1)
+            #expect(error.orderError?.field == "data.text")
+        }
+    }
+
     @Test("an event whose event_id its order already has is not stored again and reports the original position")
     func idempotentAppends() async throws {
         let f = try StoreFixture()
