@@ -68,7 +68,20 @@ public struct TotalsRow: Sendable, Equatable {
 extension OrderStore {
     /// Replays every event from position 0: re-checks every record's checksum (the scan does),
     /// every rule, rebuilds every snapshot, and reports counts, money and every violation.
-    public func audit() -> AuditReport {
+    public func audit() -> AuditReport { Self.audit(log) }
+
+    /// Audits the store in `path` without opening it as a store: the log alone is opened
+    /// (recovered as any open does), so the replay that rebuilds the lists and the cache is
+    /// not done and thrown away first — an audit replays the log once. Throws what opening the
+    /// log throws.
+    public static func audit(path: String, configuration: StoreConfiguration = StoreConfiguration()) throws -> AuditReport {
+        let log: Log
+        do { log = try Log.open(path: path, configuration: configuration.log) } catch { throw StoreError.storage(error) }
+        defer { try? log.close() }
+        return audit(log)
+    }
+
+    static func audit(_ log: Log) -> AuditReport {
         var report = AuditReport()
         struct Part: Sendable {
             var snapshots: [OrderID: OrderSnapshot] = [:]
