@@ -45,7 +45,7 @@ struct ImportCommand: AsyncParsableCommand {
         // One way to append a batch, embedded or over the network; true for each event stored,
         // false for each already stored (same event_id).
         // The batch may come checked (`OrderStore.check`, on the parsing thread).
-        let appendBatch: ([AppendEvent], OrderStore.CheckedBatch?) async throws -> [Bool]
+        let appendBatch: (ArraySlice<AppendEvent>, OrderStore.CheckedBatch?) async throws -> [Bool]
         var check: (@Sendable ([AppendEvent]) -> OrderStore.CheckedBatch?)?
         // Waits until every batch appended is durable.
         var drain: () async throws -> Void = {}
@@ -63,7 +63,7 @@ struct ImportCommand: AsyncParsableCommand {
             check = { events in try? store.check(events) }
             appendBatch = { events, checked in
                 do {
-                    let written = try checked.map(store.write) ?? store.write(events)
+                    let written = try checked.map(store.write) ?? store.write(Array(events))
                     inFlight.items.append(written)
                     while inFlight.items.count > inFlightMax { _ = try await store.waitUntilDurable(inFlight.items.removeFirst()) }
                     return written.results.map { if case .stored = $0 { true } else { false } }
@@ -103,25 +103,28 @@ struct ImportCommand: AsyncParsableCommand {
 
         /// Appends `items`; on a rejected event, stores the ones before it and, with
         /// --skip-invalid, goes on after it. Returns false to stop.
-        func flush(_ items: ArraySlice<(line: Int, event: AppendEvent)>, checked: OrderStore.CheckedBatch? = nil) async throws -> Bool {
-            var rest = items
+        func flush(_ items: ParsingPipeline.Lines, checked: OrderStore.CheckedBatch? = nil) async throws -> Bool {
+            try await flush(items, 0..<items.count, checked: checked)
+        }
+        func flush(_ items: ParsingPipeline.Lines, _ range: Range<Int>, checked: OrderStore.CheckedBatch? = nil) async throws -> Bool {
+            var rest = range
             var checked = checked  // describes `items` whole: used for the first try only
             while !rest.isEmpty {
                 defer { checked = nil }
                 do {
-                    for isNew in try await appendBatch(rest.map(\.event), checked) {
+                    for isNew in try await appendBatch(items.events[rest], checked) {
                         if isNew { stored += 1 } else { duplicates += 1 }
                     }
                     return true
                 } catch BatchFailure.tooLarge where rest.count > 1 {
                     // A batch of large events can exceed the log's batch size: split it.
                     let half = rest.count / 2
-                    guard try await flush(rest.prefix(half)) else { return false }
+                    guard try await flush(items, rest.prefix(half)) else { return false }
                     rest = rest.dropFirst(half)
                 } catch BatchFailure.rejected(let k, let code, let message) {
-                    let bad = rest[rest.startIndex + k]
-                    if k > 0 { _ = try await flush(rest.prefix(k)) }
-                    failures.append(Failure(line: bad.line, code: code, message: message))
+                    let bad = rest.lowerBound + k
+                    if k > 0 { _ = try await flush(items, rest.prefix(k)) }
+                    failures.append(Failure(line: items.numbers[bad], code: code, message: message))
                     if !skipInvalid { return false }
                     rest = rest.dropFirst(k + 1)
                 }
@@ -136,16 +139,16 @@ struct ImportCommand: AsyncParsableCommand {
             switch item {
             case .batch(let decoded, let lastLine, let checked):
                 lines = lastLine
-                if !(try await flush(decoded.map { ($0.line, $0.event) }[...], checked: checked)) { stopped = true; break reading }
+                if !(try await flush(decoded, checked: checked)) { stopped = true; break reading }
                 progress.update(lines: lastLine, stored: stored)
             case .invalid(let decoded, let line, let code, let message):
                 lines = line
-                if !(try await flush(decoded.map { ($0.line, $0.event) }[...])) { stopped = true; break reading }
+                if !(try await flush(decoded)) { stopped = true; break reading }
                 failures.append(Failure(line: line, code: code, message: message))
                 if !skipInvalid { stopped = true; break reading }
             case .end(let decoded, let total):
                 lines = total
-                _ = try await flush(decoded.map { ($0.line, $0.event) }[...])
+                _ = try await flush(decoded)
             case .failed(let why):
                 readFailure = why
                 break reading

@@ -10,20 +10,23 @@ import Synchronization
 /// it — so an import stops, skips and counts as before. At most `ahead` items wait, so memory
 /// stays bounded however far the reader could run ahead.
 final class ParsingPipeline: Sendable {
-    struct Line: Sendable {
-        var line: Int
-        var event: AppendEvent
+    /// Decoded lines: the events, and the line number of each (two arrays, so the events go
+    /// to the store as they are, not copied out of pairs).
+    struct Lines: Sendable {
+        var events: [AppendEvent] = []
+        var numbers: [Int] = []
+        var count: Int { events.count }
     }
 
     enum Item: Sendable {
         /// `batch` decoded lines; `lastLine`: the line that completed it; `checked`: the
         /// batch through the store's stateless checks, when they passed (nil: the writer
         /// checks it again and reports what failed).
-        case batch([Line], lastLine: Int, checked: OrderStore.CheckedBatch?)
+        case batch(Lines, lastLine: Int, checked: OrderStore.CheckedBatch?)
         /// The lines decoded before `line`, which did not decode.
-        case invalid([Line], line: Int, code: String, message: String)
+        case invalid(Lines, line: Int, code: String, message: String)
         /// The lines left at the end of the input; `lines`: how many lines it had.
-        case end([Line], lines: Int)
+        case end(Lines, lines: Int)
         /// The input could not be read.
         case failed(String)
     }
@@ -60,8 +63,13 @@ final class ParsingPipeline: Sendable {
                 continuation.yield(item)
                 return true
             }
-            var pending: [Line] = []
-            pending.reserveCapacity(batch)
+            var pending = Lines()
+            func reset() {
+                pending = Lines()
+                pending.events.reserveCapacity(batch)
+                pending.numbers.reserveCapacity(batch)
+            }
+            reset()
             var lines = 0
             var aborted = false
             do {
@@ -70,16 +78,17 @@ final class ParsingPipeline: Sendable {
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                     do throws(OrderError) {
                         let decoded = try OrderEvent.decodeJSONLine(bytes)
-                        pending.append(Line(line: number, event: AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt)))
+                        pending.events.append(AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
+                        pending.numbers.append(number)
                     } catch {
                         guard send(.invalid(pending, line: number, code: error.code.rawValue, message: error.detail)) else { aborted = true; break reading }
-                        pending.removeAll(keepingCapacity: true)
+                        reset()
                         continue
                     }
                     if pending.count >= batch {
-                        let checked = check?(pending.map(\.event))
+                        let checked = check?(pending.events)
                         guard send(.batch(pending, lastLine: number, checked: checked)) else { aborted = true; break reading }
-                        pending.removeAll(keepingCapacity: true)
+                        reset()
                     }
                 }
                 if !aborted { _ = send(.end(pending, lines: lines)) }
