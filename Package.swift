@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "OrderLogServer",
             dependencies: [
-                "OrderStore", "OrderModel", "WireProtocol", "LogStorage",
+                "OrderStore", "OrderModel", "WireProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

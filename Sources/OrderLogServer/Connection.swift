@@ -1,6 +1,5 @@
 import CoreMetrics
 import Logging
-import LogStorage
 import Metrics
 import NIOCore
 import NIOPosix
@@ -355,9 +354,9 @@ struct Connection {
                                         (totals, end) = current
                                     } else {
                                         let upTo: UInt64 = switch asOf {
-                                        case .now: store.log.endPosition.rawValue
+                                        case .now: store.endPosition
                                         // As of position p includes p, as snapshots do: the events before p + 1.
-                                        case .position(let p): min(p == .max ? p : p + 1, store.currentTotals()?.end ?? store.log.endPosition.rawValue)
+                                        case .position(let p): min(p == .max ? p : p + 1, store.currentTotals()?.end ?? store.endPosition)
                                         case .time(let t): try store.endPosition(asOfTime: t)
                                         }
                                         end = upTo
@@ -385,9 +384,9 @@ struct Connection {
                                 let start: UInt64
                                 do {
                                     switch from {
-                                    case .position(let p): start = min(p, store.log.endPosition.rawValue)
-                                    case .end: start = store.log.endPosition.rawValue
-                                    case .time(let t): start = try store.log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: t)).rawValue
+                                    case .position(let p): start = min(p, store.endPosition)
+                                    case .end: start = store.endPosition
+                                    case .time(let t): start = try store.firstPosition(recordedAtOrAfter: t)
                                     }
                                 } catch {
                                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
@@ -395,12 +394,12 @@ struct Connection {
                                 }
                                 let control = SubscriptionCredits(initial: Int(credits), maximum: Int(limits.maxCredits))
                                 try await sink.send(id, .subscribed(startPosition: start))
-                                let log = store.log
+                                let store = self.store
                                 let server = self.server
                                 server.subscriptionStarted()
                                 let task = Task { () -> Message? in
                                     defer { server.subscriptionEnded() }
-                                    return await Self.follow(log: log, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), frameMax: Int(limits.maxFrameBytes), credits: control, sink: sink,
+                                    return await Self.follow(store: store, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), frameMax: Int(limits.maxFrameBytes), credits: control, sink: sink,
                                                       stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
                                 }
                                 subscriptions[id] = Subscription(credits: control, task: task)
@@ -455,7 +454,7 @@ struct Connection {
     /// live, never more than the credits allow, never holding events it cannot send. Ends,
     /// with `SUBSCRIPTION_ENDED`, when cancelled or when the log closes; when cancelled it
     /// returns that frame for the canceller to send.
-    static func follow(log: Log, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], frameMax: Int = 4 << 20, credits: SubscriptionCredits, sink: FrameSink,
+    static func follow(store: OrderStore, id: UInt32, from: UInt64, typeMask: UInt32, prefix: [UInt8], frameMax: Int = 4 << 20, credits: SubscriptionCredits, sink: FrameSink,
                        stopping: @Sendable () -> Bool, lag: Recorder? = nil) async -> Message? {
         var position = from
         var sent = from  // the position after the last event delivered (what a client resumes from)
@@ -473,26 +472,26 @@ struct Connection {
                 var bytes = 0
                 var scanned = 0
                 var tooLarge: UInt64?
-                let end = log.endPosition.rawValue
+                let end = store.endPosition
                 if position < end {
                     // At most 10,000 records a pass: a filter that matches little must not hold
                     // a cooperative thread for a whole log.
-                    try log.scan(from: LogPosition(position)) { view in
+                    try store.scanRecords(from: position) { view in
                         // Stop before this record (it is read again next pass).
                         if scanned >= 10_000 && batch.isEmpty { return false }
                         scanned += 1
-                        position = view.position.rawValue + 1
-                        let type = view.type.rawValue
+                        position = view.position + 1
+                        let type = view.type
                         guard typeMask == 0 || (type >= 1 && type <= 32 && typeMask & (1 << (type - 1)) != 0) else { return true }
-                        guard prefix.isEmpty || view.keyBytes.starts(with: prefix) else { return true }
+                        guard prefix.isEmpty || view.orderIDBytes.starts(with: prefix) else { return true }
                         let event = WireStoredEvent(
-                            position: view.position.rawValue, seq: view.sequence.rawValue, recordedAt: view.recordedAt.rawValue,
-                            orderID: String(decoding: view.keyBytes, as: UTF8.self), type: type, payload: Array(view.payload))
+                            position: view.position, seq: view.seq, recordedAt: view.recordedAt,
+                            orderID: String(decoding: view.orderIDBytes, as: UTF8.self), type: type, payload: Array(view.payload))
                         let size = Message.encodedSize(event)
                         if size > frameMax - 8 - 4 || (!batch.isEmpty && bytes + size > room) {
                             // Read again for the next frame — unless no frame can hold it.
-                            position = view.position.rawValue
-                            if batch.isEmpty { tooLarge = view.position.rawValue }
+                            position = view.position
+                            if batch.isEmpty { tooLarge = view.position }
                             return false
                         }
                         batch.append(event)
@@ -509,7 +508,7 @@ struct Connection {
                     await credits.consume(batch.count)
                     try await sink.send(id, .events(batch))
                     sent = position
-                    lag?.record(Int(log.endPosition.rawValue) - Int(position))
+                    lag?.record(Int(store.endPosition) - Int(position))
                     continue
                 }
                 sent = position  // scanned to here with nothing to send
@@ -523,7 +522,7 @@ struct Connection {
                     caughtUp = true
                     try await sink.send(id, .events([]))
                 }
-                guard let more = await credits.waitForRecords(in: log, after: LogPosition(position)) else { break }  // ended
+                guard let more = await credits.waitForRecords(in: store, after: position) else { break }  // ended
                 if !more {
                     if !Task.isCancelled { code = "closed"; reason = "the log was closed" }
                     break

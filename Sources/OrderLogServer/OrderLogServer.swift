@@ -1,6 +1,6 @@
 import CoreMetrics
-import LogStorage
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import OrderStore
@@ -46,13 +46,13 @@ public final class OrderLogServer: Sendable {
     func subscriptionStarted() { metrics.subscriptions.record(subscriptionCount.add(1, ordering: .relaxed).newValue) }
     func subscriptionEnded() { metrics.subscriptions.record(subscriptionCount.subtract(1, ordering: .relaxed).newValue) }
     /// Open connections' channels, so a shutdown can end them in order.
-    private let live = Locked<[ObjectIdentifier: any Channel]>([:])
+    private let live = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let stopping = Atomic<Bool>(false)
 
     var isShuttingDown: Bool { stopping.load(ordering: .acquiring) }
 
     func register(_ channel: any Channel) -> Bool {
-        let open = live.withLock { live in
+        let open = live.withLockedValue { live in
             live[ObjectIdentifier(channel)] = channel
             return live.count
         }
@@ -63,7 +63,7 @@ public final class OrderLogServer: Sendable {
     }
 
     func unregister(_ channel: any Channel) {
-        let open = live.withLock { live in
+        let open = live.withLockedValue { live in
             live.removeValue(forKey: ObjectIdentifier(channel))
             return live.count
         }
@@ -132,7 +132,7 @@ public final class OrderLogServer: Sendable {
     public func shutdown() async {
         stopping.store(true, ordering: .releasing)
         try? await channel.channel.close()
-        let open = live.withLock { Array($0.values) }
+        let open = live.withLockedValue { Array($0.values) }
         for connection in open {
             // Closing the input ends the connection's read loop; its output stays open for the
             // answers still owed.
@@ -143,7 +143,7 @@ public final class OrderLogServer: Sendable {
         let grace = configuration.shutdownGrace
         Task { [self] in
             try? await Task.sleep(for: grace)
-            let stuck = self.live.withLock { Array($0.values) }
+            let stuck = self.live.withLockedValue { Array($0.values) }
             if !stuck.isEmpty { self.logger.warning("closing connections that did not finish in time", metadata: ["count": "\(stuck.count)"]) }
             for connection in stuck { try? await connection.close() }
         }

@@ -1,4 +1,4 @@
-import LogStorage
+import OrderStore
 
 /// A subscription's flow control: how many events the client will still take. The sender
 /// waits here when none are left; `CREDIT` frames add more. Holding no events while it waits
@@ -45,9 +45,9 @@ actor SubscriptionCredits {
     /// `end()` wakes this wait instead of the subscription's task being cancelled: a task
     /// cancelled while it writes makes NIO close the whole connection's output, and the
     /// subscription's last frame could not be sent.
-    func waitForRecords(in log: Log, after position: LogPosition) async -> Bool? {
+    func waitForRecords(in store: OrderStore, after position: UInt64) async -> Bool? {
         if ended { return nil }
-        let wait = Task { await log.waitForRecords(after: position) }
+        let wait = Task { await store.waitForRecords(after: position) }
         logWait = wait
         let more = await withTaskCancellationHandler { await wait.value } onCancel: { wait.cancel() }
         logWait = nil
