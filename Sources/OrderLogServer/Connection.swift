@@ -153,7 +153,11 @@ struct Connection {
             try await channel.executeThenClose { inbound, outbound in
                 let sink = FrameSink(outbound: outbound)
                 var decoder = FrameDecoder()
-                var greeted = false
+                let access = server.configuration.access
+                let peer = raw.remoteAddress
+                var machine = ConnectionStateMachine(
+                    limits: limits, refusal: access.tokens == nil ? "this server accepts local clients only" : "unknown token",
+                    authorize: { access.role(token: $0, address: peer) })
                 // A connection that has not said HELLO within the deadline is closed: silent
                 // connections must not hold the server's connection slots.
                 let handshake = Flag()
@@ -163,7 +167,6 @@ struct Connection {
                     if !handshake.isRaised { try await raw.close() }
                 }
                 defer { watchdog.cancel() }
-                var role = Role.consumer
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
                 let inFlight = InFlightRequests()
@@ -174,267 +177,37 @@ struct Connection {
                     reading: for try await buffer in inbound {
                         decoder.append(buffer.readableBytesView)
                         while true {
-                            let decoded = Result { () throws(WireError) in try decoder.next() }
-                            if case .failure(let error) = decoded {
-                                // The stream cannot be trusted past a bad frame: say why, then close.
+                            let action: ConnectionStateMachine.Action
+                            switch Result(catching: { () throws(WireError) in try decoder.next() }) {
+                            case .failure(let error):
                                 server.metrics.protocolErrors.increment()
-                                try? await sink.send(0, .error(code: error.code.rawValue, message: error.message))
+                                action = machine.decodingFailed(error)
+                            case .success(nil):
+                                continue reading
+                            case .success(let frame?):
+                                action = machine.received(frame, appendsInFlight: inFlight.current)
+                            }
+                            switch action {
+                            case .ignore:
+                                continue
+                            case .reply(let id, let message):
+                                if case .appendRejected(_, let code, _) = message { server.metrics.rejected(code) }
+                                try await sink.send(id, message)
+                            case .fail(let id, let message):
+                                // The stream cannot be trusted past this frame: say why, then close.
+                                try? await sink.send(id, message)
                                 orderly = false
                                 break reading
-                            }
-                            guard case .success(let next?) = decoded else { break }
-                            let frame = next
-                            let id = frame.requestID
-                            if !greeted {
-                                guard case .hello(let version, let name, let token) = frame.message else {
-                                    try? await sink.send(id, .error(code: WireError.Code.handshakeRequired.rawValue, message: "the first frame must be HELLO"))
-                                    orderly = false
-                                    break reading
-                                }
-                                guard version == Frame.version else {
-                                    try? await sink.send(id, .error(code: WireError.Code.unsupportedVersion.rawValue, message: "protocol version \(version); this server speaks \(Frame.version)"))
-                                    orderly = false
-                                    break reading
-                                }
-                                guard let granted = server.configuration.access.role(token: token, address: raw.remoteAddress) else {
-                                    try? await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue,
-                                                                    message: server.configuration.access.tokens == nil ? "this server accepts local clients only" : "unknown token"))
-                                    orderly = false
-                                    break reading
-                                }
-                                role = granted
-                                greeted = true
+                            case .welcome(let id, let role, let name):
                                 handshake.raise()
                                 decoder.maxFrameBytes = Int(limits.maxFrameBytes)
                                 server.logger.debug("client connected", metadata: ["client": "\(name)", "role": "\(role)"])
                                 try await sink.send(id, .welcome(serverVersion: server.configuration.serverVersion, protocolVersion: Frame.version, role: role.rawValue, limits: limits))
-                                continue
-                            }
-                            let kind: RequestKind = switch frame.message {
-                            case .append: .append
-                            case .ping, .close, .hello: .ping  // open to every role
-                            default: .read
-                            }
-                            guard role.permits(kind) else {
-                                try await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue, message: "role \(role.rawValue) may not send \(frame.message.type)"))
-                                continue
-                            }
-                            switch frame.message {
-                            case .append(let events):
-                                guard !events.isEmpty else {
-                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "APPEND holds no events; a batch is 1–\(limits.maxEventsPerAppend) events"))
-                                    continue
-                                }
-                                guard events.count <= Int(limits.maxEventsPerAppend) else {
-                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "batch of \(events.count) events exceeds \(limits.maxEventsPerAppend)"))
-                                    continue
-                                }
-                                guard inFlight.current < Int(limits.maxRequestsInFlight) else {
-                                    try await sink.send(id, .error(code: WireError.Code.tooManyRequests.rawValue, message: "more than \(limits.maxRequestsInFlight) requests in flight"))
-                                    continue
-                                }
-                                // Recorded times say when the log learned of an event; only an admin
-                                // (restoring an export) may set them.
-                                if role != .admin, events.contains(where: { $0.recordedAt != 0 }) {
-                                    try await sink.send(id, .error(code: WireError.Code.unauthorized.rawValue, message: "only role admin may set recorded_at"))
-                                    continue
-                                }
-                                var batch: [AppendEvent] = []
-                                batch.reserveCapacity(events.count)
-                                var rejected: Message?
-                                for (i, e) in events.enumerated() {
-                                    do throws(OrderError) { batch.append(try e.appendEvent()) } catch {
-                                        rejected = .appendRejected(index: UInt16(i), code: error.code.rawValue, message: error.detail)
-                                        break
-                                    }
-                                }
-                                if let rejected {
-                                    if case .appendRejected(_, let code, _) = rejected { server.metrics.rejected(code) }
-                                    try await sink.send(id, rejected)
-                                    continue
-                                }
-                                let started = ContinuousClock.now
-                                let payloadBytes = events.reduce(0) { $0 + $1.payload.count }
-                                let write: OrderStore.PendingWrite
-                                let store = self.store
-                                do {
-                                    let checked = batch
-                                    let cost = store.replayCost(Set(checked.map(\.event.orderID)))
-                                    write = try await offLoop(cost: cost) { try store.write(checked) }
-                                } catch let error as StoreError {
-                                    if error.code == .rejected, let e = error.orderError {
-                                        server.metrics.rejected(e.code.rawValue)
-                                        try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.detail))
-                                    } else {
-                                        try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
-                                    }
-                                    continue
-                                }
-                                inFlight.increment()
-                                let metrics = server.metrics
-                                group.addTask {
-                                    defer { inFlight.decrement() }
-                                    do {
-                                        let results = try await store.waitUntilDurable(write)
-                                        let stored = results.filter { if case .stored = $0 { true } else { false } }.count
-                                        metrics.eventsAppended.increment(by: stored)
-                                        metrics.duplicates.increment(by: results.count - stored)
-                                        metrics.bytesAppended.increment(by: payloadBytes)
-                                        let elapsed = ContinuousClock.now - started
-                                        metrics.appendLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-                                        try await sink.send(id, .appended(results.map { r in
-                                            switch r {
-                                            case .stored(let p, let s): .stored(position: p, seq: s)
-                                            case .duplicate(let p): .duplicate(position: p)
-                                            }
-                                        }))
-                                    } catch {
-                                        try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
-                                    }
-                                }
-
-                            case .getHistory(let orderID, let afterSeq):
-                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .history([], more: false)); continue }
-                                do {
-                                    let store = self.store
-                                    let history = try await offLoop(cost: store.replayCost([oid], cachedCountsAsFree: false)) { try store.storedRecords(of: oid) }
-                                    try await sink.send(id, historyPage(history, afterSeq: afterSeq))
-                                } catch {
-                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
-                                }
-
-                            case .getSnapshot(let orderID, let asOf, let offset):
-                                guard let oid = try? OrderID(orderID) else { try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0)); continue }
-                                do {
-                                    let store = self.store
-                                    let cost = store.replayCost([oid], cachedCountsAsFree: asOf == .now)
-                                    let s: OrderSnapshot? = try await offLoop(cost: cost) {
-                                        switch asOf {
-                                        case .now: try store.snapshot(oid)
-                                        case .time(let t): try store.snapshot(oid, asOfTime: t)
-                                        case .position(let p): try store.snapshot(oid, asOfPosition: p)
-                                        }
-                                    }
-                                    guard let s else {
-                                        try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0))
-                                        continue
-                                    }
-                                    try await sink.send(id, snapshotChunk(Array(s.json.utf8), offset: Int(offset), position: s.lastPosition ?? 0))
-                                } catch {
-                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
-                                }
-
-                            case .listOrders(let by, let limit, let cursor):
-                                // A page fits a frame: at most `ordersPageMax` ids (PROTOCOL.md
-                                // §4); the client follows `next` for the rest.
-                                let size = min(Int(limit), ordersPageMax)
-                                let page: OrderPage
-                                switch by {
-                                case .customer(let c):
-                                    do { page = try store.orders(ofCustomer: c, after: cursor.isEmpty ? nil : cursor, limit: size) } catch {
-                                        try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "\(error)"))
-                                        continue
-                                    }
-                                case .status(let name):
-                                    guard let status = OrderSnapshot.Status(rawValue: name) else {
-                                        try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "unknown status \"\(name)\""))
-                                        continue
-                                    }
-                                    page = store.orders(withStatus: status, after: cursor.isEmpty ? nil : cursor, limit: size)
-                                }
-                                try await sink.send(id, .orders(total: UInt32(clamping: page.total), ids: page.ids.map(\.value), next: page.next ?? ""))
-
-                            case .getTotals(let asOf, let after):
-                                do {
-                                    let store = self.store
-                                    let end: UInt64
-                                    let totals: [TotalsRow]
-                                    if case .now = asOf, let current = store.currentTotals() {
-                                        // The running totals: as cheap as a cached snapshot.
-                                        (totals, end) = current
-                                    } else {
-                                        let upTo: UInt64 = switch asOf {
-                                        case .now: store.endPosition
-                                        // As of position p includes p, as snapshots do: the events before p + 1.
-                                        case .position(let p): min(p == .max ? p : p + 1, store.currentTotals()?.end ?? store.endPosition)
-                                        case .time(let t): try store.endPosition(asOfTime: t)
-                                        }
-                                        end = upTo
-                                        // A replay of the log up to `end` (unless that is everything written): never on an event loop.
-                                        totals = try await Self.logReplays.runIfActive { try store.totals(before: upTo) }
-                                    }
-                                    let rows = totals.map {
-                                        WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
-                                                      total: $0.total, captured: $0.captured, refunded: $0.refunded)
-                                    }
-                                    try await sink.send(id, totalsPage(rows, after: after, end: end))
-                                } catch {
-                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
-                                }
-
-                            case .subscribe(let from, let credits, let mask, let prefix):
-                                guard subscriptions.count < Int(limits.maxSubscriptions) else {
-                                    try await sink.send(id, .error(code: WireError.Code.tooManySubscriptions.rawValue, message: "at most \(limits.maxSubscriptions) subscriptions per connection"))
-                                    continue
-                                }
-                                guard subscriptions[id] == nil else {
-                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "request id \(id) already names a subscription"))
-                                    continue
-                                }
-                                let start: UInt64
-                                do {
-                                    switch from {
-                                    case .position(let p): start = min(p, store.endPosition)
-                                    case .end: start = store.endPosition
-                                    case .time(let t): start = try store.firstPosition(recordedAtOrAfter: t)
-                                    }
-                                } catch {
-                                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
-                                    continue
-                                }
-                                let control = SubscriptionCredits(initial: Int(credits), maximum: Int(limits.maxCredits))
-                                try await sink.send(id, .subscribed(startPosition: start))
-                                let store = self.store
-                                let server = self.server
-                                server.subscriptionStarted()
-                                let task = Task { () -> Message? in
-                                    defer { server.subscriptionEnded() }
-                                    return await Self.follow(store: store, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), frameMax: Int(limits.maxFrameBytes), credits: control, sink: sink,
-                                                      stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
-                                }
-                                subscriptions[id] = Subscription(credits: control, task: task)
-
-                            case .credit(let n):
-                                guard let s = subscriptions[id] else {
-                                    try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
-                                    continue
-                                }
-                                guard n >= 1 else {
-                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "CREDIT must add at least 1 credit"))
-                                    continue
-                                }
-                                if !(await s.credits.add(Int(n))) {
-                                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "credits would exceed \(limits.maxCredits)"))
-                                }
-
-                            case .unsubscribe:
-                                guard let s = subscriptions.removeValue(forKey: id) else {
-                                    try await sink.send(id, .error(code: WireError.Code.unknownSubscription.rawValue, message: "no subscription \(id)"))
-                                    continue
-                                }
-                                await s.end(id: id, sink: sink)
-
-                            case .ping(let nonce):
-                                try await sink.send(id, .pong(nonce: nonce))
-
-                            case .close:
+                            case .drain:
                                 break reading
-
-                            case .hello:
-                                try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "HELLO was already sent"))
-
-                            default:
-                                try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "\(frame.message.type) is not a request"))
+                            case .run(let id, let request):
+                                try await perform(request, id: id, sink: sink, group: &group, inFlight: inFlight,
+                                                  subscriptions: &subscriptions, machine: &machine)
                             }
                         }
                     }
@@ -447,6 +220,161 @@ struct Connection {
             }
         } catch {
             server.logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Carries out a request the state machine let through, against the store; answers it,
+    /// or leaves the answer to a task of `group` (an append, answered once durable).
+    private func perform(_ request: ConnectionStateMachine.Request, id: UInt32, sink: FrameSink,
+                         group: inout ThrowingDiscardingTaskGroup<any Error>, inFlight: InFlightRequests,
+                         subscriptions: inout [UInt32: Subscription], machine: inout ConnectionStateMachine) async throws {
+        let store = self.store
+        switch request {
+        case .append(let batch, let payloadBytes):
+            let started = ContinuousClock.now
+            let write: OrderStore.PendingWrite
+            do {
+                let cost = store.replayCost(Set(batch.map(\.event.orderID)))
+                write = try await offLoop(cost: cost) { try store.write(batch) }
+            } catch let error as StoreError {
+                if error.code == .rejected, let e = error.orderError {
+                    server.metrics.rejected(e.code.rawValue)
+                    try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.detail))
+                } else {
+                    try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
+                }
+                return
+            }
+            inFlight.increment()
+            let metrics = server.metrics
+            group.addTask {
+                defer { inFlight.decrement() }
+                do {
+                    let results = try await store.waitUntilDurable(write)
+                    let stored = results.filter { if case .stored = $0 { true } else { false } }.count
+                    metrics.eventsAppended.increment(by: stored)
+                    metrics.duplicates.increment(by: results.count - stored)
+                    metrics.bytesAppended.increment(by: payloadBytes)
+                    let elapsed = ContinuousClock.now - started
+                    metrics.appendLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                    try await sink.send(id, .appended(results.map { r in
+                        switch r {
+                        case .stored(let p, let s): .stored(position: p, seq: s)
+                        case .duplicate(let p): .duplicate(position: p)
+                        }
+                    }))
+                } catch {
+                    try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                }
+            }
+
+        case .history(let oid, let afterSeq):
+            guard let oid else { try await sink.send(id, .history([], more: false)); return }
+            do {
+                let history = try await offLoop(cost: store.replayCost([oid], cachedCountsAsFree: false)) { try store.storedRecords(of: oid) }
+                try await sink.send(id, historyPage(history, afterSeq: afterSeq))
+            } catch {
+                try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+            }
+
+        case .snapshot(let oid, let asOf, let offset):
+            guard let oid else { try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0)); return }
+            do {
+                let cost = store.replayCost([oid], cachedCountsAsFree: asOf == .now)
+                let s: OrderSnapshot? = try await offLoop(cost: cost) {
+                    switch asOf {
+                    case .now: try store.snapshot(oid)
+                    case .time(let t): try store.snapshot(oid, asOfTime: t)
+                    case .position(let p): try store.snapshot(oid, asOfPosition: p)
+                    }
+                }
+                guard let s else {
+                    try await sink.send(id, .snapshot(found: false, json: [], totalBytes: 0, position: 0))
+                    return
+                }
+                try await sink.send(id, snapshotChunk(Array(s.json.utf8), offset: Int(offset), position: s.lastPosition ?? 0))
+            } catch {
+                try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+            }
+
+        case .list(let by, let limit, let cursor):
+            // A page fits a frame: at most `ordersPageMax` ids (PROTOCOL.md §4); the client
+            // follows `next` for the rest.
+            let size = min(Int(limit), ordersPageMax)
+            let page: OrderPage
+            switch by {
+            case .customer(let c):
+                do { page = try store.orders(ofCustomer: c, after: cursor.isEmpty ? nil : cursor, limit: size) } catch {
+                    try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "\(error)"))
+                    return
+                }
+            case .status(let name):
+                // The state machine let only known statuses through.
+                page = store.orders(withStatus: OrderSnapshot.Status(rawValue: name)!, after: cursor.isEmpty ? nil : cursor, limit: size)
+            }
+            try await sink.send(id, .orders(total: UInt32(clamping: page.total), ids: page.ids.map(\.value), next: page.next ?? ""))
+
+        case .totals(let asOf, let after):
+            do {
+                let end: UInt64
+                let totals: [TotalsRow]
+                if case .now = asOf, let current = store.currentTotals() {
+                    // The running totals: as cheap as a cached snapshot.
+                    (totals, end) = current
+                } else {
+                    let upTo: UInt64 = switch asOf {
+                    case .now: store.endPosition
+                    // As of position p includes p, as snapshots do: the events before p + 1.
+                    case .position(let p): min(p == .max ? p : p + 1, store.currentTotals()?.end ?? store.endPosition)
+                    case .time(let t): try store.endPosition(asOfTime: t)
+                    }
+                    end = upTo
+                    // A replay of the log up to `end` (unless that is everything written): never on an event loop.
+                    totals = try await Self.logReplays.runIfActive { try store.totals(before: upTo) }
+                }
+                let rows = totals.map {
+                    WireTotalsRow(currency: $0.currency, channel: $0.channel, orders: UInt32(clamping: $0.orders),
+                                  total: $0.total, captured: $0.captured, refunded: $0.refunded)
+                }
+                try await sink.send(id, totalsPage(rows, after: after, end: end))
+            } catch {
+                try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+            }
+
+        case .subscribe(let from, let credits, let mask, let prefix):
+            let start: UInt64
+            do {
+                switch from {
+                case .position(let p): start = min(p, store.endPosition)
+                case .end: start = store.endPosition
+                case .time(let t): start = try store.firstPosition(recordedAtOrAfter: t)
+                }
+            } catch {
+                machine.subscriptionEnded(id)
+                try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                return
+            }
+            let control = SubscriptionCredits(initial: Int(credits), maximum: Int(limits.maxCredits))
+            try await sink.send(id, .subscribed(startPosition: start))
+            let server = self.server
+            let frameMax = Int(limits.maxFrameBytes)
+            server.subscriptionStarted()
+            let task = Task { () -> Message? in
+                defer { server.subscriptionEnded() }
+                return await Self.follow(store: store, id: id, from: start, typeMask: mask, prefix: Array(prefix.utf8), frameMax: frameMax, credits: control, sink: sink,
+                                         stopping: { server.isShuttingDown }, lag: server.metrics.subscriptionLag)
+            }
+            subscriptions[id] = Subscription(credits: control, task: task)
+
+        case .credit(let n):
+            guard let s = subscriptions[id] else { return }  // the state machine knows it
+            if !(await s.credits.add(Int(n))) {
+                try await sink.send(id, .error(code: WireError.Code.invalidRequest.rawValue, message: "credits would exceed \(limits.maxCredits)"))
+            }
+
+        case .unsubscribe:
+            guard let s = subscriptions.removeValue(forKey: id) else { return }
+            await s.end(id: id, sink: sink)
         }
     }
 

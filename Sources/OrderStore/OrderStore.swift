@@ -34,7 +34,7 @@ public struct StoreConfiguration: Sendable {
 }
 
 /// One event to append, with its condition.
-public struct AppendEvent: Sendable {
+public struct AppendEvent: Sendable, Equatable {
     public var event: OrderEvent
     public var expectedVersion: ExpectedVersion
     /// Keep this recorded time (an import of an export); nil: now.
