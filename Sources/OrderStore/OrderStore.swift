@@ -330,52 +330,63 @@ public final class OrderStore: Sendable {
                     return nil
                 }
             }
-            let before = working.map(RunningTotals.Amounts.init)
+            let before = working.withUnsafeBufferPointer { w in w.map(RunningTotals.Amounts.init) }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
             results.reserveCapacity(batch.count)
             requests.reserveCapacity(batch.count)
             // Each order's log key, made once per batch.
             var keys = [LogKey?](repeating: nil, count: orders.count)
-            // By index, not `for item in batch`: the events are read where they are, not copied.
-            for i in batch.indices {
-                let slot = orders.slotOf[i]
-                let payload: [UInt8]
-                do {
-                    switch try working[slot].admit(batch[i].event, expected: batch[i].expectedVersion) {
-                    case .duplicate(let position):
-                        results.append(.duplicate(position: position))
-                        continue
-                    case .accept:
-                        let position = s.nextPosition + UInt64(requests.count)
-                        if let ts = batch[i].event.ts {
-                            try working[slot].apply(batch[i].event, position: position, time: ts.microseconds)
-                            // Encoded again (by `check`), not stored as received: the decoder
-                            // accepts some forms a writer must not produce (EVENTS.md §5), and
-                            // the log keeps the canonical one.
-                            payload = payloads[i] ?? batch[i].event.encodeBinary()
-                        } else {
-                            // An event without `ts` happened when it is recorded; storing that
-                            // time makes every replay see the same milestones.
-                            var event = batch[i].event
-                            event.ts = EventTime(microseconds: batch[i].recordedAt ?? now)
-                            try working[slot].apply(event, position: position, time: event.ts!.microseconds)
-                            payload = event.encodeBinary()
+            // Through buffer pointers, and the snapshot passed inout to `admit`: the snapshots
+            // are checked where they are. A non-mutating call on an element read through a
+            // subscript copied it first — a retain of every string and array it holds — the
+            // profile showed.
+            func admit(_ snapshot: inout OrderSnapshot, _ item: borrowing AppendEvent) throws(OrderError) -> OrderSnapshot.Admission {
+                try snapshot.admit(item.event, expected: item.expectedVersion)
+            }
+            let nextPosition = s.nextPosition
+            try batch.withUnsafeBufferPointer { batch in
+                try working.withUnsafeMutableBufferPointer { working in
+                    for i in batch.indices {
+                        let slot = orders.slotOf[i]
+                        let payload: [UInt8]
+                        do {
+                            switch try admit(&working[slot], batch[i]) {
+                            case .duplicate(let position):
+                                results.append(.duplicate(position: position))
+                                continue
+                            case .accept:
+                                let position = nextPosition + UInt64(requests.count)
+                                if let ts = batch[i].event.ts {
+                                    try working[slot].apply(batch[i].event, position: position, time: ts.microseconds)
+                                    // Encoded again (by `check`), not stored as received: the
+                                    // decoder accepts some forms a writer must not produce
+                                    // (EVENTS.md §5), and the log keeps the canonical one.
+                                    payload = payloads[i] ?? batch[i].event.encodeBinary()
+                                } else {
+                                    // An event without `ts` happened when it is recorded; storing
+                                    // that time makes every replay see the same milestones.
+                                    var event = batch[i].event
+                                    event.ts = EventTime(microseconds: batch[i].recordedAt ?? now)
+                                    try working[slot].apply(event, position: position, time: event.ts!.microseconds)
+                                    payload = event.encodeBinary()
+                                }
+                                results.append(.stored(position: position, seq: working[slot].version))
+                            }
+                        } catch let error as OrderError {
+                            throw StoreError.rejected(error, at: i)
                         }
-                        results.append(.stored(position: position, seq: working[slot].version))
+                        if keys[slot] == nil {
+                            let id = orders.ids[slot]
+                            do { keys[slot] = try LogKey(id.value) } catch {
+                                throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
+                            }
+                        }
+                        requests.append(AppendRequest(
+                            key: keys[slot]!, type: RecordType(batch[i].event.type.code), payload: payload,
+                            recordedAt: batch[i].recordedAt.map { RecordTimestamp(rawValue: $0) }))
                     }
-                } catch let error as OrderError {
-                    throw StoreError.rejected(error, at: i)
                 }
-                if keys[slot] == nil {
-                    let id = orders.ids[slot]
-                    do { keys[slot] = try LogKey(id.value) } catch {
-                        throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
-                    }
-                }
-                requests.append(AppendRequest(
-                    key: keys[slot]!, type: RecordType(batch[i].event.type.code), payload: payload,
-                    recordedAt: batch[i].recordedAt.map { RecordTimestamp(rawValue: $0) }))
             }
             guard !requests.isEmpty else {
                 // Only duplicates: nothing changed, so the snapshots go back as they were.
