@@ -28,3 +28,29 @@ public struct EventSubscription: AsyncSequence, Sendable {
         AsyncIterator(base: stream.makeAsyncIterator(), consumed: consumed)
     }
 }
+
+/// The events of one subscription as the server sends them: a batch per `EVENTS` frame, each
+/// event its stored bytes (`OrderLogClient.subscribeRecords`). Credits are topped up as the
+/// consumer takes batches.
+public struct RecordSubscription: AsyncSequence, Sendable {
+    public typealias Element = [WireStoredEvent]
+    public typealias Failure = any Error
+
+    let stream: AsyncThrowingStream<[WireStoredEvent], any Error>
+    let consumed: @Sendable (Int) -> Void
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<[WireStoredEvent], any Error>.AsyncIterator
+        let consumed: @Sendable (Int) -> Void
+
+        public mutating func next() async throws -> [WireStoredEvent]? {
+            guard let batch = try await base.next() else { return nil }
+            consumed(batch.count)
+            return batch
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator(), consumed: consumed)
+    }
+}

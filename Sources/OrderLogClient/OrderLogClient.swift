@@ -59,8 +59,22 @@ public final class OrderLogClient: Sendable {
         case arrived(Message)
     }
 
+    /// Where a subscription's events go: decoded one by one, or as the server's frames hold
+    /// them (stored bytes, not decoded).
+    enum SubscriptionSink {
+        case events(AsyncThrowingStream<StoredEvent, any Error>.Continuation)
+        case batches(AsyncThrowingStream<[WireStoredEvent], any Error>.Continuation)
+
+        func finish(throwing error: (any Error)? = nil) {
+            switch self {
+            case .events(let c): c.finish(throwing: error)
+            case .batches(let c): c.finish(throwing: error)
+            }
+        }
+    }
+
     struct SubscriptionStream {
-        let continuation: AsyncThrowingStream<StoredEvent, any Error>.Continuation
+        let continuation: SubscriptionSink
         let credits: Int
         /// false: the stream ends once the subscription has caught up with the log's end.
         let follow: Bool
@@ -344,7 +358,7 @@ public final class OrderLogClient: Sendable {
         let id = state.withLock { s in
             let id = s.nextID
             s.nextID &+= 1
-            s.streams[id] = SubscriptionStream(continuation: continuation, credits: max(1, credits), follow: follow)
+            s.streams[id] = SubscriptionStream(continuation: .events(continuation), credits: max(1, credits), follow: follow)
             return id
         }
         // A consumer that stops iterating ends the subscription on the server too.
@@ -356,12 +370,34 @@ public final class OrderLogClient: Sendable {
         return EventSubscription(stream: stream, consumed: { [weak self] in self?.consumed(subscription: id) })
     }
 
-    /// One event of subscription `id` was taken by its consumer: once half the credits are
-    /// used up, grant that many again.
-    private func consumed(subscription id: UInt32) {
+    /// Subscribes, as `subscribe`, and delivers the events as the server's `EVENTS` frames
+    /// hold them: batches of stored records whose payloads are the canonical binary form
+    /// (EVENTS.md §5), not decoded — for consumers that pass events on or count them (a
+    /// replay at the log's speed). Credits are granted as batches are taken.
+    public func subscribeRecords(from: WireSubscribeFrom, types: Set<EventType> = [], orderPrefix: String = "", credits: Int = 10_000, follow: Bool = true) async throws -> RecordSubscription {
+        let mask = types.reduce(UInt32(0)) { $0 | (1 << UInt32($1.code - 1)) }
+        let credits = min(max(1, credits), Int(limits.maxCredits))
+        let (stream, continuation) = AsyncThrowingStream<[WireStoredEvent], any Error>.makeStream()
+        let id = state.withLock { s in
+            let id = s.nextID
+            s.nextID &+= 1
+            s.streams[id] = SubscriptionStream(continuation: .batches(continuation), credits: max(1, credits), follow: follow)
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            guard let self, self.state.withLock({ $0.streams.removeValue(forKey: id) }) != nil else { return }
+            Task { try? await self.send(id, .unsubscribe) }
+        }
+        try await send(id, .subscribe(from: from, credits: UInt32(credits), typeMask: mask, orderPrefix: orderPrefix))
+        return RecordSubscription(stream: stream, consumed: { [weak self] n in self?.consumed(subscription: id, count: n) })
+    }
+
+    /// `count` events of subscription `id` were taken by its consumer: once half the credits
+    /// are used up, grant that many again.
+    private func consumed(subscription id: UInt32, count: Int = 1) {
         let topUp: Int? = state.withLock { s in
             guard var sub = s.streams[id] else { return nil }
-            sub.consumedSinceCredit += 1
+            sub.consumedSinceCredit += count
             defer { s.streams[id] = sub }
             guard sub.consumedSinceCredit * 2 >= sub.credits else { return nil }
             let n = sub.consumedSinceCredit
@@ -434,8 +470,13 @@ public final class OrderLogClient: Sendable {
                 }
             case .events(let events):
                 state.withLock { $0.eventsReceived += events.count }
-                for e in events {
-                    do { subscription.continuation.yield(try Self.decode(e)) } catch { subscription.continuation.finish(throwing: error) }
+                switch subscription.continuation {
+                case .events(let c):
+                    for e in events {
+                        do { c.yield(try Self.decode(e)) } catch { c.finish(throwing: error) }
+                    }
+                case .batches(let c):
+                    c.yield(events)
                 }
             case .subscriptionEnded(let code, let message, _):
                 state.withLock { _ = $0.streams.removeValue(forKey: id) }

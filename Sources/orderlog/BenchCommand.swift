@@ -24,6 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Subscriber connections following the log live.") var subscribers = 1
     @Option(help: "Extra idle connections held open during the run.") var idleConnections = 0
     @Option(help: "Snapshot round trips measured after the load.") var snapshots = 20_000
+    @Flag(help: "After the load, replay the whole log from position 0 to one subscriber, as stored records (not decoded), and report events/s.") var replay = false
 
     func run() async throws {
         let (host, port) = try parseServer(server)
@@ -112,7 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
             print("producer → subscriber \(i) (\(h.totalCount) events): " + percentiles(h))
         }
 
-        if snapshots > 0 {
+        if snapshots > 0 && !perProducer[0].isEmpty {
             let client = try await OrderLogClient.connect(host: host, port: port, clientName: "snapshots", token: resolvedToken(token))
             var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             let ids = Set(perProducer[0].map(\.orderID.value)).shuffled()
@@ -122,6 +123,18 @@ struct BenchCommand: AsyncParsableCommand {
                 h.record(UInt64(max(1, (ContinuousClock.now - t0).nanoseconds)))
             }
             print("snapshot round trip (one client): " + percentiles(h))
+            await client.close()
+        }
+        if replay {
+            let client = try await OrderLogClient.connect(host: host, port: port, clientName: "replay", token: resolvedToken(token))
+            let t0 = ContinuousClock.now
+            var events = 0
+            // Ends once it has caught up with the end of the log (follow: false).
+            for try await batch in try await client.subscribeRecords(from: .position(0), credits: Int(client.limits.maxCredits), follow: false) {
+                events += batch.count
+            }
+            let s = (ContinuousClock.now - t0).seconds
+            print(String(format: "replay from position 0 (one subscriber, stored records): %.0f events/s (%d events in %.2f s)", Double(events) / s, events, s))
             await client.close()
         }
         print("idle connections held: \(idle.count), all still answering: \(try await idle.asyncMap { try await $0.ping() }.count == idle.count)")
