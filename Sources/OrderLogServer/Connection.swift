@@ -16,6 +16,11 @@ struct FrameSink: Sendable {
     func send(_ requestID: UInt32, _ message: Message) async throws {
         try await outbound.write(ByteBuffer(bytes: Frame(requestID: requestID, message: message).encoded()))
     }
+
+    /// Sends a frame already encoded (`EventsFrameBuilder`).
+    func send(frame: [UInt8]) async throws {
+        try await outbound.write(ByteBuffer(bytes: frame))
+    }
 }
 
 /// Raised once, read from another task.
@@ -393,10 +398,12 @@ struct Connection {
             while !Task.isCancelled {
                 guard let allowed = await credits.available() else { break }
                 let limit = min(allowed, 1000)
-                var batch: [WireStoredEvent] = []
                 // The frame's header and count, then the events: never past the frame limit
                 // the server announced (at most 512 KiB of events a frame, to interleave).
                 let room = min(512 << 10, frameMax - 8 - 4)
+                // Built from the records' bytes as the scan sees them: no event is decoded,
+                // and none is copied into a String and an array on its way.
+                var frame = EventsFrameBuilder(requestID: id, capacity: EventsFrameBuilder.overheadBytes + min(room, 256 << 10))
                 var bytes = 0
                 var scanned = 0
                 var tooLarge: UInt64?
@@ -406,25 +413,23 @@ struct Connection {
                     // a cooperative thread for a whole log.
                     try store.scanRecords(from: position) { view in
                         // Stop before this record (it is read again next pass).
-                        if scanned >= 10_000 && batch.isEmpty { return false }
+                        if scanned >= 10_000 && frame.count == 0 { return false }
                         scanned += 1
                         position = view.position + 1
                         let type = view.type
                         guard typeMask == 0 || (type >= 1 && type <= 32 && typeMask & (1 << (type - 1)) != 0) else { return true }
                         guard prefix.isEmpty || view.orderIDBytes.starts(with: prefix) else { return true }
-                        let event = WireStoredEvent(
-                            position: view.position, seq: view.seq, recordedAt: view.recordedAt,
-                            orderID: String(decoding: view.orderIDBytes, as: UTF8.self), type: type, payload: Array(view.payload))
-                        let size = Message.encodedSize(event)
-                        if size > frameMax - 8 - 4 || (!batch.isEmpty && bytes + size > room) {
+                        let size = EventsFrameBuilder.eventBytes(orderIDBytes: view.orderIDBytes.count, payloadBytes: view.payload.count)
+                        if size > frameMax - 8 - 4 || (frame.count > 0 && bytes + size > room) {
                             // Read again for the next frame — unless no frame can hold it.
                             position = view.position
-                            if batch.isEmpty { tooLarge = view.position }
+                            if frame.count == 0 { tooLarge = view.position }
                             return false
                         }
-                        batch.append(event)
+                        frame.append(position: view.position, seq: view.seq, recordedAt: view.recordedAt, orderID: view.orderIDBytes,
+                                     type: type, payload: view.payload)
                         bytes += size
-                        return batch.count < limit
+                        return frame.count < limit
                     }
                 }
                 if let tooLarge {
@@ -432,9 +437,9 @@ struct Connection {
                     reason = "the event at position \(tooLarge) is larger than the frame limit of \(frameMax) bytes"
                     break
                 }
-                if !batch.isEmpty {
-                    await credits.consume(batch.count)
-                    try await sink.send(id, .events(batch))
+                if frame.count > 0 {
+                    await credits.consume(frame.count)
+                    try await sink.send(frame: frame.finish())
                     sent = position
                     lag?.record(Int(store.endPosition) - Int(position))
                     continue

@@ -28,6 +28,7 @@ extension Frame {
 
 extension Message {
     static func encode(_ events: [WireStoredEvent], into w: inout WireWriter) {
+        w.reserve(events.reduce(4) { $0 + encodedSize($1) })
         w.u32(UInt32(events.count))
         for e in events { w.u64(e.position); w.u32(e.seq); w.i64(e.recordedAt); w.str(e.orderID); w.u16(e.type); w.blob(e.payload) }
     }

@@ -7,25 +7,37 @@ public struct WireWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Room for `n` more bytes: one allocation for a frame whose size is known.
+    public mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
+
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
     public mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }
-    public mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((v >> UInt32(s)) & 0xFF)) } }
-    public mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((v >> UInt64(s)) & 0xFF)) } }
+    // One append of the big-endian bytes, not one per byte (each append checks capacity and
+    // uniqueness: a frame of 1,000 events has tens of thousands of these fields).
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) } }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
 
     /// A string of at most 65,535 UTF-8 bytes. A longer one (an error message quoting a
     /// client's oversized value, say) is cut at a character boundary rather than trapping:
     /// nothing a client sends may crash the server.
     public mutating func str(_ s: String) {
-        var utf8 = Array(s.utf8)
-        if utf8.count > Int(UInt16.max) {
-            var end = Int(UInt16.max)
-            while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }  // not inside a character
-            utf8 = Array(utf8[0..<end])
+        let count = s.utf8.count
+        guard count > Int(UInt16.max) else {
+            // The common case, without an intermediate array.
+            u16(UInt16(count))
+            bytes.append(contentsOf: s.utf8)
+            return
         }
-        u16(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        let utf8 = Array(s.utf8)
+        var end = Int(UInt16.max)
+        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }  // not inside a character
+        u16(UInt16(end))
+        bytes.append(contentsOf: utf8[0..<end])
     }
+
+    /// Bytes as they are (no length).
+    public mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
 
     public mutating func blob(_ b: [UInt8]) {
         u32(UInt32(b.count))
@@ -65,13 +77,22 @@ public struct WireReader {
 
     public mutating func u8(_ field: @autoclosure () -> String) throws(WireError) -> UInt8 { try take(1, field()).first! }
     public mutating func u16(_ field: @autoclosure () -> String) throws(WireError) -> UInt16 {
-        try take(2, field()).reduce(0) { $0 << 8 | UInt16($1) }
+        UInt16(bigEndian: try load(UInt16.self, field()))
     }
     public mutating func u32(_ field: @autoclosure () -> String) throws(WireError) -> UInt32 {
-        try take(4, field()).reduce(0) { $0 << 8 | UInt32($1) }
+        UInt32(bigEndian: try load(UInt32.self, field()))
     }
     public mutating func u64(_ field: @autoclosure () -> String) throws(WireError) -> UInt64 {
-        try take(8, field()).reduce(0) { $0 << 8 | UInt64($1) }
+        UInt64(bigEndian: try load(UInt64.self, field()))
+    }
+
+    /// An integer's bytes as they are, read in place (no slice per field).
+    private mutating func load<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(WireError) -> T {
+        let n = MemoryLayout<T>.size
+        guard n <= remaining else { throw fail("\(field()) needs \(n) bytes, \(remaining) left") }
+        let offset = i - bytes.startIndex
+        i += n
+        return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
     }
     public mutating func i64(_ field: @autoclosure () -> String) throws(WireError) -> Int64 { Int64(bitPattern: try u64(field())) }
 
