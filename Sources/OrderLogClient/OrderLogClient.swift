@@ -108,7 +108,7 @@ public final class OrderLogClient: Sendable {
                     handoffContinuation.finish()
                     var decoder = FrameDecoder(maxFrameBytes: 64 << 20)
                     for try await buffer in inbound {
-                        decoder.append(buffer.readableBytesView)
+                        buffer.withUnsafeReadableBytes { decoder.append($0) }
                         while let frame = try decoder.next() {
                             // The server's frames are held to the limit it announced: a larger
                             // one is a broken server, not something to buffer.

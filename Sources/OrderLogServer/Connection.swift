@@ -180,7 +180,7 @@ struct Connection {
                 }
                 try await withThrowingDiscardingTaskGroup { group in
                     reading: for try await buffer in inbound {
-                        decoder.append(buffer.readableBytesView)
+                        buffer.withUnsafeReadableBytes { decoder.append($0) }
                         while true {
                             let action: ConnectionStateMachine.Action
                             switch Result(catching: { () throws(WireError) in try decoder.next() }) {

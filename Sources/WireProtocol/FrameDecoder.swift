@@ -18,6 +18,17 @@ public struct FrameDecoder: Sendable {
     /// Bytes received but not yet part of a returned frame.
     public var bufferedBytes: Int { buffer.count - start }
 
+    /// Appends received bytes in place. The one a server or client calls for every read
+    /// (`buffer.withUnsafeReadableBytes { decoder.append($0) }`): not generic, so a caller in
+    /// another module does not copy byte by byte through a collection's witness table.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        buffer.append(contentsOf: UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+    }
+
     public mutating func append<C: Collection<UInt8>>(_ bytes: C) {
         if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)

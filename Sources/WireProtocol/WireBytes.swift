@@ -14,8 +14,8 @@ public struct WireWriter {
     public mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }
     // One append of the big-endian bytes, not one per byte (each append checks capacity and
     // uniqueness: a frame of 1,000 events has tens of thousands of these fields).
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { raw($0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.bigEndian) { raw($0) } }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
 
     /// A string of at most 65,535 UTF-8 bytes. A longer one (an error message quoting a
@@ -37,7 +37,10 @@ public struct WireWriter {
     }
 
     /// Bytes as they are (no length).
-    public mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+    public mutating func raw(_ b: UnsafeRawBufferPointer) {
+        // As typed bytes: Array's append of a raw buffer goes element by element.
+        bytes.append(contentsOf: UnsafeBufferPointer(start: b.baseAddress?.assumingMemoryBound(to: UInt8.self), count: b.count))
+    }
 
     public mutating func blob(_ b: [UInt8]) {
         u32(UInt32(b.count))
@@ -99,7 +102,13 @@ public struct WireReader {
     public mutating func str(_ field: @autoclosure () -> String) throws(WireError) -> String {
         let n = Int(try u16(field() + " length"))
         let raw = try take(n, field())
-        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("\(field()) is not valid UTF-8") }
+        // ASCII (ids, codes: nearly every string) needs no validation; `String(validating:)`
+        // over a slice also looks up generic metadata on every call.
+        let s: String? = raw.withUnsafeBufferPointer { b in
+            for x in b where x >= 0x80 { return String(validating: b, as: UTF8.self) }
+            return String(decoding: b, as: UTF8.self)
+        }
+        guard let s else { throw fail("\(field()) is not valid UTF-8") }
         return s
     }
 
