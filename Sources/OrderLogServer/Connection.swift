@@ -78,6 +78,17 @@ struct Connection {
         return try await NIOThreadPool.singleton.runIfActive(body)
     }
 
+    /// The thread that writes appends to the store, in the order connections hand them
+    /// over: an event loop checks a batch (`OrderStore.check`: limits, encoding, grouping)
+    /// and goes on reading while this thread applies the rules and writes the last one — the
+    /// server's appends use both cores. One thread, so a connection's batches are written in
+    /// the order they came.
+    static let writer: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
     /// One thread for replays of the whole log (`GET_TOTALS`): however many clients ask for
     /// totals, they queue here, and the appends' replays on the shared pool never wait
     /// behind them.
@@ -175,6 +186,9 @@ struct Connection {
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
                 let inFlight = InFlightRequests()
+                // This connection's newest append handed to a writer: a later one that must
+                // be written elsewhere waits for it (its batches are written in order).
+                var lastWrite: EventLoopFuture<OrderStore.PendingWrite>?
                 defer {
                     for s in subscriptions.values { s.task.cancel() }
                 }
@@ -212,7 +226,7 @@ struct Connection {
                                 break reading
                             case .run(let id, let request):
                                 try await perform(request, id: id, sink: sink, group: &group, inFlight: inFlight,
-                                                  subscriptions: &subscriptions, machine: &machine)
+                                                  subscriptions: &subscriptions, machine: &machine, lastWrite: &lastWrite)
                             }
                         }
                     }
@@ -232,28 +246,52 @@ struct Connection {
     /// or leaves the answer to a task of `group` (an append, answered once durable).
     private func perform(_ request: ConnectionStateMachine.Request, id: UInt32, sink: FrameSink,
                          group: inout ThrowingDiscardingTaskGroup<any Error>, inFlight: InFlightRequests,
-                         subscriptions: inout [UInt32: Subscription], machine: inout ConnectionStateMachine) async throws {
+                         subscriptions: inout [UInt32: Subscription], machine: inout ConnectionStateMachine,
+                         lastWrite: inout EventLoopFuture<OrderStore.PendingWrite>?) async throws {
         let store = self.store
         switch request {
         case .append(let batch, let payloadBytes):
             let started = ContinuousClock.now
-            let write: OrderStore.PendingWrite
-            do {
-                let cost = store.replayCost(Set(batch.map(\.event.orderID)))
-                write = try await offLoop(cost: cost) { try store.write(batch) }
-            } catch let error as StoreError {
+            let metrics = server.metrics
+            @Sendable func refuse(_ error: StoreError) async throws {
                 if error.code == .rejected, let e = error.orderError {
-                    server.metrics.rejected(e.code.rawValue)
+                    metrics.rejected(e.code.rawValue)
                     try await sink.send(id, .appendRejected(index: UInt16(error.eventIndex ?? 0), code: e.code.rawValue, message: e.detail))
                 } else {
                     try await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: error.message))
                 }
+            }
+            let checked: OrderStore.CheckedBatch
+            do { checked = try store.check(batch) } catch let error as StoreError {
+                try await refuse(error)
                 return
             }
+            let written: EventLoopFuture<OrderStore.PendingWrite>
+            if store.replayCost(checked.orderIDs) > store.configuration.replayEventsInline {
+                // It replays a long order first: not on the writer thread, which every
+                // connection's appends share, but on the pool — after this connection's writes
+                // still queued there, so its batches are still written in order.
+                if let previous = lastWrite { _ = try? await previous.get() }
+                written = NIOThreadPool.singleton.runIfActive(eventLoop: channel.channel.eventLoop) { try store.write(checked) }
+                _ = try? await written.get()
+            } else {
+                // Queued now, in arrival order, on the writer thread; this loop reads the next
+                // frame while it is written. The answer — rejected, or stored once durable —
+                // comes from the task below.
+                written = Self.writer.runIfActive(eventLoop: channel.channel.eventLoop) { try store.write(checked) }
+            }
+            lastWrite = written
             inFlight.increment()
-            let metrics = server.metrics
             group.addTask {
                 defer { inFlight.decrement() }
+                let write: OrderStore.PendingWrite
+                do { write = try await written.get() } catch let error as StoreError {
+                    try? await refuse(error)
+                    return
+                } catch {
+                    try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                    return
+                }
                 do {
                     let results = try await store.waitUntilDurable(write)
                     let stored = results.filter { if case .stored = $0 { true } else { false } }.count

@@ -207,6 +207,9 @@ public final class OrderStore: Sendable {
         public let events: [AppendEvent]
         let orders: BatchOrders
         let payloads: [[UInt8]?]
+
+        /// The batch's orders, each once, in first-seen order.
+        public var orderIDs: [OrderID] { orders.ids }
     }
 
     /// Every check of `batch` that needs no order state: its size, the one check of every
@@ -418,7 +421,7 @@ public final class OrderStore: Sendable {
             }
             // Moved, not copied, into the cache: the batch's snapshots leave `working` last
             // first, so reversed first to keep first-seen order (the lists' order).
-            working.reverse()
+            working.withUnsafeMutableBufferPointer { $0.reverse() }  // moves; Array.reverse copies each
             var k = 0
             while let snapshot = working.popLast() {
                 defer { k += 1 }
