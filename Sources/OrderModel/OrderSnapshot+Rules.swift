@@ -1,5 +1,9 @@
 /// The lifecycle rules (docs/EVENTS.md, "Rules"), checked in their documented order, and the
 /// changes an accepted event makes. `apply` changes nothing when it throws.
+///
+/// The rules read the event's binary form in place (`EventView`): a replay, an audit and the
+/// store's writes apply stored or encoded bytes without building an `OrderEvent`. An
+/// `OrderEvent` is applied by encoding it first — the same rules, the one implementation.
 extension OrderSnapshot {
     /// What an event is, measured against the order before it.
     public enum Admission: Equatable, Sendable {
@@ -12,19 +16,44 @@ extension OrderSnapshot {
     /// Rules 1 and 2: idempotency, then the expected version.
     public func admit(_ event: OrderEvent, expected: ExpectedVersion) throws(OrderError) -> Admission {
         if let id = event.eventID, let position = position(ofEventID: id) { return .duplicate(position: position) }
+        try expect(expected, event.type)
+        return .accept
+    }
+
+    /// `admit` of an event read in place.
+    public func admit(_ event: EventView, expected: ExpectedVersion) throws(OrderError) -> Admission {
+        if let id = event.eventID, let e = eventIDs.first(where: { id == $0.id }) { return .duplicate(position: e.position) }
+        try expect(expected, event.type)
+        return .accept
+    }
+
+    private func expect(_ expected: ExpectedVersion, _ type: EventType) throws(OrderError) {
         switch expected {
         case .any: break
         case .none:
-            if exists { throw violation(.versionConflict, event, "expected the order not to exist; it has \(version) events") }
+            if exists { throw violation(.versionConflict, type, "expected the order not to exist; it has \(version) events") }
         case .exactly(let n):
-            if Int(version) != n { throw violation(.versionConflict, event, "expected version \(n); the order's version is \(version)") }
+            if Int(version) != n { throw violation(.versionConflict, type, "expected version \(n); the order's version is \(version)") }
         }
-        return .accept
     }
 
     /// Checks rules 3–8 for `event` and, if it passes, applies it. `time` is when it happened
     /// (its `ts`, else its recorded time), used for milestones.
     public mutating func apply(_ event: OrderEvent, position: UInt64, time: Int64) throws(OrderError) {
+        // A time out of range has no binary form (a reader refuses it): refused here as the
+        // rules refuse it.
+        if let ts = event.ts, !ts.isInRange {
+            throw violation(.invalidTimestamp, event.type, "ts is outside years 0001–9999 or its offset outside ±23:59")
+        }
+        let bytes = event.encodeBinary()
+        let applied = bytes.withUnsafeBytes { raw in
+            Result { () throws(OrderError) in try self.apply(EventView.read(type: event.type, raw), position: position, time: time) }
+        }
+        try applied.get()
+    }
+
+    /// `apply` of an event read in place (a stored record, an encoded payload).
+    public mutating func apply(_ event: EventView, position: UInt64, time: Int64) throws(OrderError) {
         // Every check runs before the first change, and changes cannot fail: a rejected
         // event leaves the snapshot as it was, without copying it first.
         try check(event)
@@ -36,7 +65,7 @@ extension OrderSnapshot {
         version += 1
         lastPosition = position
         if event.type == .orderPlaced { placedPosition = position }
-        if let id = event.eventID { eventIDs.append((id, position)) }
+        if let id = event.eventID { eventIDs.append((id.string, position)) }
     }
 
     /// The snapshot of `id` after `events` (its stored events, oldest first). An event the
@@ -54,13 +83,17 @@ extension OrderSnapshot {
         return snapshot
     }
 
-    func violation(_ code: OrderError.Code, _ event: OrderEvent, _ message: String) -> OrderError {
-        OrderError(code, "\(event.type.rawValue) for order \(orderID): \(message)", orderID: orderID.value)
+    func violation(_ code: OrderError.Code, _ type: EventType, _ message: String) -> OrderError {
+        OrderError(code, "\(type.rawValue) for order \(orderID): \(message)", orderID: orderID.value)
+    }
+
+    func violation(_ code: OrderError.Code, _ event: EventView, _ message: String) -> OrderError {
+        violation(code, event.type, message)
     }
 
     // MARK: - Checks
 
-    private func check(_ e: OrderEvent) throws(OrderError) {
+    private func check(_ e: EventView) throws(OrderError) {
         if let ts = e.ts, !ts.isInRange {
             throw violation(.invalidTimestamp, e, "ts is outside years 0001–9999 or its offset outside ±23:59")
         }
@@ -73,9 +106,9 @@ extension OrderSnapshot {
             if exists { throw violation(.alreadyPlaced, e, "the order was already placed (version \(version))") }
             guard !placed.isEmpty else { throw violation(.invalidQuantity, e, "an order needs at least one line") }
             guard placed.count <= OrderSnapshot.linesMax else { throw violation(.invalidQuantity, e, "\(placed.count) lines; at most \(OrderSnapshot.linesMax)") }
-            var seen = Set<String>()
+            var seen = SkuSet()
             for line in placed {
-                if !seen.insert(line.sku).inserted { throw violation(.duplicateSku, e, "sku \(line.sku) appears twice") }
+                if !seen.insert(line.sku) { throw violation(.duplicateSku, e, "sku \(line.sku) appears twice") }
                 if line.qty < 1 || line.qty > OrderSnapshot.quantityMax {
                     throw violation(.invalidQuantity, e, "sku \(line.sku) has qty \(line.qty); 1…\(OrderSnapshot.quantityMax)")
                 }
@@ -84,7 +117,7 @@ extension OrderSnapshot {
             for (name, value) in [("shipping_minor", shipping), ("tax_minor", tax), ("discount_minor", discount)] {
                 if let value, value < 0 { throw violation(.negativeAmount, e, "\(name) is \(value)") }
             }
-            let c = Array(currency.utf8)
+            let c = currency.bytes
             guard c.count == 3, c.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
                 throw violation(.invalidCurrency, e, "currency \"\(currency)\" is not three capital letters")
             }
@@ -136,7 +169,7 @@ extension OrderSnapshot {
             try notCancelled(e)
 
         case .fulfillmentRequested(let id, _, let requested):
-            if fulfillments.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "fulfillment \(id) already exists") }
+            if fulfillments.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "fulfillment \(id) already exists") }
             try shapeOf(requested, e)
             try knownSkus(requested, e)
             for r in requested {
@@ -186,7 +219,7 @@ extension OrderSnapshot {
             try notCancelled(e)
 
         case .returnRequested(let id, let requested, _):
-            if returns.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "return \(id) already exists") }
+            if returns.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "return \(id) already exists") }
             try shapeOf(requested, e)
             try knownSkus(requested, e)
             try notCancelled(e)
@@ -204,18 +237,18 @@ extension OrderSnapshot {
                 try knownSkus(received, e)
             }
             try notCancelled(e)
-            guard let ret = returns.first(where: { $0.id == id }) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
+            guard let ret = returns.first(where: { id == $0.id }) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
             if ret.received != nil { throw violation(.returnAlreadyReceived, e, "return \(id) was already received") }
             if let received {
                 for r in received {
-                    let requested = ret.lines.filter { $0.sku == r.sku }.reduce(0) { $0 + $1.qty }
+                    let requested = ret.lines.filter { r.sku == $0.sku }.reduce(0) { $0 + $1.qty }
                     if r.qty > requested { throw violation(.overReturn, e, "sku \(r.sku): receiving \(r.qty) but return \(id) requested \(requested)") }
                 }
             }
 
         case .refundIssued(let id, let amount, let paymentID, let returnID):
             try nonNegative(amount, e)
-            if refunds.contains(where: { $0.id == id }) { throw violation(.duplicateID, e, "refund \(id) already exists") }
+            if refunds.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "refund \(id) already exists") }
             let refunded = refundedMinor, captured = capturedMinor
             if refunded + amount > captured {
                 throw violation(.overRefund, e, "refunding \(amount) would make refunded \(refunded + amount) > captured \(captured)")
@@ -226,7 +259,7 @@ extension OrderSnapshot {
                     throw violation(.overRefund, e, "refunding \(amount) on payment \(paymentID) exceeds its captured \(p.captured) − refunded \(p.refunded)")
                 }
             }
-            if let returnID, !returns.contains(where: { $0.id == returnID }) {
+            if let returnID, !returns.contains(where: { returnID == $0.id }) {
                 throw violation(.unknownReturn, e, "return \(returnID) does not exist")
             }
 
@@ -266,7 +299,7 @@ extension OrderSnapshot {
                 try knownSkus(cancelled, e)
                 let open = f.openLines
                 for c in cancelled {
-                    let holds = open.first { $0.sku == c.sku }?.qty ?? 0
+                    let holds = open.first { c.sku == $0.sku }?.qty ?? 0
                     if c.qty > holds {
                         throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) of fulfillment \(id), which holds \(holds)")
                     }
@@ -281,39 +314,40 @@ extension OrderSnapshot {
 
     /// 0 ≤ amount ≤ 2^53. The upper bound keeps every sum of two amounts inside Int64, so the
     /// checks below can add before they compare.
-    private func nonNegative(_ amount: Money, _ e: OrderEvent) throws(OrderError) {
+    private func nonNegative(_ amount: Money, _ e: EventView) throws(OrderError) {
         if amount < 0 { throw violation(.negativeAmount, e, "amount_minor is \(amount)") }
         if amount > OrderSnapshot.amountMax { throw violation(.amountOutOfRange, e, "amount_minor \(amount) exceeds \(OrderSnapshot.amountMax)") }
     }
 
-    private func shapeOf(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {
+    private func shapeOf(_ lines: LinesView, _ e: EventView) throws(OrderError) {
         guard !lines.isEmpty else { throw violation(.invalidQuantity, e, "lines is empty") }
         guard lines.count <= OrderSnapshot.linesMax else { throw violation(.invalidQuantity, e, "\(lines.count) lines; at most \(OrderSnapshot.linesMax)") }
         for l in lines where l.qty < 1 || l.qty > OrderSnapshot.quantityMax {
             throw violation(.invalidQuantity, e, "sku \(l.sku) has qty \(l.qty); 1…\(OrderSnapshot.quantityMax)")
         }
-        var seen = Set<String>()
-        for l in lines where !seen.insert(l.sku).inserted { throw violation(.duplicateSku, e, "sku \(l.sku) appears twice") }
+        var seen = SkuSet()
+        for l in lines where !seen.insert(l.sku) { throw violation(.duplicateSku, e, "sku \(l.sku) appears twice") }
     }
 
-    private func knownSkus(_ lines: [SkuQuantity], _ e: OrderEvent) throws(OrderError) {
+    private func knownSkus(_ lines: LinesView, _ e: EventView) throws(OrderError) {
         for l in lines where lineIndex(l.sku) == nil { throw violation(.unknownSku, e, "sku \(l.sku) is not in the order") }
     }
 
     /// Rule 7: after OrderCancelled only PaymentVoided, RefundIssued and NoteAdded.
-    private func notCancelled(_ e: OrderEvent) throws(OrderError) {
+    private func notCancelled(_ e: EventView) throws(OrderError) {
         if isCancelled { throw violation(.orderCancelled, e, "the order is cancelled; only PaymentVoided, RefundIssued and NoteAdded are accepted") }
     }
 
-    private func fulfillment(_ id: String, _ e: OrderEvent) throws(OrderError) -> Fulfillment {
-        guard let f = fulfillments.first(where: { $0.id == id }) else { throw violation(.unknownFulfillment, e, "fulfillment \(id) does not exist") }
+    private func fulfillment(_ id: TextView, _ e: EventView) throws(OrderError) -> Fulfillment {
+        guard let f = fulfillments.first(where: { id == $0.id }) else { throw violation(.unknownFulfillment, e, "fulfillment \(id) does not exist") }
         return f
     }
 
     func payment(_ id: String) -> Payment? { payments.first { $0.id == id } }
+    func payment(_ id: TextView) -> Payment? { payments.first { id == $0.id } }
 
     /// A payment a PaymentAuthorized created: captures, voids and refunds name one.
-    private func authorizedPayment(_ id: String, _ e: OrderEvent) throws(OrderError) -> Payment {
+    private func authorizedPayment(_ id: TextView, _ e: EventView) throws(OrderError) -> Payment {
         guard let p = payment(id), p.authorizations > 0 else {
             throw violation(.unknownPayment, e, "payment \(id) was never authorized; send PaymentAuthorized for it first (or leave payment_id out of a refund)")
         }
@@ -322,13 +356,14 @@ extension OrderSnapshot {
 
     // MARK: - Changes
 
-    private mutating func change(_ e: OrderEvent, time: Int64) {
+    private mutating func change(_ e: EventView, time: Int64) {
         switch e.data {
         case .orderPlaced(let customer, let channel, let currency, let placed, let shipping, let tax, let discount):
-            customerID = customer
-            self.channel = channel
-            self.currency = currency
-            lines = placed.map { SkuLine(sku: $0.sku, unitPriceMinor: $0.unitPriceMinor, ordered: $0.qty) }
+            customerID = customer.string
+            self.channel = channel.string
+            self.currency = currency.string
+            lines.reserveCapacity(placed.count)
+            for p in placed { lines.append(SkuLine(sku: p.sku.string, unitPriceMinor: p.unitPriceMinor, ordered: p.qty)) }
             shippingMinor = shipping ?? 0
             taxMinor = tax ?? 0
             discountMinor = discount ?? 0
@@ -337,23 +372,23 @@ extension OrderSnapshot {
         case .paymentCaptured(let id, let amount):
             updatePayment(id) { $0.captured += amount }
         case .paymentVoided(let id, let amount): updatePayment(id) { $0.voided += amount }
-        case .paymentFailed(let id, let reason): updatePayment(id) { $0.failures += 1; $0.lastFailureReason = reason }
+        case .paymentFailed(let id, let reason): updatePayment(id) { $0.failures += 1; $0.lastFailureReason = reason.string }
         case .fulfillmentRequested(let id, let location, let requested):
-            fulfillments.append(Fulfillment(id: id, location: location, lines: requested))
+            fulfillments.append(Fulfillment(id: id.string, location: location.string, lines: requested.values))
             for r in requested { lines[lineIndex(r.sku)!].requested += r.qty }
         case .fulfillmentPacked(let id):
-            let i = fulfillments.firstIndex { $0.id == id }!
+            let i = fulfillments.firstIndex { id == $0.id }!
             fulfillments[i].state = .packed
             for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].packed += l.qty }
         case .shipped(let id, let carrier, let tracking):
-            let i = fulfillments.firstIndex { $0.id == id }!
+            let i = fulfillments.firstIndex { id == $0.id }!
             fulfillments[i].state = .shipped
-            fulfillments[i].carrier = carrier
-            fulfillments[i].trackingNo = tracking
+            fulfillments[i].carrier = carrier.string
+            fulfillments[i].trackingNo = tracking.string
             for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].shipped += l.qty }
             if shippedAt == nil { shippedAt = time }
         case .delivered(let id):
-            let i = fulfillments.firstIndex { $0.id == id }!
+            let i = fulfillments.firstIndex { id == $0.id }!
             fulfillments[i].state = .delivered
             for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].delivered += l.qty }
         case .itemsCancelled(let cancelled, _):
@@ -370,11 +405,11 @@ extension OrderSnapshot {
                 fulfillments[i].state = .cancelled
             }
         case .returnRequested(let id, let requested, let reason):
-            returns.append(Return(id: id, lines: requested, reason: reason))
+            returns.append(Return(id: id.string, lines: requested.values, reason: reason.string))
             for r in requested { lines[lineIndex(r.sku)!].returnRequested += r.qty }
         case .returnReceived(let id, let received):
-            let i = returns.firstIndex { $0.id == id }!
-            let units = received ?? returns[i].lines
+            let i = returns.firstIndex { id == $0.id }!
+            let units = received?.values ?? returns[i].lines
             returns[i].received = units
             for u in units { lines[lineIndex(u.sku)!].returned += u.qty }
             // What was asked for and did not come back is returnable again (EVENTS.md §6).
@@ -383,7 +418,7 @@ extension OrderSnapshot {
                 lines[lineIndex(r.sku)!].returnRequested -= max(0, r.qty - came)
             }
         case .refundIssued(let id, let amount, let paymentID, let returnID):
-            refunds.append(Refund(id: id, amountMinor: amount, paymentID: paymentID, returnID: returnID))
+            refunds.append(Refund(id: id.string, amountMinor: amount, paymentID: paymentID?.string, returnID: returnID?.string))
             if let paymentID { updatePayment(paymentID) { $0.refunded += amount } }
         case .priceAdjusted(let sku, let amount, _):
             lines[lineIndex(sku)!].adjustmentsMinor += amount
@@ -391,8 +426,8 @@ extension OrderSnapshot {
         case .noteAdded:
             notes += 1
         case .fulfillmentCancelled(let id, let cancelled, _):
-            let i = fulfillments.firstIndex { $0.id == id }!
-            let units = cancelled ?? fulfillments[i].openLines
+            let i = fulfillments.firstIndex { id == $0.id }!
+            let units = cancelled?.values ?? fulfillments[i].openLines
             let packed = fulfillments[i].state == .packed
             for u in units {
                 if let k = fulfillments[i].cancelledLines.firstIndex(where: { $0.sku == u.sku }) { fulfillments[i].cancelledLines[k].qty += u.qty }
@@ -407,13 +442,29 @@ extension OrderSnapshot {
         }
     }
 
-    private mutating func updatePayment(_ id: String, _ body: (inout Payment) -> Void) {
-        if let i = payments.firstIndex(where: { $0.id == id }) {
+    private mutating func updatePayment(_ id: TextView, _ body: (inout Payment) -> Void) {
+        if let i = payments.firstIndex(where: { id == $0.id }) {
             body(&payments[i])
         } else {
-            var p = Payment(id: id)
+            var p = Payment(id: id.string)
             body(&p)
             payments.append(p)
         }
+    }
+}
+
+/// Skus seen so far in one event's lines, to find one given twice: a scan for the few lines an
+/// event has, a set past that (an event may have 1,000).
+struct SkuSet {
+    private var few: [TextView] = []
+    private var many: Set<String>?
+
+    /// False when `sku` was already in.
+    mutating func insert(_ sku: TextView) -> Bool {
+        if many != nil { return many!.insert(sku.string).inserted }
+        if few.contains(where: { $0 == sku }) { return false }
+        few.append(sku)
+        if few.count > 16 { many = Set(few.map(\.string)) }
+        return true
     }
 }

@@ -264,4 +264,5 @@ public struct OrderSnapshot: Hashable, Sendable {
     }
 
     func lineIndex(_ sku: String) -> Int? { lines.firstIndex { $0.sku == sku } }
+    func lineIndex(_ sku: TextView) -> Int? { lines.firstIndex { sku == $0.sku } }
 }

@@ -84,64 +84,59 @@ extension OrderStore {
     static func audit(_ log: Log) -> AuditReport {
         var report = AuditReport()
         struct Part: Sendable {
-            var snapshots: [OrderID: OrderSnapshot] = [:]
+            var orders: ReplayPart
             var events = 0
             var violations: [AuditReport.Violation] = []
-            /// Stored events of an order that were not applied (rejected or duplicate): its
+            /// Per order: its stored events that were not applied (rejected or duplicate): its
             /// later events' sequences count them, its snapshot's version does not.
-            var skipped: [OrderID: UInt32] = [:]
+            var skipped: [UInt32] = []
         }
         let workers = ParallelReplay.defaultWorkers
         let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
+        // The snapshot passed inout: a non-mutating call on an array element copies it first.
+        @Sendable func admit(_ snapshot: inout OrderSnapshot, _ event: EventView) throws(OrderError) -> OrderSnapshot.Admission {
+            try snapshot.admit(event, expected: .any)
+        }
         do {
             let parts = try ParallelReplay.run(log: log, workers: workers, makePart: {
-                var part = Part()
-                part.snapshots.reserveCapacity(expectedOrders)
-                return part
+                Part(orders: ReplayPart(capacity: expectedOrders))
             }, body: { part, view in
                 part.events += 1
-                let stored: StoredEvent
-                do { stored = try StoredEvent.decode(view) } catch {
+                let k: Int
+                let event: EventView
+                do throws(OrderError) {
+                    k = try part.orders.order(of: view)
+                    event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                } catch {
                     part.violations.append(.init(position: view.position.rawValue, orderID: String(decoding: view.keyBytes, as: UTF8.self),
-                                                 code: (error as? OrderError)?.code.rawValue ?? "corrupt_payload", message: "\(error)"))
+                                                 code: error.code.rawValue, message: "\(error)"))
                     return
                 }
-                let id = stored.event.orderID
-                // Mutated in place: a copy out of the dictionary would copy its arrays on change.
-                let skipped = part.skipped.isEmpty ? 0 : part.skipped[id] ?? 0
-                func check(_ snapshot: inout OrderSnapshot, _ violations: inout [AuditReport.Violation]) -> Bool {
-                    if stored.seq != snapshot.version + skipped + 1 {
-                        violations.append(.init(position: stored.position, orderID: id.value, code: "sequence_gap",
-                                                message: "event has sequence \(stored.seq) after version \(snapshot.version)"))
-                    }
-                    do {
-                        if case .duplicate(let original) = try snapshot.admit(stored.event, expected: .any) {
-                            violations.append(.init(position: stored.position, orderID: id.value, code: "duplicate_event",
-                                                    message: "event_id \(stored.event.eventID ?? "") was already stored at position \(original)"))
-                            return false
-                        }
-                        try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                        return true
-                    } catch {
-                        violations.append(.init(position: stored.position, orderID: id.value, code: error.code.rawValue, message: error.message))
-                        return false
-                    }
+                if k == part.skipped.count { part.skipped.append(0) }
+                let position = view.position.rawValue
+                let id = part.orders.snapshots[k].orderID
+                if view.sequence.rawValue != part.orders.snapshots[k].version + part.skipped[k] + 1 {
+                    part.violations.append(.init(position: position, orderID: id.value, code: "sequence_gap",
+                                                 message: "event has sequence \(view.sequence.rawValue) after version \(part.orders.snapshots[k].version)"))
                 }
-                let applied: Bool
-                if let i = part.snapshots.index(forKey: id) {
-                    applied = check(&part.snapshots.values[i], &part.violations)
-                } else {
-                    var snapshot = OrderSnapshot(orderID: id)
-                    applied = check(&snapshot, &part.violations)
-                    part.snapshots[id] = snapshot
+                do throws(OrderError) {
+                    if case .duplicate(let original) = try admit(&part.orders.snapshots[k], event) {
+                        part.violations.append(.init(position: position, orderID: id.value, code: "duplicate_event",
+                                                     message: "event_id \(event.eventID?.string ?? "") was already stored at position \(original)"))
+                        part.skipped[k] += 1
+                        return
+                    }
+                    try part.orders.snapshots[k].apply(event, position: position, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+                } catch {
+                    part.violations.append(.init(position: position, orderID: id.value, code: error.code.rawValue, message: error.message))
+                    part.skipped[k] += 1
                 }
-                if !applied { part.skipped[id, default: 0] += 1 }
             }, finish: { (part: consuming Part) -> AuditReport in
                 // Summarised on the worker, which also frees its snapshots.
                 var r = AuditReport()
                 r.events = part.events
                 r.violations = part.violations
-                for snapshot in part.snapshots.values where snapshot.exists {
+                for snapshot in part.orders.snapshots where snapshot.exists {
                     r.orders += 1
                     r.byStatus[snapshot.status.rawValue, default: 0] += 1
                     var m = r.money[snapshot.currency] ?? AuditReport.Money()
@@ -187,16 +182,35 @@ extension OrderStore {
     public func totals(before end: UInt64) throws -> [TotalsRow] {
         // Through everything written: the running totals, no replay.
         if let current = currentTotals(), end >= current.end { return current.rows }
-        var snapshots: [OrderID: OrderSnapshot] = [:]
-        try forEachEvent { stored in
-            guard stored.position < end else { return false }
-            let id = stored.event.orderID
-            try? snapshots[id, default: OrderSnapshot(orderID: id)].apply(stored.event, position: stored.position, time: stored.effectiveTime)
-            return true
+        // A replay of the events before `end` on every core, each applied from its bytes; a
+        // stored event that does not read, or that the rules refuse, is skipped as at open.
+        let stop = LogPosition(min(end, log.endPosition.rawValue))
+        let parts: [[TotalsRow]]
+        do {
+            parts = try ParallelReplay.run(log: log, end: stop, makePart: { ReplayPart(capacity: 1024) }, body: { part, view in
+                do throws(OrderError) {
+                    let k = try part.order(of: view)
+                    let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                    try part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+                } catch {}
+            }, finish: { (part: consuming ReplayPart) -> [TotalsRow] in
+                var totals = RunningTotals()
+                for s in part.snapshots { totals.add(s, sign: 1) }
+                return totals.current
+            })
+        } catch { throw StoreError.storage(error) }
+        // Each order is in one part; rows of the same currency and channel are summed.
+        var merged: [String: TotalsRow] = [:]
+        for row in parts.joined() {
+            let key = row.currency + "\u{0}" + row.channel
+            var m = merged[key] ?? TotalsRow(currency: row.currency, channel: row.channel)
+            m.orders += row.orders
+            m.total &+= row.total
+            m.captured &+= row.captured
+            m.refunded &+= row.refunded
+            merged[key] = m
         }
-        var totals = RunningTotals()
-        for s in snapshots.values { totals.add(s, sign: 1) }
-        return totals.sorted
+        return RunningTotals.sorted(Array(merged.values))
     }
 }
 

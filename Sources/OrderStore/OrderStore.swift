@@ -105,37 +105,25 @@ public final class OrderStore: Sendable {
         var state = State(cache: SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax))
         // Stored events that do not decode or that the rules refuse are logged and skipped
         // here; `audit` reports them with their positions.
-        struct Part: Sendable {
-            var snapshots: [OrderID: OrderSnapshot] = [:]
-        }
         let workers = ParallelReplay.defaultWorkers
         // Orders have several events each; reserving for a guess avoids most rehashing.
         let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
-        let parts: [Part]
+        let parts: [ReplayPart]
         do {
-            parts = try ParallelReplay.run(log: log, workers: workers, makePart: {
-                var part = Part()
-                part.snapshots.reserveCapacity(expectedOrders)
-                return part
-            }) { part, view in
-                let stored: StoredEvent
-                do { stored = try StoredEvent.decode(view) } catch {
+            parts = try ParallelReplay.run(log: log, workers: workers, makePart: { ReplayPart(capacity: expectedOrders) }) { part, view in
+                let k: Int
+                let event: EventView
+                do throws(OrderError) {
+                    k = try part.order(of: view)
+                    event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                } catch {
                     logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(error)"])
                     return
                 }
-                let id = stored.event.orderID
-                do {
-                    // In place: a copy out of the dictionary would make every change copy the
-                    // snapshot's arrays.
-                    if let i = part.snapshots.index(forKey: id) {
-                        try part.snapshots.values[i].apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                    } else {
-                        var snapshot = OrderSnapshot(orderID: id)
-                        try snapshot.apply(stored.event, position: stored.position, time: stored.effectiveTime)
-                        part.snapshots[id] = snapshot
-                    }
+                do throws(OrderError) {
+                    try part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
                 } catch {
-                    logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
+                    logger.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(error)"])
                 }
             }
         } catch {
@@ -144,7 +132,7 @@ public final class OrderStore: Sendable {
         }
         var snapshots: [OrderSnapshot] = []
         snapshots.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
-        for part in parts { snapshots.append(contentsOf: part.snapshots.values) }
+        for part in parts { snapshots.append(contentsOf: part.snapshots) }
         // In placement order, so each customer's list is in the order the orders were placed
         // (and handles are numbered in that order).
         snapshots.sort { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }
@@ -207,6 +195,13 @@ public final class OrderStore: Sendable {
         public let events: [AppendEvent]
         let orders: BatchOrders
         let payloads: [[UInt8]?]
+        /// Each event's type, expected version and kept recorded time, out of the events: the
+        /// writer reads these, not the events.
+        let types: [EventType]
+        let expected: [ExpectedVersion]
+        let recordedAts: [Int64?]
+
+        var count: Int { events.count }
 
         /// The batch's orders, each once, in first-seen order.
         public var orderIDs: [OrderID] { orders.ids }
@@ -238,7 +233,8 @@ public final class OrderStore: Sendable {
         // id per event.
         let orders = BatchOrders(batch.map { $0.event.orderID })
         let payloads = batch.map { $0.event.ts == nil ? nil : $0.event.encodeBinary() }
-        return CheckedBatch(events: batch, orders: orders, payloads: payloads)
+        return CheckedBatch(events: batch, orders: orders, payloads: payloads, types: batch.map(\.event.type),
+                            expected: batch.map(\.expectedVersion), recordedAts: batch.map(\.recordedAt))
     }
 
     /// `write(_:)` of a batch already checked.
@@ -262,7 +258,7 @@ public final class OrderStore: Sendable {
                 guard head(of: orders.ids[k]) != nil else { prepared[k] = .new; continue }
                 do { prepared[k] = .replayed(try replay(orders.ids[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
-            if let written = try write(batch, orders: orders, payloads: checked.payloads, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
+            if let written = try write(checked, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
                 return written
             }
         }
@@ -280,9 +276,10 @@ public final class OrderStore: Sendable {
 
     /// The locked half of `write`: nil when a snapshot it needs is neither cached nor
     /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
-    private func write(_ batch: [AppendEvent], orders: BatchOrders, payloads: [[UInt8]?], prepared: inout [Prepared],
+    private func write(_ checked: CheckedBatch, prepared: inout [Prepared],
                        seen: UInt64, now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
-        let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { s in
+        let batch = checked.events, orders = checked.orders, payloads = checked.payloads
+        let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { (s: inout State) throws -> ([AppendResult], PendingAppend?)? in
             if let failure = s.failure { throw failure }
             // Every write holds this lock and moves `nextPosition`: unchanged, what the
             // unlocked half found (new orders, replays) still holds.
@@ -340,55 +337,54 @@ public final class OrderStore: Sendable {
             requests.reserveCapacity(batch.count)
             // Each order's log key, made once per batch.
             var keys = [LogKey?](repeating: nil, count: orders.count)
-            // Through buffer pointers, and the snapshot passed inout to `admit`: the snapshots
-            // are checked where they are. A non-mutating call on an element read through a
-            // subscript copied it first — a retain of every string and array it holds — the
-            // profile showed.
-            func admit(_ snapshot: inout OrderSnapshot, _ item: borrowing AppendEvent) throws(OrderError) -> OrderSnapshot.Admission {
-                try snapshot.admit(item.event, expected: item.expectedVersion)
+            // The rules read each event's canonical binary form in place (`EventView`): the
+            // writer builds no event and copies none. The snapshots are used where they are,
+            // through a buffer pointer, and passed inout (a non-mutating call on an array
+            // element copied it first — a retain of every string and array it holds).
+            func admit(_ snapshot: inout OrderSnapshot, _ event: EventView, _ expected: ExpectedVersion) throws(OrderError) -> OrderSnapshot.Admission {
+                try snapshot.admit(event, expected: expected)
             }
             let nextPosition = s.nextPosition
-            try batch.withUnsafeBufferPointer { batch in
-                try working.withUnsafeMutableBufferPointer { working in
-                    for i in batch.indices {
-                        let slot = orders.slotOf[i]
-                        let payload: [UInt8]
-                        do {
-                            switch try admit(&working[slot], batch[i]) {
-                            case .duplicate(let position):
-                                results.append(.duplicate(position: position))
-                                continue
-                            case .accept:
-                                let position = nextPosition + UInt64(requests.count)
-                                if let ts = batch[i].event.ts {
-                                    try working[slot].apply(batch[i].event, position: position, time: ts.microseconds)
-                                    // Encoded again (by `check`), not stored as received: the
-                                    // decoder accepts some forms a writer must not produce
-                                    // (EVENTS.md §5), and the log keeps the canonical one.
-                                    payload = payloads[i] ?? batch[i].event.encodeBinary()
-                                } else {
-                                    // An event without `ts` happened when it is recorded; storing
-                                    // that time makes every replay see the same milestones.
-                                    var event = batch[i].event
-                                    event.ts = EventTime(microseconds: batch[i].recordedAt ?? now)
-                                    try working[slot].apply(event, position: position, time: event.ts!.microseconds)
-                                    payload = event.encodeBinary()
-                                }
-                                results.append(.stored(position: position, seq: working[slot].version))
-                            }
-                        } catch let error as OrderError {
-                            throw StoreError.rejected(error, at: i)
-                        }
-                        if keys[slot] == nil {
-                            let id = orders.ids[slot]
-                            do { keys[slot] = try LogKey(id.value) } catch {
-                                throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
-                            }
-                        }
-                        requests.append(AppendRequest(
-                            key: keys[slot]!, type: RecordType(batch[i].event.type.code), payload: payload,
-                            recordedAt: batch[i].recordedAt.map { RecordTimestamp(rawValue: $0) }))
+            try working.withUnsafeMutableBufferPointer { working in
+                for i in 0..<checked.count {
+                    let slot = orders.slotOf[i]
+                    let payload: [UInt8]
+                    if let p = payloads[i] {
+                        payload = p
+                    } else {
+                        // An event without `ts` happened when it is recorded; storing that time
+                        // makes every replay see the same milestones.
+                        var event = batch[i].event
+                        event.ts = EventTime(microseconds: checked.recordedAts[i] ?? now)
+                        payload = event.encodeBinary()
                     }
+                    let position = nextPosition + UInt64(requests.count)
+                    let outcome = payload.withUnsafeBytes { raw in
+                        Result { () throws(OrderError) -> AppendResult in
+                            let event = try EventView.read(type: checked.types[i], raw)
+                            if case .duplicate(let original) = try admit(&working[slot], event, checked.expected[i]) {
+                                return .duplicate(position: original)
+                            }
+                            try working[slot].apply(event, position: position, time: event.ts!.microseconds)
+                            return .stored(position: position, seq: working[slot].version)
+                        }
+                    }
+                    let result: AppendResult
+                    switch outcome {
+                    case .success(let r): result = r
+                    case .failure(let error): throw StoreError.rejected(error, at: i)
+                    }
+                    results.append(result)
+                    guard case .stored = result else { continue }
+                    if keys[slot] == nil {
+                        let id = orders.ids[slot]
+                        do { keys[slot] = try LogKey(id.value) } catch {
+                            throw StoreError.rejected(OrderError(.invalidOrderID, "order_id \"\(id.value)\" cannot be a log key", orderID: id.value), at: i)
+                        }
+                    }
+                    requests.append(AppendRequest(
+                        key: keys[slot]!, type: RecordType(checked.types[i].code), payload: payload,
+                        recordedAt: checked.recordedAts[i].map { RecordTimestamp(rawValue: $0) }))
                 }
             }
             guard !requests.isEmpty else {
@@ -503,11 +499,41 @@ public final class OrderStore: Sendable {
     public var cacheUsage: (count: Int, bytes: Int) { state.withLock { ($0.cache.count, $0.cache.bytes) } }
 
     /// Replays `id`'s events whose filter passes into a snapshot.
-    func replay(_ id: OrderID, through include: ((StoredEvent) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
-        let events = try history(id, includingUnsynced: includingUnsynced)
-        return OrderSnapshot.replaying(id, include.map { events.prefix(while: $0) } ?? events[...]) { stored, error in
-            logger.error("stored event breaks a rule", metadata: ["position": "\(stored.position)", "error": "\(error)"])
+    /// Replays `id`'s events, oldest first, while `include` (given the event's position and
+    /// recorded time) holds, applying each from its stored bytes. A stored event the rules
+    /// refuse is logged and skipped (stored events are replayed, not judged); one that does not
+    /// read throws, as `history` does.
+    func replay(_ id: OrderID, through include: ((_ position: UInt64, _ recordedAt: Int64) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
+        let records: [Record]
+        do { records = try log.records(forKey: try LogKey(id.value), includingUnsynced: includingUnsynced) } catch { throw StoreError.storage(error) }
+        var snapshot = OrderSnapshot(orderID: id)
+        for record in records {
+            let position = record.position.rawValue, recordedAt = record.recordedAt.rawValue
+            if let include, !include(position, recordedAt) { break }
+            guard let type = EventType(code: record.type.rawValue) else {
+                throw StoreError.storage(OrderError(.corruptPayload, "record \(position) has unknown event type code \(record.type.rawValue)", orderID: id.value))
+            }
+            // Outer result: the record reads; inner: the rules' answer.
+            let outcome = record.payload.withUnsafeBytes { raw in
+                Result { () throws(OrderError) -> OrderError? in
+                    let event = try EventView.read(type: type, raw)
+                    do throws(OrderError) {
+                        try snapshot.apply(event, position: position, time: event.ts?.microseconds ?? recordedAt)
+                        return nil
+                    } catch { return error }
+                }
+            }
+            switch outcome {
+            case .failure(var error):
+                error.orderID = id.value
+                throw StoreError.storage(error)
+            case .success(let refused?):
+                logger.error("stored event breaks a rule", metadata: ["position": "\(position)", "error": "\(refused)"])
+            case .success(nil):
+                break
+            }
         }
+        return snapshot
     }
 
     // MARK: - Reads
@@ -541,7 +567,7 @@ public final class OrderStore: Sendable {
         if let cached = state.withLock({ s in s.table.find(id, hash: hash).flatMap { s.cache[$0] } }), let last = cached.lastPosition, last <= position { return cached }
         // Written events count, durable or not yet, as for the cached snapshot now: the parts
         // of one snapshot must agree whichever path serves them.
-        let s = try replay(id, through: { $0.position <= position }, includingUnsynced: true)
+        let s = try replay(id, through: { p, _ in p <= position }, includingUnsynced: true)
         return s.exists ? s : nil
     }
 
@@ -552,7 +578,7 @@ public final class OrderStore: Sendable {
     /// slightly ahead of the clock (EVENTS.md §4, "Recorded time").
     public func snapshot(_ id: OrderID, asOfTime time: Int64) throws -> OrderSnapshot? {
         let time = effectiveTime(time)
-        let s = try replay(id, through: { $0.recordedAt <= time })
+        let s = try replay(id, through: { _, recorded in recorded <= time })
         return s.exists ? s : nil
     }
 
@@ -614,7 +640,38 @@ public final class OrderStore: Sendable {
     }
 }
 
+/// One replay worker's orders: found by the bytes of a record's key (no String per record),
+/// each snapshot changed in place where it is.
+struct ReplayPart: Sendable {
+    var table: OrderTable
+    var snapshots: [OrderSnapshot] = []
+
+    init(capacity: Int) {
+        table = OrderTable(capacity: capacity)
+        snapshots.reserveCapacity(capacity)
+    }
+
+    /// The index of the record's order, added (with an empty snapshot) if new. Throws
+    /// `invalid_order_id` for a key that is not an order id.
+    mutating func order(of view: RecordView) throws(OrderError) -> Int {
+        let hash = OrderTable.hash(bytes: view.keyBytes)
+        if let h = table.find(bytes: view.keyBytes, hash: hash) { return h.index }
+        let id = try OrderID(String(decoding: view.keyBytes, as: UTF8.self))
+        let h = table.intern(id, hash: hash)
+        snapshots.append(OrderSnapshot(orderID: id))
+        return h.index
+    }
+}
+
 extension StoredEvent {
+    /// A record's event type, or `corrupt_payload` for a code the catalog does not have.
+    static func type(of view: RecordView) throws(OrderError) -> EventType {
+        guard let type = EventType(code: view.type.rawValue) else {
+            throw OrderError(.corruptPayload, "record \(view.position) has unknown event type code \(view.type.rawValue)")
+        }
+        return type
+    }
+
     /// Decodes a log record into the event it holds.
     static func decode(_ view: RecordView) throws -> StoredEvent {
         let orderID = try OrderID(String(decoding: view.keyBytes, as: UTF8.self))

@@ -45,11 +45,36 @@ struct OrderTable: Sendable {
     static func hash(_ id: OrderID) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in id.value.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        // murmur3's fmix64
+        return mix(h)
+    }
+
+    /// The same hash over an id's bytes as a record holds them (its key).
+    static func hash(bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return mix(h)
+    }
+
+    /// murmur3's fmix64.
+    @inline(__always) private static func mix(_ x: UInt64) -> UInt64 {
+        var h = x
         h ^= h >> 33; h &*= 0xff51_afd7_ed55_8ccd
         h ^= h >> 33; h &*= 0xc4ce_b9fe_1a85_ec53
         h ^= h >> 33
         return h
+    }
+
+    /// The handle of the id whose bytes are `bytes` (a record's key), without making a String.
+    func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? {
+        let short = UInt32(truncatingIfNeeded: hash)
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let v = slots[s]
+            if v == 0 { return nil }
+            let h = Int(v - 1)
+            if hashes[h] == short && ids[h].value.utf8.elementsEqual(bytes) { return OrderHandle(raw: v - 1) }
+            s = (s + 1) & mask
+        }
     }
 
     func find(_ id: OrderID) -> OrderHandle? { find(id, hash: Self.hash(id)) }
