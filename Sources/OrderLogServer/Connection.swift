@@ -186,9 +186,12 @@ struct Connection {
                 var orderly = true  // false after a fatal error: no CLOSE follows the ERROR
                 var subscriptions: [UInt32: Subscription] = [:]
                 let inFlight = InFlightRequests()
-                // This connection's newest append handed to a writer: a later one that must
-                // be written elsewhere waits for it (its batches are written in order).
-                var lastWrite: EventLoopFuture<OrderStore.PendingWrite>?
+                // Done when this connection's newest APPEND is written (or refused, its refusal
+                // sent). Consecutive APPENDs do not wait for it — they queue on the writer
+                // thread in order — but every other frame's answer does: a read sees the
+                // appends sent before it, and a refusal comes before later answers
+                // (PROTOCOL.md §3).
+                var appendGate: EventLoopFuture<Void>?
                 defer {
                     for s in subscriptions.values { s.task.cancel() }
                 }
@@ -205,6 +208,12 @@ struct Connection {
                                 continue reading
                             case .success(let frame?):
                                 action = machine.received(frame, appendsInFlight: inFlight.current)
+                            }
+                            if let gate = appendGate {
+                                if case .run(_, .append) = action {} else {
+                                    _ = try? await gate.get()
+                                    appendGate = nil
+                                }
                             }
                             switch action {
                             case .ignore:
@@ -226,7 +235,7 @@ struct Connection {
                                 break reading
                             case .run(let id, let request):
                                 try await perform(request, id: id, sink: sink, group: &group, inFlight: inFlight,
-                                                  subscriptions: &subscriptions, machine: &machine, lastWrite: &lastWrite)
+                                                  subscriptions: &subscriptions, machine: &machine, appendGate: &appendGate)
                             }
                         }
                     }
@@ -247,7 +256,7 @@ struct Connection {
     private func perform(_ request: ConnectionStateMachine.Request, id: UInt32, sink: FrameSink,
                          group: inout ThrowingDiscardingTaskGroup<any Error>, inFlight: InFlightRequests,
                          subscriptions: inout [UInt32: Subscription], machine: inout ConnectionStateMachine,
-                         lastWrite: inout EventLoopFuture<OrderStore.PendingWrite>?) async throws {
+                         appendGate: inout EventLoopFuture<Void>?) async throws {
         let store = self.store
         switch request {
         case .append(let batch, let payloadBytes):
@@ -266,32 +275,39 @@ struct Connection {
                 try await refuse(error)
                 return
             }
+            let loop = channel.channel.eventLoop
+            // Completed once this batch is written, or refused and its refusal sent: the next
+            // request that is not an APPEND waits for it (see `serve`).
+            let gate = loop.makePromise(of: Void.self)
             let written: EventLoopFuture<OrderStore.PendingWrite>
-            if store.replayCost(checked.orderIDs) > store.configuration.replayEventsInline {
+            let long = store.replayCost(checked.orderIDs) > store.configuration.replayEventsInline
+            if long {
                 // It replays a long order first: not on the writer thread, which every
                 // connection's appends share, but on the pool — after this connection's writes
                 // still queued there, so its batches are still written in order.
-                if let previous = lastWrite { _ = try? await previous.get() }
-                written = NIOThreadPool.singleton.runIfActive(eventLoop: channel.channel.eventLoop) { try store.write(checked) }
-                _ = try? await written.get()
+                if let previous = appendGate { _ = try? await previous.get() }
+                written = NIOThreadPool.singleton.runIfActive(eventLoop: loop) { try store.write(checked) }
             } else {
                 // Queued now, in arrival order, on the writer thread; this loop reads the next
-                // frame while it is written. The answer — rejected, or stored once durable —
-                // comes from the task below.
-                written = Self.writer.runIfActive(eventLoop: channel.channel.eventLoop) { try store.write(checked) }
+                // frame while it is written (consecutive APPENDs are pipelined). The answer —
+                // refused, or stored once durable — comes from the task below.
+                written = Self.writer.runIfActive(eventLoop: loop) { try store.write(checked) }
             }
-            lastWrite = written
+            appendGate = gate.futureResult
             inFlight.increment()
             group.addTask {
                 defer { inFlight.decrement() }
                 let write: OrderStore.PendingWrite
                 do { write = try await written.get() } catch let error as StoreError {
                     try? await refuse(error)
+                    gate.succeed()
                     return
                 } catch {
                     try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                    gate.succeed()
                     return
                 }
+                gate.succeed()
                 do {
                     let results = try await store.waitUntilDurable(write)
                     let stored = results.filter { if case .stored = $0 { true } else { false } }.count
@@ -310,6 +326,9 @@ struct Connection {
                     try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
                 }
             }
+            // A batch written on the pool is waited for here: the next batch must not reach
+            // the writer thread before it is written.
+            if long { _ = try? await gate.futureResult.get() }
 
         case .history(let oid, let afterSeq):
             guard let oid else { try await sink.send(id, .history([], more: false)); return }

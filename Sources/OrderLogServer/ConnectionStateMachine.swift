@@ -29,9 +29,9 @@ struct ConnectionStateMachine {
 
     /// A request that passed every check of the conversation: the shell carries it out.
     enum Request: Equatable {
-        /// The batch, each event already checked as an append (`WireEvent.appendEvent`); the
-        /// payload bytes are for the metrics.
-        case append([AppendEvent], payloadBytes: Int)
+        /// The batch, each event's order id, type and size checked (`WireEvent.appendRecord`);
+        /// the store reads and checks the payloads. The payload bytes are for the metrics.
+        case append([AppendRecord], payloadBytes: Int)
         case history(OrderID?, afterSeq: UInt32)
         case snapshot(OrderID?, asOf: WireAsOf, offset: UInt32)
         case list(WireListBy, limit: UInt32, cursor: String)
@@ -138,11 +138,11 @@ struct ConnectionStateMachine {
             if role != .admin, events.contains(where: { $0.recordedAt != 0 }) {
                 return refuse(id, .unauthorized, "only role admin may set recorded_at")
             }
-            var batch: [AppendEvent] = []
+            var batch: [AppendRecord] = []
             batch.reserveCapacity(events.count)
             var payloadBytes = 0
             for (i, e) in events.enumerated() {
-                do throws(OrderError) { batch.append(try e.appendEvent()) } catch {
+                do throws(OrderError) { batch.append(try e.appendRecord()) } catch {
                     return .reply(id, .appendRejected(index: UInt16(i), code: error.code.rawValue, message: error.detail))
                 }
                 payloadBytes += e.payload.count

@@ -77,48 +77,46 @@ public enum EventLimits {
     }
 }
 
-extension OrderEvent {
-    /// Checks every limit of docs/EVENTS.md §4 that does not depend on the order's state:
-    /// string lengths, integer ranges, line counts, `ts` in range, `attributes` a canonical
-    /// JSON object, and the export line within 1 MiB. The rules (§6) come after it.
-    ///
-    /// Throws `invalid_field` (naming the field, as JSON paths: `data.lines[2].sku`),
-    /// `invalid_timestamp` or `event_too_large`, with the order id attached.
-    public func validate() throws(OrderError) {
-        do throws(OrderError) {
-            try validateFields()
-        } catch {
-            var e = error
-            e.orderID = orderID.value
-            throw e
+extension EventLimits {
+    /// A string field within `stringBytesMax`, read in place.
+    @inline(__always)
+    static func check(text value: TextView, field: @autoclosure () -> String) throws(OrderError) {
+        guard value.bytes.count <= stringBytesMax else {
+            let name = field()
+            throw OrderError(.invalidField, "\(name) is longer than \(stringBytesMax) bytes (\(value.bytes.count))", field: name)
         }
     }
 
-    private func validateFields() throws(OrderError) {
-        if let ts, !ts.isInRange {
-            throw OrderError(.invalidTimestamp, "ts \(ts) is outside years 0001–9999 (in UTC and in its offset) or its offset outside ±23:59", field: "ts")
-        }
-        if let eventID { try EventLimits.check(string: eventID, field: "event_id") }
-        if let actor { try EventLimits.check(string: actor.id, field: "actor.id") }
-        if let channel { try EventLimits.check(string: channel, field: "channel") }
-        if let attributes { try EventLimits.check(attributes: attributes) }
-        func str(_ value: String, _ name: String) throws(OrderError) { try EventLimits.check(string: value, field: "data." + name) }
-        func int(_ value: Int64, _ name: String) throws(OrderError) { try EventLimits.check(integer: value, field: "data." + name) }
-        func lines(_ lines: [SkuQuantity], _ name: String) throws(OrderError) {
-            try EventLimits.check(count: lines.count, field: "data." + name)
+    /// Every limit of docs/EVENTS.md §4 that does not depend on the order's state, checked on
+    /// an event's binary form: string lengths, integer ranges, line counts, `attributes` a
+    /// canonical JSON object, and the export line within 1 MiB (a `ts` the reader already
+    /// held to its range). The one check of every way in: JSON import, the binary protocol,
+    /// the Swift API (`OrderEvent.validate` encodes and comes here).
+    ///
+    /// Throws `invalid_field` (naming the field, as JSON paths: `data.lines[2].sku`) or
+    /// `event_too_large`, without the order id (callers attach it).
+    public static func validate(_ e: EventView, orderID: OrderID) throws(OrderError) {
+        if let id = e.eventID { try check(text: id, field: "event_id") }
+        if let actor = e.actor { try check(text: actor.id, field: "actor.id") }
+        if let channel = e.channel { try check(text: channel, field: "channel") }
+        if let attributes = e.attributes { try check(attributes: attributes.string) }
+        func str(_ value: TextView, _ name: StaticString) throws(OrderError) { try check(text: value, field: "data.\(name)") }
+        func int(_ value: Int64, _ name: StaticString) throws(OrderError) { try check(integer: value, field: "data.\(name)") }
+        func lines(_ lines: LinesView, _ name: StaticString) throws(OrderError) {
+            try check(count: lines.count, field: "data.\(name)")
             for (i, l) in lines.enumerated() {
-                try EventLimits.check(string: l.sku, field: "data.\(name)[\(i)].sku")
-                try EventLimits.check(quantity: l.qty, field: "data.\(name)[\(i)].qty")
+                try check(text: l.sku, field: "data.\(name)[\(i)].sku")
+                try check(quantity: l.qty, field: "data.\(name)[\(i)].qty")
             }
         }
-        switch data {
+        switch e.data {
         case .orderPlaced(let customer, let channel, let currency, let placed, let shipping, let tax, let discount):
             try str(customer, "customer_id"); try str(channel, "channel"); try str(currency, "currency")
-            try EventLimits.check(count: placed.count, field: "data.lines")
+            try check(count: placed.count, field: "data.lines")
             for (i, l) in placed.enumerated() {
-                try EventLimits.check(string: l.sku, field: "data.lines[\(i)].sku")
-                try EventLimits.check(quantity: l.qty, field: "data.lines[\(i)].qty")
-                try EventLimits.check(integer: l.unitPriceMinor, field: "data.lines[\(i)].unit_price_minor")
+                try check(text: l.sku, field: "data.lines[\(i)].sku")
+                try check(quantity: l.qty, field: "data.lines[\(i)].qty")
+                try check(integer: l.unitPriceMinor, field: "data.lines[\(i)].unit_price_minor")
             }
             if let shipping { try int(shipping, "shipping_minor") }
             if let tax { try int(tax, "tax_minor") }
@@ -144,37 +142,75 @@ extension OrderEvent {
         // The export line: escaping can make a string up to six times longer than its bytes,
         // so the binary form's size says little. A cheap bound first; the exact length only
         // for events near the limit.
-        if exportLineBytesBound > EventLimits.jsonLineBytesMax {
-            let length = exportLineBytesWorstCase
-            if length > EventLimits.jsonLineBytesMax {
-                throw OrderError(.eventTooLarge, "the event's JSON line (as export writes it) would be \(length) bytes, over the limit of \(EventLimits.jsonLineBytesMax)")
+        if exportLineBytesBound(e) > jsonLineBytesMax {
+            let event = try OrderEvent.decodeBinary(orderID: orderID, type: e.type, e.bytes)
+            let length = event.exportLineBytesWorstCase
+            if length > jsonLineBytesMax {
+                throw OrderError(.eventTooLarge, "the event's JSON line (as export writes it) would be \(length) bytes, over the limit of \(jsonLineBytesMax)")
             }
         }
     }
 
     /// An upper bound of the export line's length: every string escaped at six bytes a byte,
     /// every number at 20 characters, a generous allowance for keys and punctuation.
-    var exportLineBytesBound: Int {
-        var strings = (eventID?.utf8.count ?? 0) + (actor?.id.utf8.count ?? 0) + (channel?.utf8.count ?? 0)
+    static func exportLineBytesBound(_ e: EventView) -> Int {
+        var strings = (e.eventID?.bytes.count ?? 0) + (e.actor?.id.bytes.count ?? 0) + (e.channel?.bytes.count ?? 0)
         var numbers = 0
         var entries = 0
-        switch data {
+        func sum(_ l: LinesView) { for x in l { strings += x.sku.bytes.count }; numbers += l.count; entries = l.count }
+        switch e.data {
         case .orderPlaced(let customer, let channel, let currency, let placed, _, _, _):
-            strings += customer.utf8.count + channel.utf8.count + currency.utf8.count
-            for l in placed { strings += l.sku.utf8.count }
+            strings += customer.bytes.count + channel.bytes.count + currency.bytes.count
+            for l in placed { strings += l.sku.bytes.count }
             numbers += 3 + 2 * placed.count
             entries = placed.count
         case .fulfillmentRequested(_, _, let l), .itemsCancelled(let l, _), .returnRequested(_, let l, _), .returnReceived(_, let l?),
              .fulfillmentCancelled(_, let l?, _):
-            for x in l { strings += x.sku.utf8.count }
-            numbers += l.count
-            entries = l.count
-            strings += 2 * EventLimits.stringBytesMax
+            sum(l)
+            strings += 2 * stringBytesMax
         default:
-            strings += 4 * EventLimits.stringBytesMax
+            strings += 4 * stringBytesMax
             numbers += 1
         }
-        return 6 * strings + 20 * numbers + 64 * entries + (attributes?.utf8.count ?? 0) + 1024
+        return 6 * strings + 20 * numbers + 64 * entries + (e.attributes?.bytes.count ?? 0) + 1024
+    }
+}
+
+extension OrderEvent {
+    /// Checks every limit of docs/EVENTS.md §4 that does not depend on the order's state:
+    /// string lengths, integer ranges, line counts, `ts` in range, `attributes` a canonical
+    /// JSON object, and the export line within 1 MiB. The rules (§6) come after it.
+    ///
+    /// Throws `invalid_field` (naming the field, as JSON paths: `data.lines[2].sku`),
+    /// `invalid_timestamp` or `event_too_large`, with the order id attached.
+    public func validate() throws(OrderError) {
+        do throws(OrderError) {
+            try validateFields()
+        } catch {
+            var e = error
+            e.orderID = orderID.value
+            throw e
+        }
+    }
+
+    private func validateFields() throws(OrderError) {
+        // A time out of range has no binary form; every other limit is checked on the bytes,
+        // by the one check every way in shares (`EventLimits.validate(_:orderID:)`).
+        if let ts, !ts.isInRange {
+            throw OrderError(.invalidTimestamp, "ts \(ts) is outside years 0001–9999 (in UTC and in its offset) or its offset outside ±23:59", field: "ts")
+        }
+        let bytes = encodeBinary()
+        let checked = bytes.withUnsafeBytes { raw in
+            Result { () throws(OrderError) in try EventLimits.validate(EventView.read(type: type, raw), orderID: orderID) }
+        }
+        try checked.get()
+    }
+
+    /// `EventLimits.exportLineBytesBound` of this event (whose `ts`, if any, is in range).
+    var exportLineBytesBound: Int {
+        encodeBinary().withUnsafeBytes { raw in
+            (try? EventView.read(type: type, raw)).map(EventLimits.exportLineBytesBound) ?? Int.max
+        }
     }
 
     /// The export line's exact length in the longest form export can give it: a `ts` (if

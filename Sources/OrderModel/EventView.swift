@@ -11,7 +11,17 @@ public struct EventView {
     /// When it happened, if given.
     public var ts: EventTime?
     public var eventID: TextView?
+    public var actor: (kind: Actor.Kind, id: TextView)?
+    public var channel: TextView?
+    public var attributes: TextView?
     public var data: DataView
+    /// The bytes it was read from.
+    public let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` are the canonical form — what `encodeBinary` writes for the event they
+    /// hold: every varint in its shortest form and the `ts` offset within 16 bits. A reader
+    /// accepts the longer forms too (EVENTS.md §5); a writer stores only canonical bytes, so
+    /// canonical ones can be stored as received.
+    public let isCanonical: Bool
 
     /// The type-specific part, as `EventData` with views for its strings and lines.
     public enum DataView {
@@ -46,18 +56,21 @@ public struct EventView {
         guard flags & ~31 == 0 else { throw r.fail("flags \(flags) has bits other than 1, 2, 4, 8 and 16") }
         var ts: EventTime?
         if flags & 1 != 0 {
-            let t = EventTime(microseconds: try r.int(), offsetMinutes: Int16(clamping: try r.int()))
+            let micros = try r.int(), offset = try r.int()
+            if Int64(Int16(clamping: offset)) != offset { r.canonical = false }
+            let t = EventTime(microseconds: micros, offsetMinutes: Int16(clamping: offset))
             guard t.isInRange else { throw r.fail("ts out of range") }
             ts = t
         }
         let eventID = flags & 2 != 0 ? try r.text() : nil
+        var actor: (kind: Actor.Kind, id: TextView)?
         if flags & 4 != 0 {
             let k = Int(try r.byte())
             guard k < Actor.Kind.allCases.count else { throw r.fail("actor kind \(k)") }
-            _ = try r.text()
+            actor = (Actor.Kind.allCases[k], try r.text())
         }
-        if flags & 8 != 0 { _ = try r.text() }
-        if flags & 16 != 0 { _ = try r.text() }
+        let channel = flags & 8 != 0 ? try r.text() : nil
+        let attributes = flags & 16 != 0 ? try r.text() : nil
         let data: DataView
         switch type {
         case .orderPlaced:
@@ -96,7 +109,8 @@ public struct EventView {
             data = .fulfillmentCancelled(fulfillmentID: id, lines: lines, reason: try r.text())
         }
         guard r.atEnd else { throw r.fail("\(r.remaining) unexpected bytes at the end") }
-        return EventView(type: type, ts: ts, eventID: eventID, data: data)
+        return EventView(type: type, ts: ts, eventID: eventID, actor: actor, channel: channel, attributes: attributes, data: data,
+                         bytes: bytes, isCanonical: r.canonical)
     }
 }
 
@@ -109,17 +123,31 @@ public struct TextView: CustomStringConvertible {
     public var description: String { string }
     public var isEmpty: Bool { bytes.isEmpty }
 
-    /// Whether `s` is this text, byte for byte.
+    /// Whether `s` is this text as Swift compares Strings: equal bytes, or — only when either
+    /// is not ASCII — canonically equivalent Unicode ("é" and "e" + U+0301 are one sku), so
+    /// the rules decide on bytes exactly as they did on Strings.
     @inline(__always)
     public static func == (a: TextView, s: String) -> Bool {
         var s = s
-        return s.withUTF8 { u in u.count == a.bytes.count && sameBytes(u.baseAddress, a.bytes.baseAddress, u.count) }
+        return s.withUTF8 { u in
+            if u.count == a.bytes.count && sameBytes(u.baseAddress, a.bytes.baseAddress, u.count) { return true }
+            if isASCII(UnsafeRawBufferPointer(u)) && isASCII(a.bytes) { return false }
+            return a.string == String(decoding: u, as: UTF8.self)
+        }
     }
 
     @inline(__always)
     public static func == (a: TextView, b: TextView) -> Bool {
-        a.bytes.count == b.bytes.count && sameBytes(a.bytes.baseAddress, b.bytes.baseAddress, a.bytes.count)
+        if a.bytes.count == b.bytes.count && sameBytes(a.bytes.baseAddress, b.bytes.baseAddress, a.bytes.count) { return true }
+        if isASCII(a.bytes) && isASCII(b.bytes) { return false }
+        return a.string == b.string
     }
+}
+
+@inline(__always)
+func isASCII(_ b: UnsafeRawBufferPointer) -> Bool {
+    for x in b where x >= 0x80 { return false }
+    return true
 }
 
 /// Whether `n` bytes at `a` and `b` are equal. The bytes compared are short (ids, skus): a loop

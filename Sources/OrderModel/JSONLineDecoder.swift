@@ -381,6 +381,8 @@ struct JSONLineDecoder {
 
     private mutating func time() throws(Bail) -> EventTime {
         let r = try keyBytes()
+        // A string field like any other: the strict decoder refuses one past the limit.
+        guard r.count <= EventLimits.stringBytesMax else { throw Bail() }
         do { return try EventTime.parse(rfc3339: UnsafeBufferPointer(rebasing: b[r])) } catch { throw Bail() }
     }
 

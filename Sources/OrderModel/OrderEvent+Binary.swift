@@ -59,6 +59,20 @@ extension OrderEvent {
         return w.bytes
     }
 
+    /// `payload` — the binary form of an event without `ts` — with `ts` set to `time`: the
+    /// same bytes `encodeBinary` gives for the event with that `ts` (`ts` comes first after
+    /// the flags byte). A store gives an event without `ts` its recorded time this way.
+    public static func binary(_ payload: [UInt8], withTime time: EventTime) -> [UInt8] {
+        precondition(payload.count >= 2 && payload[1] & 1 == 0, "binary(_:withTime:) of an event that has a ts")
+        var w = BinaryWriter()
+        w.byte(payload[0])
+        w.byte(payload[1] | 1)
+        w.int(time.microseconds)
+        w.int(Int64(time.offsetMinutes))
+        w.bytes.append(contentsOf: payload[2...])
+        return w.bytes
+    }
+
     public static func decodeBinary(orderID: OrderID, type: EventType, _ bytes: UnsafeRawBufferPointer) throws(OrderError) -> OrderEvent {
         var r = BinaryReader(bytes: bytes)
         let version = try r.byte()
@@ -147,6 +161,9 @@ struct BinaryWriter {
 struct BinaryReader {
     let bytes: UnsafeRawBufferPointer
     var i = 0
+    /// False once a value was read from a longer form than a writer makes (a varint with
+    /// redundant high zero bytes).
+    var canonical = true
 
     var atEnd: Bool { i == bytes.count }
     var remaining: Int { bytes.count - i }
@@ -177,7 +194,11 @@ struct BinaryReader {
             // The tenth byte holds bit 63 only: more would be silently dropped.
             guard shift < 63 || b <= 1 else { throw fail("varint has bits past bit 63") }
             z |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { break }
+            if b < 0x80 {
+                // A last byte of 0 after others adds nothing: the shortest form ends earlier.
+                if b == 0 && shift > 0 { canonical = false }
+                break
+            }
             shift += 7
         }
         return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))

@@ -106,13 +106,15 @@ extension OrderStore {
                 let event: EventView
                 do throws(OrderError) {
                     k = try part.orders.order(of: view)
+                    // One entry per order, made with it: a record that does not read below
+                    // must not leave the next new order without one.
+                    if k == part.skipped.count { part.skipped.append(0) }
                     event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
                 } catch {
                     part.violations.append(.init(position: view.position.rawValue, orderID: String(decoding: view.keyBytes, as: UTF8.self),
                                                  code: error.code.rawValue, message: "\(error)"))
                     return
                 }
-                if k == part.skipped.count { part.skipped.append(0) }
                 let position = view.position.rawValue
                 let id = part.orders.snapshots[k].orderID
                 if view.sequence.rawValue != part.orders.snapshots[k].version + part.skipped[k] + 1 {
@@ -182,17 +184,16 @@ extension OrderStore {
     public func totals(before end: UInt64) throws -> [TotalsRow] {
         // Through everything written: the running totals, no replay.
         if let current = currentTotals(), end >= current.end { return current.rows }
-        // A replay of the events before `end` on every core, each applied from its bytes; a
-        // stored event that does not read, or that the rules refuse, is skipped as at open.
+        // A replay of the events before `end` on every core, each applied from its bytes.
         let stop = LogPosition(min(end, log.endPosition.rawValue))
         let parts: [[TotalsRow]]
         do {
             parts = try ParallelReplay.run(log: log, end: stop, makePart: { ReplayPart(capacity: 1024) }, body: { part, view in
-                do throws(OrderError) {
-                    let k = try part.order(of: view)
-                    let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
-                    try part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
-                } catch {}
+                // A record that does not read ends the replay with an error (as reading the log
+                // does); an event the rules refuse is skipped, as at open.
+                let k = try part.order(of: view)
+                let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                try? part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
             }, finish: { (part: consuming ReplayPart) -> [TotalsRow] in
                 var totals = RunningTotals()
                 for s in part.snapshots { totals.add(s, sign: 1) }

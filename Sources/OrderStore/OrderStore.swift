@@ -46,6 +46,26 @@ public struct AppendEvent: Sendable, Equatable {
     }
 }
 
+/// One event to append in its binary form (docs/EVENTS.md §5), with its condition: what a
+/// server passes on from an `APPEND` frame. The store reads and checks the bytes in place
+/// (`check(_: [AppendRecord])`) without building an `OrderEvent`.
+public struct AppendRecord: Sendable, Equatable {
+    public var orderID: OrderID
+    public var type: EventType
+    public var payload: [UInt8]
+    public var expectedVersion: ExpectedVersion
+    /// Keep this recorded time (an import of an export); nil: now.
+    public var recordedAt: Int64?
+
+    public init(orderID: OrderID, type: EventType, payload: [UInt8], expectedVersion: ExpectedVersion = .any, recordedAt: Int64? = nil) {
+        self.orderID = orderID
+        self.type = type
+        self.payload = payload
+        self.expectedVersion = expectedVersion
+        self.recordedAt = recordedAt
+    }
+}
+
 /// What became of one event of an append.
 public enum AppendResult: Sendable, Equatable {
     case stored(position: UInt64, seq: UInt32)
@@ -132,7 +152,9 @@ public final class OrderStore: Sendable {
         }
         var snapshots: [OrderSnapshot] = []
         snapshots.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
-        for part in parts { snapshots.append(contentsOf: part.snapshots) }
+        // An order whose every event failed to read or apply has no state (as before it was
+        // placed): it is in no list.
+        for part in parts { snapshots.append(contentsOf: part.snapshots.lazy.filter(\.exists)) }
         // In placement order, so each customer's list is in the order the orders were placed
         // (and handles are numbered in that order).
         snapshots.sort { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }
@@ -192,16 +214,16 @@ public final class OrderStore: Sendable {
     /// Made by `check(_:)` on any thread — an import makes it on its parsing thread, so the
     /// thread that writes only does what needs the orders' state.
     public struct CheckedBatch: Sendable {
-        public let events: [AppendEvent]
         let orders: BatchOrders
-        let payloads: [[UInt8]?]
-        /// Each event's type, expected version and kept recorded time, out of the events: the
-        /// writer reads these, not the events.
+        /// Each event's canonical binary form: what is written, and what the rules read.
+        let payloads: [[UInt8]]
+        /// False for an event without `ts`: it is given its recorded time when written.
+        let hasTime: [Bool]
         let types: [EventType]
         let expected: [ExpectedVersion]
         let recordedAts: [Int64?]
 
-        var count: Int { events.count }
+        public var count: Int { payloads.count }
 
         /// The batch's orders, each once, in first-seen order.
         public var orderIDs: [OrderID] { orders.ids }
@@ -212,35 +234,80 @@ public final class OrderStore: Sendable {
     /// line that imports back to the same bytes — and the recorded times'. Thread-safe; takes
     /// no lock. Throws `StoreError.rejected` naming the first event that fails.
     public func check(_ batch: [AppendEvent]) throws -> CheckedBatch {
-        guard batch.count <= configuration.batchEventsMax else {
-            throw StoreError(.invalidArgument, "batch of \(batch.count) events exceeds the limit of \(configuration.batchEventsMax)")
+        try check(count: batch.count) { i throws(OrderError) in
+            let event = batch[i].event
+            // A time out of range has no binary form: refused as `validate` refuses it.
+            if let ts = event.ts, !ts.isInRange {
+                var e = OrderError(.invalidTimestamp, "ts \(ts) is outside years 0001–9999 (in UTC and in its offset) or its offset outside ±23:59", field: "ts")
+                e.orderID = event.orderID.value
+                throw e
+            }
+            return (event.orderID, event.type, event.encodeBinary(), batch[i].expectedVersion, batch[i].recordedAt)
+        }
+    }
+
+    /// `check` of events in their binary form (a server's APPEND): each is read in place and
+    /// held to the same limits; no `OrderEvent` is built. Bytes that are not the canonical
+    /// form (EVENTS.md §5: a longer varint) are stored canonical.
+    public func check(_ batch: [AppendRecord]) throws -> CheckedBatch {
+        try check(count: batch.count) { i throws(OrderError) in
+            let r = batch[i]
+            return (r.orderID, r.type, r.payload, r.expectedVersion, r.recordedAt)
+        }
+    }
+
+    /// The checks of every event, whichever form it came in: `item(i)` gives the i-th event's
+    /// order, type, binary form, condition and kept recorded time.
+    private func check(count: Int, _ item: (Int) throws(OrderError) -> (OrderID, EventType, [UInt8], ExpectedVersion, Int64?)) throws -> CheckedBatch {
+        guard count <= configuration.batchEventsMax else {
+            throw StoreError(.invalidArgument, "batch of \(count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
         let now = Self.clock()
-        for i in batch.indices {
-            let item = (recordedAt: batch[i].recordedAt, id: batch[i].event.orderID)
-            let id = item.id
+        var ids: [OrderID] = [], types: [EventType] = [], payloads: [[UInt8]] = [], hasTime: [Bool] = []
+        var expected: [ExpectedVersion] = [], recordedAts: [Int64?] = []
+        ids.reserveCapacity(count); types.reserveCapacity(count); payloads.reserveCapacity(count); hasTime.reserveCapacity(count)
+        expected.reserveCapacity(count); recordedAts.reserveCapacity(count)
+        for i in 0..<count {
+            let id: OrderID, type: EventType, bytes: [UInt8], condition: ExpectedVersion, recordedAt: Int64?
+            do throws(OrderError) { (id, type, bytes, condition, recordedAt) = try item(i) } catch { throw StoreError.rejected(error, at: i) }
             // A kept recorded time from the future would hold every later record there
             // (recorded times never decrease), breaking as-of queries for good.
-            if let r = item.recordedAt, r > now &+ configuration.recordedAtSkewMax {
+            if let r = recordedAt, r > now &+ configuration.recordedAtSkewMax {
                 throw StoreError.rejected(OrderError(.invalidField, "recorded_at \(EventTime(microseconds: r)) is in the future (more than \(configuration.recordedAtSkewMax / 1000) ms after this store's clock, \(EventTime(microseconds: now)))", orderID: id.value, field: "recorded_at"), at: i)
             }
-            if let r = item.recordedAt, !EventTime(microseconds: r).isInRange {
+            if let r = recordedAt, !EventTime(microseconds: r).isInRange {
                 throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
             }
-            do throws(OrderError) { try batch[i].event.validate() } catch { throw StoreError.rejected(error, at: i) }
+            // The one check of every limit (EVENTS.md §4), on the bytes, whichever way the
+            // event came: what is stored must export to a line that imports back to the same
+            // bytes. Then the canonical form: what the log keeps.
+            let checked = bytes.withUnsafeBytes { raw in
+                Result { () throws(OrderError) -> (canonical: [UInt8]?, hasTime: Bool) in
+                    let view = try EventView.read(type: type, raw)
+                    try EventLimits.validate(view, orderID: id)
+                    if view.isCanonical { return (nil, view.ts != nil) }
+                    return (try OrderEvent.decodeBinary(orderID: id, type: type, raw).encodeBinary(), view.ts != nil)
+                }
+            }
+            switch checked {
+            case .failure(var error):
+                error.orderID = id.value
+                throw StoreError.rejected(error, at: i)
+            case .success(let c):
+                payloads.append(c.canonical ?? bytes)
+                hasTime.append(c.hasTime)
+            }
+            ids.append(id); types.append(type); expected.append(condition); recordedAts.append(recordedAt)
         }
         // The batch's orders, each once, with their hashes: under the lock, no hashing of an
         // id per event.
-        let orders = BatchOrders(batch.map { $0.event.orderID })
-        let payloads = batch.map { $0.event.ts == nil ? nil : $0.event.encodeBinary() }
-        return CheckedBatch(events: batch, orders: orders, payloads: payloads, types: batch.map(\.event.type),
-                            expected: batch.map(\.expectedVersion), recordedAts: batch.map(\.recordedAt))
+        return CheckedBatch(orders: BatchOrders(ids), payloads: payloads, hasTime: hasTime, types: types, expected: expected, recordedAts: recordedAts)
     }
 
     /// `write(_:)` of a batch already checked.
     public func write(_ checked: CheckedBatch) throws -> PendingWrite {
-        let batch = checked.events, orders = checked.orders
-        guard !batch.isEmpty else { return PendingWrite(results: [], pending: nil) }
+        let orders = checked.orders
+        guard checked.count > 0 else { return PendingWrite(results: [], pending: nil) }
         let now = Self.clock()
         // Orders missing from the cache are replayed before the lock is taken: one long order
         // must not hold every other producer's appends. A replay is used under the lock only
@@ -278,7 +345,7 @@ public final class OrderStore: Sendable {
     /// prepared and current (the caller prepares it and calls again), unless `replayUnderLock`.
     private func write(_ checked: CheckedBatch, prepared: inout [Prepared],
                        seen: UInt64, now: Int64, replayUnderLock: Bool) throws -> PendingWrite? {
-        let batch = checked.events, orders = checked.orders, payloads = checked.payloads
+        let orders = checked.orders, payloads = checked.payloads
         let outcome: ([AppendResult], PendingAppend?)? = try state.withLock { (s: inout State) throws -> ([AppendResult], PendingAppend?)? in
             if let failure = s.failure { throw failure }
             // Every write holds this lock and moves `nextPosition`: unchanged, what the
@@ -333,8 +400,8 @@ public final class OrderStore: Sendable {
             let before = working.withUnsafeBufferPointer { w in w.map(RunningTotals.Amounts.init) }
             var results: [AppendResult] = []
             var requests: [AppendRequest] = []
-            results.reserveCapacity(batch.count)
-            requests.reserveCapacity(batch.count)
+            results.reserveCapacity(checked.count)
+            requests.reserveCapacity(checked.count)
             // Each order's log key, made once per batch.
             var keys = [LogKey?](repeating: nil, count: orders.count)
             // The rules read each event's canonical binary form in place (`EventView`): the
@@ -348,16 +415,10 @@ public final class OrderStore: Sendable {
             try working.withUnsafeMutableBufferPointer { working in
                 for i in 0..<checked.count {
                     let slot = orders.slotOf[i]
-                    let payload: [UInt8]
-                    if let p = payloads[i] {
-                        payload = p
-                    } else {
-                        // An event without `ts` happened when it is recorded; storing that time
-                        // makes every replay see the same milestones.
-                        var event = batch[i].event
-                        event.ts = EventTime(microseconds: checked.recordedAts[i] ?? now)
-                        payload = event.encodeBinary()
-                    }
+                    // An event without `ts` happened when it is recorded; storing that time makes
+                    // every replay see the same milestones.
+                    let payload = checked.hasTime[i] ? payloads[i]
+                        : OrderEvent.binary(payloads[i], withTime: EventTime(microseconds: checked.recordedAts[i] ?? now))
                     let position = nextPosition + UInt64(requests.count)
                     let outcome = payload.withUnsafeBytes { raw in
                         Result { () throws(OrderError) -> AppendResult in
@@ -412,8 +473,8 @@ public final class OrderStore: Sendable {
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
-            for i in batch.indices {
-                if case .stored = results[i], let r = batch[i].recordedAt, r > now { s.aheadUntil = max(s.aheadUntil, r) }
+            for i in 0..<checked.count {
+                if case .stored = results[i], let r = checked.recordedAts[i], r > now { s.aheadUntil = max(s.aheadUntil, r) }
             }
             // Moved, not copied, into the cache: the batch's snapshots leave `working` last
             // first, so reversed first to keep first-seen order (the lists' order).

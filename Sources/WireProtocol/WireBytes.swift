@@ -8,7 +8,11 @@ public struct WireWriter {
     }
 
     /// Room for `n` more bytes: one allocation for a frame whose size is known.
-    public mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
+    public mutating func reserve(_ n: Int) {
+        // Geometric: reserving exactly `count + n` for every item would copy the buffer each time.
+        let needed = bytes.count + n
+        if bytes.capacity < needed { bytes.reserveCapacity(max(needed, 2 * bytes.capacity)) }
+    }
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
     public mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }

@@ -101,6 +101,8 @@ import Testing
             "{\"order_id\":\"A-1\",\"type\":\"NoteAdded\",\"data\":{\"text\":\"\(String(repeating: "n", count: 1025))\"}}",
             "",
             "{}",
+            // A time is a string field: past 1024 bytes the strict decoder refuses it.
+            "{\"order_id\":\"A-1\",\"type\":\"NoteAdded\",\"ts\":\"2026-01-01T00:00:00.\(String(repeating: "1", count: 1100))Z\",\"data\":{\"text\":\"t\"}}",
         ]
         for line in lines {
             let bytes = Array(line.utf8)

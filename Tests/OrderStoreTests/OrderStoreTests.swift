@@ -378,6 +378,44 @@ struct OrderStoreTests {
         #expect(report.violations.map(\.code) == ["unknown_payment"])
     }
 
+    @Test("a first record that does not read is reported, and the orders after it are audited, listed and totalled as before; an order with no readable event is in no list")
+    func unreadableFirstRecord() async throws {
+        let f = try StoreFixture()
+        // O0's only record has a type code the catalog does not have; O1 and O2 come after it.
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O0"), type: RecordType(999), payload: [1, 0]))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O1"), type: RecordType(EventType.orderPlaced.code), payload: placed("O1").encodeBinary()))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O2"), type: RecordType(EventType.orderPlaced.code), payload: placed("O2").encodeBinary()))
+        let report = f.store.audit()
+        #expect(report.violations.map(\.code) == ["corrupt_payload"])
+        #expect(report.orders == 2)
+        try f.reopen()
+        #expect(f.store.orderCount == 2)
+        #expect(f.store.orders(withStatus: .placed) == [oid("O1"), oid("O2")])
+        #expect(f.store.orders(ofCustomer: "") == [])
+        // Totals as of a position replay the log: a record that does not read is an error there.
+        #expect(throws: StoreError.self) { try f.store.totals(before: 2) }
+    }
+
+    @Test("skus and ids are compared as Swift compares Strings: canonically equivalent spellings are one")
+    func canonicalEquivalence() async throws {
+        let f = try StoreFixture()
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        let twice = OrderEvent(orderID: oid("U1"), data: .orderPlaced(customerID: "c", channel: "web", currency: "EUR",
+            lines: [PlacedLine(sku: composed, qty: 1, unitPriceMinor: 100), PlacedLine(sku: decomposed, qty: 1, unitPriceMinor: 100)],
+            shippingMinor: nil, taxMinor: nil, discountMinor: nil))
+        do {
+            _ = try await f.store.append([AppendEvent(twice)])
+            Issue.record("two spellings of one sku were accepted as two lines")
+        } catch let error as StoreError { #expect(error.orderError?.code == .duplicateSku) }
+        _ = try await f.store.append([AppendEvent(OrderEvent(orderID: oid("U1"), data: .orderPlaced(customerID: "c", channel: "web", currency: "EUR",
+            lines: [PlacedLine(sku: composed, qty: 2, unitPriceMinor: 100)], shippingMinor: nil, taxMinor: nil, discountMinor: nil)))])
+        // Requested under the other spelling: the same line.
+        _ = try await f.store.append([AppendEvent(event("U1", .fulfillmentRequested(fulfillmentID: "F", location: "W", lines: [SkuQuantity(sku: decomposed, qty: 1)])))])
+        _ = try await f.store.append([AppendEvent(event("U1", .fulfillmentPacked(fulfillmentID: "F")))])
+        let s = try #require(try f.store.snapshot(oid("U1")))
+        #expect(s.lines.count == 1 && s.lines[0].requested == 1 && s.lines[0].packed == 1)
+    }
+
     @Test("a recorded_at from the future is refused: it would hold every later record there")
     func futureRecordedAtRefused() async throws {
         let f = try StoreFixture()

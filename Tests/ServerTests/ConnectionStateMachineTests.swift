@@ -64,7 +64,7 @@ struct ConnectionStateMachineTests {
         #expect(c.state == .open(.consumer))
     }
 
-    @Test("APPEND is held to the limits, recorded times are an admin's, and each event is checked before the store sees the batch")
+    @Test("APPEND is held to the limits, recorded times are an admin's, and each event's id and type are checked before the store sees the batch")
     func appends() throws {
         var p = opened("p")
         #expect(errorCode(p.received(frame(2, .append([])), appendsInFlight: 0)) == "invalid_request")
@@ -79,15 +79,19 @@ struct ConnectionStateMachineTests {
         }
         #expect(kept.first?.recordedAt == restored.recordedAt)
 
-        let bad = WireEvent(orderID: "A", type: EventType.noteAdded.code, payload: [0xFF])
-        guard case .reply(2, .appendRejected(let index, let code, _)) = p.received(frame(2, .append([Self.note("A"), bad])), appendsInFlight: 0) else {
-            Issue.record("a corrupt payload reached the store"); return
+        let badID = WireEvent(orderID: "A 1", type: EventType.noteAdded.code, payload: Self.note("A").payload)
+        guard case .reply(2, .appendRejected(let index, let code, _)) = p.received(frame(2, .append([Self.note("A"), badID])), appendsInFlight: 0) else {
+            Issue.record("an invalid order id reached the store"); return
         }
-        #expect(index == 1 && code == "unsupported_codec_version", "\(code)")
+        #expect(index == 1 && code == "invalid_order_id", "\(code)")
+        let badType = WireEvent(orderID: "A", type: 999, payload: [])
+        guard case .reply(2, .appendRejected(0, "unknown_type", _)) = p.received(frame(2, .append([badType])), appendsInFlight: 0) else {
+            Issue.record("an unknown type code reached the store"); return
+        }
         guard case .run(3, .append(let batch, let bytes)) = p.received(frame(3, .append([Self.note("A"), Self.note("B")])), appendsInFlight: 1) else {
             Issue.record("a valid batch was not run"); return
         }
-        #expect(batch.map(\.event.orderID.value) == ["A", "B"])
+        #expect(batch.map(\.orderID.value) == ["A", "B"])
         #expect(bytes == Self.note("A").payload.count + Self.note("B").payload.count)
     }
 

@@ -229,6 +229,30 @@ struct ServerTests {
         await f.stop()
     }
 
+    @Test("pipelined on one connection: an APPEND's refusal comes before the answer to a later request, and a later read sees the APPENDs before it")
+    func appendOrderingOnOneConnection() async throws {
+        let f = try await ServerFixture()
+        func wire(_ e: OrderEvent) -> WireEvent { WireEvent(orderID: e.orderID.value, type: e.type.code, payload: e.encodeBinary()) }
+        let orphan = OrderEvent(orderID: try OrderID("NONE"), data: .noteAdded(text: "no order"))
+        var bytes = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "t", token: "")).encoded()
+        bytes += Frame(requestID: 2, message: .append([wire(orphan)])).encoded()
+        bytes += Frame(requestID: 3, message: .ping(nonce: 9)).encoded()
+        bytes += Frame(requestID: 4, message: .append([wire(placedOrder("RYW-1"))])).encoded()
+        bytes += Frame(requestID: 5, message: .getSnapshot(orderID: "RYW-1", asOf: .now, offset: 0)).encoded()
+        bytes += Frame(requestID: 6, message: .close(reason: "done")).encoded()
+        let frames = try await rawExchange(port: f.server.port, bytes)
+        let ids = frames.map(\.requestID)
+        let rejected = try #require(ids.firstIndex(of: 2)), pong = try #require(ids.firstIndex(of: 3))
+        #expect(rejected < pong)
+        if case .appendRejected(_, let code, _) = frames[rejected].message { #expect(code == "first_event_not_placed") } else { Issue.record("\(frames[rejected])") }
+        let snapshot = try #require(frames.first { $0.requestID == 5 })
+        guard case .snapshot(let found, _, _, _) = snapshot.message else { Issue.record("\(snapshot)"); return }
+        #expect(found, "a read after an APPEND on the same connection did not see it")
+        #expect(frames.contains { if case .appended = $0.message { $0.requestID == 4 } else { false } })
+        if case .close = frames.last?.message {} else { Issue.record("no CLOSE last: \(frames.last.map { "\($0)" } ?? "nothing")") }
+        await f.stop()
+    }
+
     @Test("malformed and hostile frames get an error frame and a closed connection; other clients keep being served")
     func hostileFrames() async throws {
         let f = try await ServerFixture()
