@@ -178,13 +178,27 @@ public final class OrderLogClient: Sendable {
         guard recordedAt == nil || recordedAt!.count == events.count else {
             throw ClientError(code: "invalid_request", message: "\(recordedAt!.count) recorded times for \(events.count) events")
         }
-        let wire = Self.wireEvents(events, expected: expected, recordedAt: recordedAt)
-        let length = Message.appendFrameLength(eventBytes: wire.reduce(0) { $0 + Message.encodedSize($1) })
+        return try await send(wire: Self.wireEvents(events, expected: expected, recordedAt: recordedAt))
+    }
+
+    /// Appends events already in their binary form (docs/EVENTS.md §5), as `APPEND` carries
+    /// them — for a producer that has the bytes (an import of JSON lines decoded straight to
+    /// them): nothing is decoded or encoded again on this side. Waits for the answer.
+    public func append(wire events: [WireEvent]) async throws -> [ClientAppendResult] {
+        try await result(of: try await send(wire: events))
+    }
+
+    /// Sends a batch in binary form without waiting for its answer (`send(_:)`).
+    public func send(wire events: [WireEvent]) async throws -> AppendTicket {
+        guard events.count <= min(Int(limits.maxEventsPerAppend), Int(UInt16.max)) else {
+            throw ClientError(code: "invalid_request", message: "batch of \(events.count) events exceeds the server's limit of \(limits.maxEventsPerAppend)")
+        }
+        let length = Message.appendFrameLength(eventBytes: events.reduce(0) { $0 + Message.encodedSize($1) })
         // Refused here, not by the server: a frame over its limit would cost the connection.
         guard length <= Int(limits.maxFrameBytes) else {
             throw ClientError(code: "frame_too_large", message: "a batch of \(events.count) events takes a frame of \(length) bytes, over the server's limit of \(limits.maxFrameBytes); a batch is atomic only within one APPEND — send fewer events (appendSplitting does)")
         }
-        return AppendTicket(id: try await sendRequest(.append(wire)))
+        return AppendTicket(id: try await sendRequest(.append(events)))
     }
 
     static func wireEvents(_ events: [OrderEvent], expected: [ExpectedVersion]?, recordedAt: [Int64?]?) -> [WireEvent] {

@@ -1,5 +1,7 @@
-/// The fast path of `OrderEvent.decodeJSONLine`: one pass over a line's bytes, straight to the
-/// event — no tree of `JSONValue`s, no String per key, no dictionary per object.
+/// The fast path of `OrderEvent.decodeJSONRecord` (and `decodeJSONLine`): one pass over a
+/// line's bytes, straight to the event's binary form (docs/EVENTS.md §5) — no tree of
+/// `JSONValue`s, no String per field, no `OrderEvent`: strings are copied from the line into
+/// the binary form as they are.
 ///
 /// It decodes the lines producers and exports write (every field known, plain ASCII strings
 /// without escapes, integers without fraction or exponent) and gives up (`nil`) on anything
@@ -17,10 +19,15 @@ struct JSONLineDecoder {
 
     private let b: UnsafeBufferPointer<UInt8>
     private var i = 0
+    /// The `data` part of the binary form, written as `data` is read.
+    private var data = BinaryWriter()
+    /// A `lines` list's entries, written as they are read (the count goes before them).
+    private var lines = BinaryWriter()
+    private var lineCount = 0
 
     private init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
-    static func decode(_ bytes: [UInt8]) -> OrderEvent.JSONLine? {
+    static func decode(_ bytes: [UInt8]) -> OrderEvent.JSONRecord? {
         guard bytes.count <= EventLimits.jsonLineBytesMax else { return nil }
         return bytes.withUnsafeBufferPointer { p in
             var d = JSONLineDecoder(p)
@@ -30,19 +37,19 @@ struct JSONLineDecoder {
 
     // MARK: - The line
 
-    private mutating func line() throws(Bail) -> OrderEvent.JSONLine {
+    private mutating func line() throws(Bail) -> OrderEvent.JSONRecord {
         var orderID: OrderID?
         var type: EventType?
         var ts: EventTime?
-        var eventID: String?
-        var actor: Actor?
-        var channel: String?
+        var eventID: Range<Int>?
+        var actor: (kind: Actor.Kind, id: Range<Int>)?
+        var channel: Range<Int>?
         var expected = ExpectedVersion.any
         var attributes: String?
         var position: UInt64?
         var seq: UInt32?
         var recordedAt: Int64?
-        var data: EventData?
+        var dataDone = false
         var dataStart: Int?  // `data` came before `type`: decoded once the type is known
         var seen: UInt16 = 0
 
@@ -68,18 +75,19 @@ struct JSONLineDecoder {
                 if let start = dataStart {
                     let resume = i
                     i = start
-                    data = try eventData(t)
+                    try eventData(t)
+                    dataDone = true
                     i = resume
                 }
             case 4 where same(key, "data"):
                 field = 1 << 3
-                if let type { data = try eventData(type) } else { dataStart = i; try skipObject() }
+                if let type { try eventData(type); dataDone = true } else { dataStart = i; try skipObject() }
             case 5 where same(key, "actor"): field = 1 << 4; actor = try actorObject()
-            case 7 where same(key, "channel"): field = 1 << 5; channel = try string()
+            case 7 where same(key, "channel"): field = 1 << 5; channel = try text()
             case 8 where same(key, "order_id"):
                 field = 1 << 6
                 do { orderID = try OrderID(try string()) } catch { throw Bail() }
-            case 8 where same(key, "event_id"): field = 1 << 7; eventID = try string()
+            case 8 where same(key, "event_id"): field = 1 << 7; eventID = try text()
             case 8 where same(key, "position"):
                 field = 1 << 8
                 let n = try integer()
@@ -110,14 +118,33 @@ struct JSONLineDecoder {
             break
         }
         space()
-        guard i == b.count, let orderID, let data else { throw Bail() }
-        let event = OrderEvent(orderID: orderID, ts: ts, eventID: eventID, actor: actor, channel: channel, attributes: attributes, data: data)
-        return OrderEvent.JSONLine(event: event, expectedVersion: expected, position: position, seq: seq, recordedAt: recordedAt)
+        guard i == b.count, let orderID, let type, dataDone else { throw Bail() }
+        // The binary form, in its canonical order (OrderEvent.encodeBinary).
+        var w = BinaryWriter()
+        w.bytes.reserveCapacity(16 + data.bytes.count + (eventID?.count ?? 0) + (channel?.count ?? 0))
+        w.byte(OrderEvent.binaryVersion)
+        w.byte((ts != nil ? 1 : 0) | (eventID != nil ? 2 : 0) | (actor != nil ? 4 : 0) | (channel != nil ? 8 : 0) | (attributes != nil ? 16 : 0))
+        if let ts { w.int(ts.microseconds); w.int(Int64(ts.offsetMinutes)) }
+        if let eventID { put(eventID, into: &w) }
+        if let actor { w.byte(UInt8(Actor.Kind.allCases.firstIndex(of: actor.kind)!)); put(actor.id, into: &w) }
+        if let channel { put(channel, into: &w) }
+        if let attributes { w.string(attributes) }
+        w.bytes.append(contentsOf: data.bytes)
+        return OrderEvent.JSONRecord(orderID: orderID, type: type, payload: w.bytes, expectedVersion: expected, position: position, seq: seq,
+                                     recordedAt: recordedAt)
     }
 
-    private mutating func actorObject() throws(Bail) -> Actor {
+    /// A string of the line as the binary form writes one: its length, then its bytes.
+    private func put(_ r: Range<Int>, into w: inout BinaryWriter) { Self.put(b, r, into: &w) }
+
+    private static func put(_ line: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into w: inout BinaryWriter) {
+        w.int(Int64(r.count))
+        w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: line[r]))
+    }
+
+    private mutating func actorObject() throws(Bail) -> (kind: Actor.Kind, id: Range<Int>) {
         var kind: Actor.Kind?
-        var id: String?
+        var id: Range<Int>?
         try expect(0x7B)
         while true {
             space()
@@ -127,7 +154,7 @@ struct JSONLineDecoder {
                 guard let k = Actor.Kind(rawValue: try string()) else { throw Bail() }
                 kind = k
             } else if key.count == 2 && same(key, "id") && id == nil {
-                id = try string()
+                id = try text()
             } else {
                 throw Bail()
             }
@@ -137,7 +164,7 @@ struct JSONLineDecoder {
             break
         }
         guard let kind, let id else { throw Bail() }
-        return Actor(kind: kind, id: id)
+        return (kind, id)
     }
 
     /// `attributes` is kept as the text it was given: its end is found here, and the strict
@@ -153,18 +180,22 @@ struct JSONLineDecoder {
     // MARK: - `data`
 
     /// Every field any event type's `data` has; each type takes its own (EVENTS.md §3).
+    /// Strings are ranges of the line; a `lines` list is in `lines` (`lineCount` entries).
     private struct DataFields {
-        var customerID: String?, channel: String?, currency: String?
-        var placed: [PlacedLine]?, lines: [SkuQuantity]?
+        var customerID: Range<Int>?, channel: Range<Int>?, currency: Range<Int>?
+        var hasLines = false
         var shipping: Int64?, tax: Int64?, discount: Int64?
-        var paymentID: String?, amount: Int64?, reason: String?
-        var fulfillmentID: String?, location: String?, carrier: String?, trackingNo: String?
-        var returnID: String?, refundID: String?, sku: String?, text: String?
+        var paymentID: Range<Int>?, amount: Int64?, reason: Range<Int>?
+        var fulfillmentID: Range<Int>?, location: Range<Int>?, carrier: Range<Int>?, trackingNo: Range<Int>?
+        var returnID: Range<Int>?, refundID: Range<Int>?, sku: Range<Int>?, text: Range<Int>?
     }
 
-    private mutating func eventData(_ type: EventType) throws(Bail) -> EventData {
+    /// Reads `data` and writes its binary form into `data`.
+    private mutating func eventData(_ type: EventType) throws(Bail) {
         var f = DataFields()
         var seen: UInt32 = 0
+        lines.bytes.removeAll(keepingCapacity: true)
+        lineCount = 0
         try expect(0x7B)
         space()
         if peek == 0x7D {
@@ -176,26 +207,27 @@ struct JSONLineDecoder {
                 space(); try expect(0x3A); space()
                 let field: UInt32
                 switch key.count {
-                case 3 where same(key, "sku"): field = 1 << 0; f.sku = try string()
-                case 4 where same(key, "text"): field = 1 << 1; f.text = try string()
+                case 3 where same(key, "sku"): field = 1 << 0; f.sku = try text()
+                case 4 where same(key, "text"): field = 1 << 1; f.text = try text()
                 case 5 where same(key, "lines"):
                     field = 1 << 2
-                    if type == .orderPlaced { f.placed = try placedLines() } else { f.lines = try skuQuantities() }
-                case 6 where same(key, "reason"): field = 1 << 3; f.reason = try string()
-                case 7 where same(key, "channel"): field = 1 << 4; f.channel = try string()
-                case 7 where same(key, "carrier"): field = 1 << 5; f.carrier = try string()
-                case 8 where same(key, "currency"): field = 1 << 6; f.currency = try string()
-                case 8 where same(key, "location"): field = 1 << 7; f.location = try string()
+                    if type == .orderPlaced { try placedLines() } else { try skuQuantities() }
+                    f.hasLines = true
+                case 6 where same(key, "reason"): field = 1 << 3; f.reason = try text()
+                case 7 where same(key, "channel"): field = 1 << 4; f.channel = try text()
+                case 7 where same(key, "carrier"): field = 1 << 5; f.carrier = try text()
+                case 8 where same(key, "currency"): field = 1 << 6; f.currency = try text()
+                case 8 where same(key, "location"): field = 1 << 7; f.location = try text()
                 case 9 where same(key, "tax_minor"): field = 1 << 8; f.tax = try integer()
-                case 9 where same(key, "return_id"): field = 1 << 9; f.returnID = try string()
-                case 9 where same(key, "refund_id"): field = 1 << 10; f.refundID = try string()
-                case 10 where same(key, "payment_id"): field = 1 << 11; f.paymentID = try string()
-                case 11 where same(key, "customer_id"): field = 1 << 12; f.customerID = try string()
-                case 11 where same(key, "tracking_no"): field = 1 << 13; f.trackingNo = try string()
+                case 9 where same(key, "return_id"): field = 1 << 9; f.returnID = try text()
+                case 9 where same(key, "refund_id"): field = 1 << 10; f.refundID = try text()
+                case 10 where same(key, "payment_id"): field = 1 << 11; f.paymentID = try text()
+                case 11 where same(key, "customer_id"): field = 1 << 12; f.customerID = try text()
+                case 11 where same(key, "tracking_no"): field = 1 << 13; f.trackingNo = try text()
                 case 12 where same(key, "amount_minor"): field = 1 << 14; f.amount = try integer()
                 case 14 where same(key, "shipping_minor"): field = 1 << 15; f.shipping = try integer()
                 case 14 where same(key, "discount_minor"): field = 1 << 16; f.discount = try integer()
-                case 14 where same(key, "fulfillment_id"): field = 1 << 17; f.fulfillmentID = try string()
+                case 14 where same(key, "fulfillment_id"): field = 1 << 17; f.fulfillmentID = try text()
                 default: throw Bail()
                 }
                 guard seen & field == 0 else { throw Bail() }
@@ -215,91 +247,109 @@ struct JSONLineDecoder {
         let customerID: UInt32 = 1 << 12, trackingNo: UInt32 = 1 << 13, amount: UInt32 = 1 << 14
         let shipping: UInt32 = 1 << 15, discount: UInt32 = 1 << 16, fulfillmentID: UInt32 = 1 << 17
         func need<T>(_ v: T?) throws(Bail) -> T { guard let v else { throw Bail() }; return v }
+        // In OrderEvent.encodeBinary's order, each type's fields.
+        var w = BinaryWriter()
+        w.bytes.reserveCapacity(64 + self.lines.bytes.count)
+        func str(_ r: Range<Int>?) throws(Bail) { put(try need(r), into: &w) }
+        func int(_ v: Int64?) throws(Bail) { w.int(try need(v)) }
+        func list() throws(Bail) {
+            guard f.hasLines else { throw Bail() }
+            w.int(Int64(lineCount))
+            w.bytes.append(contentsOf: self.lines.bytes)
+        }
         switch type {
         case .orderPlaced:
             try only(customerID | channel | currency | lines | shipping | tax | discount)
-            return .orderPlaced(customerID: try need(f.customerID), channel: try need(f.channel), currency: try need(f.currency),
-                                lines: try need(f.placed), shippingMinor: f.shipping, taxMinor: f.tax, discountMinor: f.discount)
-        case .paymentAuthorized:
+            try str(f.customerID); try str(f.channel); try str(f.currency); try list()
+            w.byte((f.shipping != nil ? 1 : 0) | (f.tax != nil ? 2 : 0) | (f.discount != nil ? 4 : 0))
+            if let v = f.shipping { w.int(v) }
+            if let v = f.tax { w.int(v) }
+            if let v = f.discount { w.int(v) }
+        case .paymentAuthorized, .paymentCaptured, .paymentVoided:
             try only(paymentID | amount)
-            return .paymentAuthorized(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
-        case .paymentCaptured:
-            try only(paymentID | amount)
-            return .paymentCaptured(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
-        case .paymentVoided:
-            try only(paymentID | amount)
-            return .paymentVoided(paymentID: try need(f.paymentID), amountMinor: try need(f.amount))
+            try str(f.paymentID); try int(f.amount)
         case .paymentFailed:
             try only(paymentID | reason)
-            return .paymentFailed(paymentID: try need(f.paymentID), reason: try need(f.reason))
+            try str(f.paymentID); try str(f.reason)
         case .fulfillmentRequested:
             try only(fulfillmentID | location | lines)
-            return .fulfillmentRequested(fulfillmentID: try need(f.fulfillmentID), location: try need(f.location), lines: try need(f.lines))
-        case .fulfillmentPacked:
+            try str(f.fulfillmentID); try str(f.location); try list()
+        case .fulfillmentPacked, .delivered:
             try only(fulfillmentID)
-            return .fulfillmentPacked(fulfillmentID: try need(f.fulfillmentID))
+            try str(f.fulfillmentID)
         case .shipped:
             try only(fulfillmentID | carrier | trackingNo)
-            return .shipped(fulfillmentID: try need(f.fulfillmentID), carrier: try need(f.carrier), trackingNo: try need(f.trackingNo))
-        case .delivered:
-            try only(fulfillmentID)
-            return .delivered(fulfillmentID: try need(f.fulfillmentID))
+            try str(f.fulfillmentID); try str(f.carrier); try str(f.trackingNo)
         case .itemsCancelled:
             try only(lines | reason)
-            return .itemsCancelled(lines: try need(f.lines), reason: try need(f.reason))
+            try list(); try str(f.reason)
         case .orderCancelled:
             try only(reason)
-            return .orderCancelled(reason: try need(f.reason))
+            try str(f.reason)
         case .returnRequested:
             try only(returnID | lines | reason)
-            return .returnRequested(returnID: try need(f.returnID), lines: try need(f.lines), reason: try need(f.reason))
+            try str(f.returnID); try list(); try str(f.reason)
         case .returnReceived:
             try only(returnID | lines)
-            return .returnReceived(returnID: try need(f.returnID), lines: f.lines)
+            try str(f.returnID)
+            w.byte(f.hasLines ? 1 : 0)
+            if f.hasLines { try list() }
         case .refundIssued:
             try only(refundID | amount | paymentID | returnID)
-            return .refundIssued(refundID: try need(f.refundID), amountMinor: try need(f.amount), paymentID: f.paymentID, returnID: f.returnID)
+            try str(f.refundID); try int(f.amount)
+            w.byte((f.paymentID != nil ? 1 : 0) | (f.returnID != nil ? 2 : 0))
+            if let p = f.paymentID { put(p, into: &w) }
+            if let r = f.returnID { put(r, into: &w) }
         case .priceAdjusted:
             try only(sku | amount | reason)
-            return .priceAdjusted(sku: try need(f.sku), amountMinor: try need(f.amount), reason: try need(f.reason))
+            try str(f.sku); try int(f.amount); try str(f.reason)
         case .noteAdded:
             try only(text)
-            return .noteAdded(text: try need(f.text))
+            try str(f.text)
         case .fulfillmentCancelled:
             try only(fulfillmentID | lines | reason)
-            return .fulfillmentCancelled(fulfillmentID: try need(f.fulfillmentID), lines: f.lines, reason: try need(f.reason))
+            try str(f.fulfillmentID)
+            w.byte(f.hasLines ? 1 : 0)
+            if f.hasLines { try list() }
+            try str(f.reason)
         }
+        data = w
     }
 
-    private mutating func placedLines() throws(Bail) -> [PlacedLine] {
-        var lines: [PlacedLine] = []
+    /// OrderPlaced's lines, written into `lines` as (sku, qty, unit price).
+    private mutating func placedLines() throws(Bail) {
         try array { d throws(Bail) in
-            var sku: String?, qty: Int64?, price: Int64?
+            var sku: Range<Int>?, qty: Int64?, price: Int64?
             try d.object { d, key throws(Bail) in
-                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.string() }
+                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.text() }
                 else if key.count == 3 && d.same(key, "qty") && qty == nil { qty = try d.quantity() }
                 else if key.count == 16 && d.same(key, "unit_price_minor") && price == nil { price = try d.integer() }
                 else { throw Bail() }
             }
             guard let sku, let qty, let price else { throw Bail() }
-            lines.append(PlacedLine(sku: sku, qty: qty, unitPriceMinor: price))
+            let line = d.b
+            Self.put(line, sku, into: &d.lines)
+            d.lines.int(qty)
+            d.lines.int(price)
+            d.lineCount += 1
         }
-        return lines
     }
 
-    private mutating func skuQuantities() throws(Bail) -> [SkuQuantity] {
-        var lines: [SkuQuantity] = []
+    /// A (sku, qty) list, written into `lines`.
+    private mutating func skuQuantities() throws(Bail) {
         try array { d throws(Bail) in
-            var sku: String?, qty: Int64?
+            var sku: Range<Int>?, qty: Int64?
             try d.object { d, key throws(Bail) in
-                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.string() }
+                if key.count == 3 && d.same(key, "sku") && sku == nil { sku = try d.text() }
                 else if key.count == 3 && d.same(key, "qty") && qty == nil { qty = try d.quantity() }
                 else { throw Bail() }
             }
             guard let sku, let qty else { throw Bail() }
-            lines.append(SkuQuantity(sku: sku, qty: qty))
+            let line = d.b
+            Self.put(line, sku, into: &d.lines)
+            d.lines.int(qty)
+            d.lineCount += 1
         }
-        return lines
     }
 
     /// An array of objects, at most `EventLimits.linesMax` of them; `item` reads each.
@@ -374,9 +424,14 @@ struct JSONLineDecoder {
 
     /// A string of plain ASCII without escapes, within `EventLimits.stringBytesMax`.
     private mutating func string() throws(Bail) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: b[try text()]), as: UTF8.self)
+    }
+
+    /// `string()` as the range of its bytes in the line.
+    private mutating func text() throws(Bail) -> Range<Int> {
         let r = try keyBytes()
         guard r.count <= EventLimits.stringBytesMax else { throw Bail() }
-        return String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self)
+        return r
     }
 
     private mutating func time() throws(Bail) -> EventTime {

@@ -15,6 +15,19 @@ extension OrderEvent {
         public var recordedAt: Int64?
     }
 
+    /// What one JSONL line holds, with the event in its binary form (docs/EVENTS.md §5): what
+    /// an import hands the store (`AppendRecord`), with no `OrderEvent` in between.
+    public struct JSONRecord: Sendable, Equatable {
+        public var orderID: OrderID
+        public var type: EventType
+        /// The event's canonical binary form.
+        public var payload: [UInt8]
+        public var expectedVersion: ExpectedVersion
+        public var position: UInt64?
+        public var seq: UInt32?
+        public var recordedAt: Int64?
+    }
+
     public static func decodeJSONLine(_ bytes: [UInt8]) throws(OrderError) -> JSONLine {
         guard bytes.count <= jsonBytesMax else {
             throw OrderError(.eventTooLarge, "event of \(bytes.count) bytes exceeds the limit of \(jsonBytesMax) bytes")
@@ -22,8 +35,26 @@ extension OrderEvent {
         // The lines producers and exports write take the one-pass path; any other line (and
         // every line with something wrong) is decoded here, by the strict reader that names
         // what is wrong.
-        if let line = JSONLineDecoder.decode(bytes) { return line }
+        if let r = JSONLineDecoder.decode(bytes) {
+            let event = try r.payload.withUnsafeBytes { raw in
+                Result { () throws(OrderError) in try decodeBinary(orderID: r.orderID, type: r.type, raw) }
+            }.get()
+            return JSONLine(event: event, expectedVersion: r.expectedVersion, position: r.position, seq: r.seq, recordedAt: r.recordedAt)
+        }
         return try decodeJSONLineStrictly(bytes)
+    }
+
+    /// `decodeJSONLine`, with the event in its binary form: straight from the line's bytes for
+    /// the lines producers and exports write (`JSONLineDecoder`); through the strict decoder,
+    /// which names what is wrong, for any other.
+    public static func decodeJSONRecord(_ bytes: [UInt8]) throws(OrderError) -> JSONRecord {
+        guard bytes.count <= jsonBytesMax else {
+            throw OrderError(.eventTooLarge, "event of \(bytes.count) bytes exceeds the limit of \(jsonBytesMax) bytes")
+        }
+        if let r = JSONLineDecoder.decode(bytes) { return r }
+        let line = try decodeJSONLineStrictly(bytes)
+        return JSONRecord(orderID: line.event.orderID, type: line.event.type, payload: line.event.encodeBinary(),
+                          expectedVersion: line.expectedVersion, position: line.position, seq: line.seq, recordedAt: line.recordedAt)
     }
 
     /// `decodeJSONLine` without its fast path: the reference the fast path is tested against.

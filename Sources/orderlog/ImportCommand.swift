@@ -45,8 +45,8 @@ struct ImportCommand: AsyncParsableCommand {
         // One way to append a batch, embedded or over the network; true for each event stored,
         // false for each already stored (same event_id).
         // The batch may come checked (`OrderStore.check`, on the parsing thread).
-        let appendBatch: (ArraySlice<AppendEvent>, OrderStore.CheckedBatch?) async throws -> [Bool]
-        var check: (@Sendable ([AppendEvent]) -> OrderStore.CheckedBatch?)?
+        let appendBatch: (ArraySlice<AppendRecord>, OrderStore.CheckedBatch?) async throws -> [Bool]
+        var check: (@Sendable ([AppendRecord]) -> OrderStore.CheckedBatch?)?
         // Waits until every batch appended is durable.
         var drain: () async throws -> Void = {}
         let finish: () async -> Void
@@ -63,7 +63,7 @@ struct ImportCommand: AsyncParsableCommand {
             check = { events in try? store.check(events) }
             appendBatch = { events, checked in
                 do {
-                    let written = try checked.map(store.write) ?? store.write(Array(events))
+                    let written = try store.write(checked ?? store.check(Array(events)))
                     inFlight.items.append(written)
                     while inFlight.items.count > inFlightMax { _ = try await store.waitUntilDurable(inFlight.items.removeFirst()) }
                     return written.results.map { if case .stored = $0 { true } else { false } }
@@ -81,7 +81,12 @@ struct ImportCommand: AsyncParsableCommand {
             appendBatch = { events, _ in
                 if events.count > Int(client.limits.maxEventsPerAppend) { throw BatchFailure.tooLarge }
                 do {
-                    return try await client.append(events.map(\.event), expected: events.map(\.expectedVersion), recordedAt: events.map(\.recordedAt))
+                    // The binary forms as the lines gave them: the server reads and checks them.
+                    let wire = events.map { r in
+                        WireEvent(expectedVersion: Self.wire(r.expectedVersion), orderID: r.orderID.value, type: r.type.code, payload: r.payload,
+                                  recordedAt: r.recordedAt ?? 0)
+                    }
+                    return try await client.append(wire: wire)
                         .map { if case .stored = $0 { true } else { false } }
                 } catch let error as ClientError where error.eventIndex != nil {
                     throw BatchFailure.rejected(index: error.eventIndex!, code: error.code, message: error.message)
@@ -178,6 +183,16 @@ struct ImportCommand: AsyncParsableCommand {
             print(summary)
         }
         if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension ImportCommand {
+    static func wire(_ e: ExpectedVersion) -> WireExpectedVersion {
+        switch e {
+        case .any: .any
+        case .none: .none
+        case .exactly(let n): .exactly(UInt64(max(0, n)))
+        }
     }
 }
 

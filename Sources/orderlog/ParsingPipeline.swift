@@ -10,10 +10,10 @@ import Synchronization
 /// it — so an import stops, skips and counts as before. At most `ahead` items wait, so memory
 /// stays bounded however far the reader could run ahead.
 final class ParsingPipeline: Sendable {
-    /// Decoded lines: the events, and the line number of each (two arrays, so the events go
-    /// to the store as they are, not copied out of pairs).
+    /// Decoded lines: the events in their binary form, and the line number of each (two
+    /// arrays, so the events go to the store as they are, not copied out of pairs).
     struct Lines: Sendable {
-        var events: [AppendEvent] = []
+        var events: [AppendRecord] = []
         var numbers: [Int] = []
         var count: Int { events.count }
     }
@@ -43,7 +43,7 @@ final class ParsingPipeline: Sendable {
 
     /// Starts reading `file` (or standard input for "-"). `check`, if given, runs on the
     /// reading thread over each full batch (an embedded import's `OrderStore.check`).
-    init(file: String, batch: Int, ahead: Int = 4, check: (@Sendable ([AppendEvent]) -> OrderStore.CheckedBatch?)? = nil) throws {
+    init(file: String, batch: Int, ahead: Int = 4, check: (@Sendable ([AppendRecord]) -> OrderStore.CheckedBatch?)? = nil) throws {
         let handle: FileHandle
         if file == "-" { handle = .standardInput } else {
             guard let h = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot open \(file)") }
@@ -77,8 +77,10 @@ final class ParsingPipeline: Sendable {
                     lines = number
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                     do throws(OrderError) {
-                        let decoded = try OrderEvent.decodeJSONLine(bytes)
-                        pending.events.append(AppendEvent(decoded.event, expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
+                        // Straight to the binary form the store keeps: no OrderEvent.
+                        let decoded = try OrderEvent.decodeJSONRecord(bytes)
+                        pending.events.append(AppendRecord(orderID: decoded.orderID, type: decoded.type, payload: decoded.payload,
+                                                           expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
                         pending.numbers.append(number)
                     } catch {
                         guard send(.invalid(pending, line: number, code: error.code.rawValue, message: error.detail)) else { aborted = true; break reading }

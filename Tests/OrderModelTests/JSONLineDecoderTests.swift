@@ -3,7 +3,8 @@ import Testing
 
 /// The one-pass JSON line decoder (`JSONLineDecoder`) is a fast path, never a judge: whatever
 /// it decodes, the strict decoder decodes to the same line; whatever it gives up on, the strict
-/// decoder answers. These tests hold it to that and check that it does take the lines
+/// decoder answers — and its binary form is exactly what `encodeBinary` writes for the strict
+/// decoder's event. These tests hold it to that and check that it does take the lines
 /// producers and exports write.
 @Suite struct JSONLineDecoderTests {
     /// What the strict decoder makes of `bytes`.
@@ -22,8 +23,11 @@ import Testing
         }
     }
 
-    static func same(_ a: OrderEvent.JSONLine, _ b: OrderEvent.JSONLine) -> Bool {
-        a.event == b.event && a.expectedVersion == b.expectedVersion && a.position == b.position && a.seq == b.seq && a.recordedAt == b.recordedAt
+    /// The fast path's record is the strict decoder's line in binary form: the same bytes
+    /// `encodeBinary` writes for its event, the same condition and export fields.
+    static func same(_ a: OrderEvent.JSONRecord, _ b: OrderEvent.JSONLine) -> Bool {
+        a.orderID == b.event.orderID && a.type == b.event.type && a.payload == b.event.encodeBinary()
+            && a.expectedVersion == b.expectedVersion && a.position == b.position && a.seq == b.seq && a.recordedAt == b.recordedAt
     }
 
     /// Printable ASCII with no escape: a line the fast path must take.
