@@ -21,24 +21,4 @@ extension WireEvent {
         }
         return AppendRecord(orderID: id, type: eventType, payload: payload, expectedVersion: expected, recordedAt: recordedAt == 0 ? nil : recordedAt)
     }
-
-    /// The append this wire event asks for, or the reason it cannot be one.
-    func appendEvent() throws(OrderError) -> AppendEvent {
-        let id = try OrderID(orderID)
-        guard let eventType = EventType(code: type) else {
-            throw OrderError(.unknownType, "unknown event type code \(type)", orderID: orderID)
-        }
-        guard payload.count <= OrderEvent.jsonBytesMax else {
-            throw OrderError(.eventTooLarge, "event payload of \(payload.count) bytes exceeds \(OrderEvent.jsonBytesMax)", orderID: orderID)
-        }
-        let event = try payload.withUnsafeBytes { bytes in
-            Result { () throws(OrderError) in try OrderEvent.decodeBinary(orderID: id, type: eventType, bytes) }
-        }.get()
-        let expected: ExpectedVersion = switch expectedVersion {
-        case .any: .any
-        case .none: .none
-        case .exactly(let n): .exactly(Int(clamping: n))
-        }
-        return AppendEvent(event, expectedVersion: expected, recordedAt: recordedAt == 0 ? nil : recordedAt)
-    }
 }

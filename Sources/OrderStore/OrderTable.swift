@@ -65,28 +65,22 @@ struct OrderTable: Sendable {
     }
 
     /// The handle of the id whose bytes are `bytes` (a record's key), without making a String.
-    func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? {
-        let short = UInt32(truncatingIfNeeded: hash)
-        var s = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let v = slots[s]
-            if v == 0 { return nil }
-            let h = Int(v - 1)
-            if hashes[h] == short && ids[h].value.utf8.elementsEqual(bytes) { return OrderHandle(raw: v - 1) }
-            s = (s + 1) & mask
-        }
-    }
+    func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? { probe(hash) { ids[$0].value.utf8.elementsEqual(bytes) } }
 
     func find(_ id: OrderID) -> OrderHandle? { find(id, hash: Self.hash(id)) }
 
-    func find(_ id: OrderID, hash: UInt64) -> OrderHandle? {
+    func find(_ id: OrderID, hash: UInt64) -> OrderHandle? { probe(hash) { ids[$0] == id } }
+
+    /// The handle whose id `matches`, among those with this hash's slot chain.
+    @inline(__always)
+    private func probe(_ hash: UInt64, _ matches: (Int) -> Bool) -> OrderHandle? {
         let short = UInt32(truncatingIfNeeded: hash)
         var s = Int(truncatingIfNeeded: hash) & mask
         while true {
             let v = slots[s]
             if v == 0 { return nil }
             let h = Int(v - 1)
-            if hashes[h] == short && ids[h] == id { return OrderHandle(raw: v - 1) }
+            if hashes[h] == short && matches(h) { return OrderHandle(raw: v - 1) }
             s = (s + 1) & mask
         }
     }
