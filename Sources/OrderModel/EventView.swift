@@ -128,12 +128,14 @@ public struct TextView: CustomStringConvertible {
     /// the rules decide on bytes exactly as they did on Strings.
     @inline(__always)
     public static func == (a: TextView, s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { u in
+        // In place for a native String (no copy of it); a bridged one takes the slow path.
+        let fast = s.utf8.withContiguousStorageIfAvailable { u -> Bool? in
             if u.count == a.bytes.count && sameBytes(u.baseAddress, a.bytes.baseAddress, u.count) { return true }
             if isASCII(UnsafeRawBufferPointer(u)) && isASCII(a.bytes) { return false }
-            return a.string == String(decoding: u, as: UTF8.self)
+            return nil
         }
+        if let answer = fast ?? nil { return answer }
+        return a.string == s
     }
 
     @inline(__always)

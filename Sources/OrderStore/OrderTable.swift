@@ -1,3 +1,4 @@
+import Foundation
 import OrderModel
 
 /// An order's dense integer handle in one open store: 0, 1, 2, … in the order the store first
@@ -65,7 +66,13 @@ struct OrderTable: Sendable {
     }
 
     /// The handle of the id whose bytes are `bytes` (a record's key), without making a String.
-    func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? { probe(hash) { ids[$0].value.utf8.elementsEqual(bytes) } }
+    func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? {
+        probe(hash) { h in
+            ids[h].value.utf8.withContiguousStorageIfAvailable { u in
+                u.count == bytes.count && (u.isEmpty || memcmp(u.baseAddress!, bytes.baseAddress!, u.count) == 0)
+            } ?? ids[h].value.utf8.elementsEqual(bytes)
+        }
+    }
 
     func find(_ id: OrderID) -> OrderHandle? { find(id, hash: Self.hash(id)) }
 
