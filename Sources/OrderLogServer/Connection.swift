@@ -279,6 +279,10 @@ struct Connection {
             // Completed once this batch is written, or refused and its refusal sent: the next
             // request that is not an APPEND waits for it (see `serve`).
             let gate = loop.makePromise(of: Void.self)
+            // Gates complete in the order of their APPENDs: this one waits for the one before
+            // (each task resumes on its own; a later batch's write must not open the gate
+            // before an earlier batch's refusal is sent).
+            let previousGate = appendGate
             let written: EventLoopFuture<OrderStore.PendingWrite>
             let long = store.replayCost(checked.orderIDs) > store.configuration.replayEventsInline
             if long {
@@ -300,13 +304,16 @@ struct Connection {
                 let write: OrderStore.PendingWrite
                 do { write = try await written.get() } catch let error as StoreError {
                     try? await refuse(error)
+                    _ = try? await previousGate?.get()
                     gate.succeed()
                     return
                 } catch {
                     try? await sink.send(id, .error(code: WireError.Code.storage.rawValue, message: "\(error)"))
+                    _ = try? await previousGate?.get()
                     gate.succeed()
                     return
                 }
+                _ = try? await previousGate?.get()
                 gate.succeed()
                 do {
                     let results = try await store.waitUntilDurable(write)

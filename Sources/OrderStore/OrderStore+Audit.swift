@@ -102,10 +102,11 @@ extension OrderStore {
                 Part(orders: ReplayPart(capacity: expectedOrders))
             }, body: { part, view in
                 part.events += 1
-                let k: Int
+                var found: Int?
                 let event: EventView
                 do throws(OrderError) {
-                    k = try part.orders.order(of: view)
+                    let k = try part.orders.order(of: view)
+                    found = k
                     // One entry per order, made with it: a record that does not read below
                     // must not leave the next new order without one.
                     if k == part.skipped.count { part.skipped.append(0) }
@@ -113,8 +114,11 @@ extension OrderStore {
                 } catch {
                     part.violations.append(.init(position: view.position.rawValue, orderID: String(decoding: view.keyBytes, as: UTF8.self),
                                                  code: error.code.rawValue, message: "\(error)"))
+                    // Not applied: its order's later sequences count it (no false gap).
+                    if let k = found { part.skipped[k] += 1 }
                     return
                 }
+                let k = found!
                 let position = view.position.rawValue
                 let id = part.orders.snapshots[k].orderID
                 if view.sequence.rawValue != part.orders.snapshots[k].version + part.skipped[k] + 1 {

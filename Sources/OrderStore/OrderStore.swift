@@ -234,15 +234,15 @@ public final class OrderStore: Sendable {
     /// line that imports back to the same bytes — and the recorded times'. Thread-safe; takes
     /// no lock. Throws `StoreError.rejected` naming the first event that fails.
     public func check(_ batch: [AppendEvent]) throws -> CheckedBatch {
-        try check(count: batch.count) { i throws(OrderError) in
+        try check(count: batch.count) { i in
             let event = batch[i].event
-            // A time out of range has no binary form: refused as `validate` refuses it.
+            // A time out of range has no binary form: refused as `validate` refuses it (after
+            // the recorded time's checks, as before).
+            var refusal: OrderError?
             if let ts = event.ts, !ts.isInRange {
-                var e = OrderError(.invalidTimestamp, "ts \(ts) is outside years 0001–9999 (in UTC and in its offset) or its offset outside ±23:59", field: "ts")
-                e.orderID = event.orderID.value
-                throw e
+                refusal = OrderError(.invalidTimestamp, "ts \(ts) is outside years 0001–9999 (in UTC and in its offset) or its offset outside ±23:59", field: "ts")
             }
-            return (event.orderID, event.type, event.encodeBinary(), batch[i].expectedVersion, batch[i].recordedAt)
+            return (event.orderID, event.type, refusal == nil ? event.encodeBinary() : [], batch[i].expectedVersion, batch[i].recordedAt, refusal)
         }
     }
 
@@ -250,15 +250,16 @@ public final class OrderStore: Sendable {
     /// held to the same limits; no `OrderEvent` is built. Bytes that are not the canonical
     /// form (EVENTS.md §5: a longer varint) are stored canonical.
     public func check(_ batch: [AppendRecord]) throws -> CheckedBatch {
-        try check(count: batch.count) { i throws(OrderError) in
+        try check(count: batch.count) { i in
             let r = batch[i]
-            return (r.orderID, r.type, r.payload, r.expectedVersion, r.recordedAt)
+            return (r.orderID, r.type, r.payload, r.expectedVersion, r.recordedAt, nil)
         }
     }
 
     /// The checks of every event, whichever form it came in: `item(i)` gives the i-th event's
-    /// order, type, binary form, condition and kept recorded time.
-    private func check(count: Int, _ item: (Int) throws(OrderError) -> (OrderID, EventType, [UInt8], ExpectedVersion, Int64?)) throws -> CheckedBatch {
+    /// order, type, binary form, condition, kept recorded time, and a refusal found before it
+    /// had a binary form (reported after the recorded time's checks).
+    private func check(count: Int, _ item: (Int) -> (OrderID, EventType, [UInt8], ExpectedVersion, Int64?, OrderError?)) throws -> CheckedBatch {
         guard count <= configuration.batchEventsMax else {
             throw StoreError(.invalidArgument, "batch of \(count) events exceeds the limit of \(configuration.batchEventsMax)")
         }
@@ -268,8 +269,7 @@ public final class OrderStore: Sendable {
         ids.reserveCapacity(count); types.reserveCapacity(count); payloads.reserveCapacity(count); hasTime.reserveCapacity(count)
         expected.reserveCapacity(count); recordedAts.reserveCapacity(count)
         for i in 0..<count {
-            let id: OrderID, type: EventType, bytes: [UInt8], condition: ExpectedVersion, recordedAt: Int64?
-            do throws(OrderError) { (id, type, bytes, condition, recordedAt) = try item(i) } catch { throw StoreError.rejected(error, at: i) }
+            let (id, type, bytes, condition, recordedAt, refusal) = item(i)
             // A kept recorded time from the future would hold every later record there
             // (recorded times never decrease), breaking as-of queries for good.
             if let r = recordedAt, r > now &+ configuration.recordedAtSkewMax {
@@ -277,6 +277,10 @@ public final class OrderStore: Sendable {
             }
             if let r = recordedAt, !EventTime(microseconds: r).isInRange {
                 throw StoreError.rejected(OrderError(.invalidTimestamp, "recorded_at \(r) µs is outside years 0001–9999", orderID: id.value, field: "recorded_at"), at: i)
+            }
+            if var refusal {
+                refusal.orderID = id.value
+                throw StoreError.rejected(refusal, at: i)
             }
             // The one check of every limit (EVENTS.md §4), on the bytes, whichever way the
             // event came: what is stored must export to a line that imports back to the same

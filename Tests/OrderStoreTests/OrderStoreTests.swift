@@ -396,6 +396,34 @@ struct OrderStoreTests {
         #expect(throws: StoreError.self) { try f.store.totals(before: 2) }
     }
 
+    @Test("an unreadable record of an order is counted by its later sequences: no false sequence gap after it")
+    func noFalseGapAfterUnreadableRecord() async throws {
+        let f = try StoreFixture()
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O5"), type: RecordType(999), payload: [1, 0]))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O5"), type: RecordType(EventType.orderPlaced.code), payload: placed("O5").encodeBinary()))
+        #expect(f.store.audit().violations.map(\.code) == ["corrupt_payload"])
+    }
+
+    @Test("an event with both a bad recorded_at and a ts out of range is refused for its recorded_at first, as before")
+    func recordedAtCheckedBeforeTs() async throws {
+        let f = try StoreFixture()
+        var e = placed("T1")
+        e.ts = EventTime(microseconds: EventTime.microsecondsMax, offsetMinutes: 60)  // prints as year 10000: out of range
+        do {
+            _ = try await f.store.append([AppendEvent(e, recordedAt: .max)])
+            Issue.record("accepted")
+        } catch let error as StoreError {
+            #expect(error.orderError?.field == "recorded_at")
+        }
+        do {
+            _ = try await f.store.append([AppendEvent(e)])
+            Issue.record("accepted")
+        } catch let error as StoreError {
+            #expect(error.orderError?.code == .invalidTimestamp && error.orderError?.field == "ts")
+            #expect(error.orderError?.orderID == "T1")
+        }
+    }
+
     @Test("skus and ids are compared as Swift compares Strings: canonically equivalent spellings are one")
     func canonicalEquivalence() async throws {
         let f = try StoreFixture()

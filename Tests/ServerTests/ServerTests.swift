@@ -236,6 +236,9 @@ struct ServerTests {
         let orphan = OrderEvent(orderID: try OrderID("NONE"), data: .noteAdded(text: "no order"))
         var bytes = Frame(requestID: 1, message: .hello(protocolVersion: 1, clientName: "t", token: "")).encoded()
         bytes += Frame(requestID: 2, message: .append([wire(orphan)])).encoded()
+        // A batch written after the refused one: its write must not let the PING's answer
+        // overtake the refusal.
+        bytes += Frame(requestID: 7, message: .append([wire(placedOrder("RYW-0"))])).encoded()
         bytes += Frame(requestID: 3, message: .ping(nonce: 9)).encoded()
         bytes += Frame(requestID: 4, message: .append([wire(placedOrder("RYW-1"))])).encoded()
         bytes += Frame(requestID: 5, message: .getSnapshot(orderID: "RYW-1", asOf: .now, offset: 0)).encoded()
