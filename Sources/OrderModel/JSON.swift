@@ -207,6 +207,12 @@ public struct JSONWriter {
 
     public mutating func string(_ s: String) {
         text += "\""
+        // Most strings (ids, skus, codes) need no escape: appended whole, not scalar by scalar.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            text += s
+            text += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": text += "\\\""
