@@ -396,6 +396,41 @@ struct OrderStoreTests {
         #expect(throws: StoreError.self) { try f.store.totals(before: 2) }
     }
 
+    @Test("events in binary form are stored canonical: bytes as received when canonical, encoded again when a varint is longer than it needs")
+    func binaryRecordsStoredCanonical() async throws {
+        let f = try StoreFixture()
+        let order = placed("B1", ts: 1_767_225_600_000_000)
+        let canonical = order.encodeBinary()
+        // The same event with its ts written as a longer varint (an extra 0x80 0x00).
+        var longer = canonical
+        var k = 2
+        while longer[k] >= 0x80 { k += 1 }
+        longer[k] |= 0x80
+        longer.insert(0, at: k + 1)
+        #expect(longer != canonical)
+        let note = event("B1", .noteAdded(text: "binary"))
+        let checked = try f.store.check([
+            AppendRecord(orderID: oid("B1"), type: .orderPlaced, payload: longer),
+            AppendRecord(orderID: oid("B1"), type: .noteAdded, payload: note.encodeBinary()),
+        ])
+        _ = try await f.store.waitUntilDurable(f.store.write(checked))
+        let stored = try f.store.storedRecords(of: oid("B1"))
+        #expect(stored.first?.payload == canonical)
+        // A note without ts is given its recorded time, in the bytes too.
+        let history = try f.store.history(oid("B1"))
+        #expect(history.last?.event.ts != nil)
+        var expected = note
+        expected.ts = history.last!.event.ts
+        #expect(stored.last?.payload == expected.encodeBinary())
+        // A payload that does not read is refused naming its index and the order.
+        do {
+            _ = try f.store.check([AppendRecord(orderID: oid("B2"), type: .noteAdded, payload: [1, 0xFF])])
+            Issue.record("accepted")
+        } catch let error as StoreError {
+            #expect(error.eventIndex == 0 && error.orderError?.code == .corruptPayload && error.orderError?.orderID == "B2")
+        }
+    }
+
     @Test("an unreadable record of an order is counted by its later sequences: no false sequence gap after it")
     func noFalseGapAfterUnreadableRecord() async throws {
         let f = try StoreFixture()
