@@ -3,10 +3,12 @@ import Foundation
 import LogStorage
 import OrderModel
 
-/// Replays the log on every core. Orders are split between workers by a hash of their key;
-/// each worker scans the whole log but decodes and applies only its own orders' events. The
-/// scan (decompression and checksums) is cheap next to decoding and applying, and an order's
-/// events never need another worker's state, so the workers share nothing until they finish.
+/// Replays the log on every core. Orders are split between workers by a hash of their key, and
+/// each worker applies its own orders' events in log order, so an order's events never need
+/// another worker's state and the workers share nothing until they finish. The log is read
+/// once: `Log.scanPartitioned` scans each part of it on one core and hands every record to
+/// the worker that owns its key (each segment block read, checked and decompressed once,
+/// however many workers).
 enum ParallelReplay {
     static var defaultWorkers: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
 
@@ -28,21 +30,41 @@ enum ParallelReplay {
         body: @Sendable (inout Part, RecordView) throws -> Void,
         finish: @Sendable (consuming Part) -> Summary
     ) throws -> [Summary] {
-        let results = Results<Summary>(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        if workers == 1 {
             var part = makePart()
-            do {
-                try log.scan(from: LogPosition(0), to: end) { view in
-                    if workers > 1 && owner(view.keyBytes, workers) != w { return true }
-                    try body(&part, view)
-                    return true
-                }
-                results.set(w, .success(finish(part)))
-            } catch {
-                results.set(w, .failure(error))
+            try log.scan(from: LogPosition(0), to: end) { view in
+                try body(&part, view)
+                return true
             }
+            return [finish(part)]
         }
+        let parts = Parts(count: workers, makePart)
+        try log.scanPartitioned(to: end, partitions: workers, partition: { owner($0, workers) }) { w, view in
+            try parts.withPart(w) { try body(&$0, view) }
+        }
+        // Summarised on every core, which also frees the parts there.
+        let results = Results<Summary>(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in results.set(w, .success(finish(parts.take(w)))) }
         return try results.collect()
+    }
+
+    /// Each worker's part, touched only by that worker's stream (`scanPartitioned` runs a
+    /// stream on one thread at a time), then taken once to be summarised.
+    private final class Parts<Part>: @unchecked Sendable {
+        private final class Box { var part: Part?; init(_ p: Part) { part = p } }
+        private let boxes: [Box]
+
+        init(count: Int, _ make: () -> Part) { boxes = (0..<count).map { _ in Box(make()) } }
+
+        func withPart(_ w: Int, _ body: (inout Part) throws -> Void) rethrows {
+            try body(&boxes[w].part!)
+        }
+
+        func take(_ w: Int) -> Part {
+            let p = boxes[w].part!
+            boxes[w].part = nil
+            return p
+        }
     }
 
     /// FNV-1a over the key: cheap, and stable within a process, which is all a split needs.

@@ -50,6 +50,39 @@ struct LogRoundTripTests {
         try log.close()
     }
 
+    @Test("a partitioned scan hands every record to exactly one stream, the one its key names, each stream in log order, across windows and sealed and active segments")
+    func partitionedScanVisitsEachRecordOnce() async throws {
+        let dir = TemporaryDirectory()
+        let log = try Log.open(path: dir.path, configuration: .small())
+        let written = try await appendSample(log, count: 700, keys: 41, batchSize: 13)
+        try log.rollActiveSegment()
+        log.sealPendingSegments()
+        _ = try await appendSample(log, count: 50, keys: 41, batchSize: 7)  // some in the active segment
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var byStream: [[(UInt64, String, [UInt8])]] = Array(repeating: [], count: 3)
+        }
+        let seen = Seen()
+        @Sendable func stream(_ key: UnsafeRawBufferPointer) -> Int { Int(key.reduce(0) { $0 &+ UInt32($1) } % 3) }
+        try log.scanPartitioned(to: LogPosition(730), partitions: 3, windowRecords: 64, partition: stream) { p, view in
+            #expect(stream(view.keyBytes) == p)
+            seen.lock.lock()
+            seen.byStream[p].append((view.position.rawValue, String(decoding: view.keyBytes, as: UTF8.self), Array(view.payload)))
+            seen.lock.unlock()
+        }
+        let all = seen.byStream.flatMap { $0 }
+        #expect(all.count == 730)
+        #expect(Set(all.map(\.0)) == Set(0..<730))
+        for s in seen.byStream { #expect(s.map(\.0) == s.map(\.0).sorted()) }
+        for (position, key, payload) in all where position < 700 {
+            #expect(key == written[Int(position)].0 && payload == written[Int(position)].1)
+        }
+        // A body's error ends the scan and comes back.
+        struct Stop: Error {}
+        #expect(throws: Stop.self) { try log.scanPartitioned(partitions: 2, partition: { _ in 0 }) { _, _ in throw Stop() } }
+        try log.close()
+    }
+
     @Test("reads from compressed segments equal the bytes written, through scan and point reads")
     func compressedReadsEqualOriginal() async throws {
         let dir = TemporaryDirectory()
