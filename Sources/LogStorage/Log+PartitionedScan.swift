@@ -6,56 +6,113 @@ extension Log {
     /// streams: each record goes to the stream `partition(keyBytes)` names (0 ..< partitions),
     /// and each stream sees its records in log order, on one thread at a time. So all the
     /// records of a key are seen in order by one stream — a replay can keep per-key state
-    /// without sharing it — while each segment block is read, checked and decompressed once.
+    /// without sharing it — while the log is read, checked and decompressed once (a block that
+    /// straddles two sub-ranges, below, is decompressed by both).
     ///
-    /// How: the log is taken a window of `windowRecords` at a time. The window's position range
-    /// is split into `partitions` sub-ranges scanned in parallel, each record copied into the
-    /// outbox of its stream; then the streams run in parallel, each over its outboxes in
-    /// sub-range order (which is log order). Memory: one window's records.
+    /// How: the log is taken a window at a time. The window's position range is split into
+    /// `partitions` sub-ranges scanned in parallel, each record copied into the outbox of its
+    /// stream; then the streams run in parallel, each over its outboxes in sub-range order
+    /// (log order). A window holds at most `windowRecords` records and about `windowBytes` of
+    /// them: a sub-range scan that reaches its share of the bytes stops, and the window is
+    /// replayed only up to there (the rest is read again in the next one).
     ///
-    /// The first error a `body` throws, or a scan meets, ends the scan and is rethrown.
+    /// Errors are reported as a single scan would meet them: the earliest in the log. A
+    /// `body`'s error, or a record that fails its checks, ends the scan after every record
+    /// before it was visited.
     public func scanPartitioned(
-        to endPosition: LogPosition? = nil, partitions: Int, windowRecords: Int = 1 << 18,
+        to endPosition: LogPosition? = nil, partitions: Int, windowRecords: Int = 1 << 18, windowBytes: Int = 64 << 20,
         partition: @Sendable (UnsafeRawBufferPointer) -> Int,
         body: @Sendable (Int, RecordView) throws -> Void
     ) throws {
         precondition(partitions >= 1 && windowRecords >= 1)
         let end = min(endPosition?.rawValue ?? .max, committed.load(ordering: .acquiring))
-        let failure = Mutex<(any Error)?>(nil)
-        @Sendable func fail(_ e: any Error) { failure.withLock { if $0 == nil { $0 = e } } }
+        let budget = max(1, windowBytes / partitions)
         var start: UInt64 = 0
         while start < end {
-            let stop = min(end, start + UInt64(windowRecords))
             let first = start
+            let span = min(end, start + UInt64(windowRecords)) - first
+            @Sendable func bounds(_ a: Int) -> (UInt64, UInt64) {
+                (first + span * UInt64(a) / UInt64(partitions), first + span * UInt64(a + 1) / UInt64(partitions))
+            }
             // Phase 1: sub-ranges scanned once each; records routed to outboxes[range][stream].
             let outboxes = Outboxes(ranges: partitions, streams: partitions)
-            let span = stop - first
+            let scans = Results<(reached: UInt64, error: (any Error)?)>(count: partitions)
             DispatchQueue.concurrentPerform(iterations: partitions) { a in
-                let from = first + span * UInt64(a) / UInt64(partitions)
-                let to = first + span * UInt64(a + 1) / UInt64(partitions)
-                guard from < to else { return }
+                let (from, to) = bounds(a)
+                var reached = from, bytes = 0
                 do {
-                    try self.scan(from: LogPosition(from), to: LogPosition(to)) { view in
-                        let p = partition(view.keyBytes)
-                        precondition(p >= 0 && p < partitions, "partition \(p) outside 0..<\(partitions)")
-                        outboxes.append(view.bytes, range: a, stream: p)
-                        return true
+                    if from < to {
+                        _ = try self.scan(from: LogPosition(from), to: LogPosition(to), managingPages: false) { view in
+                            // Past its share of the window's bytes, a sub-range stops before
+                            // this record — never before its first, so every window advances.
+                            if bytes >= budget && reached > from { return false }
+                            let p = partition(view.keyBytes)
+                            precondition(p >= 0 && p < partitions, "partition \(p) outside 0..<\(partitions)")
+                            outboxes.append(view.bytes, range: a, stream: p)
+                            bytes += view.bytes.count
+                            reached = view.position.rawValue + 1
+                            return true
+                        }
                     }
-                } catch { fail(error) }
+                    scans.set(a, (reached, nil))
+                } catch {
+                    scans.set(a, (reached, error))
+                }
             }
-            if let e = failure.withLock({ $0 }) { throw e }
-            // Phase 2: each stream over its outboxes, in log order.
+            // The window ends where the first sub-range that was cut short stopped: the ones
+            // after it are read again next window (their records must come after its rest).
+            var last = partitions - 1
+            var next = first + span
+            var scanError: (any Error)?
+            for a in 0..<partitions {
+                let r = scans.get(a)
+                if r.reached < bounds(a).1 {
+                    last = a
+                    next = r.reached
+                    scanError = r.error
+                    break
+                }
+            }
+            // Phase 2: each stream over its outboxes up to there, in log order; each stream's
+            // first error is kept with its position, and the earliest is the one reported.
+            let failures = Results<(position: UInt64, error: any Error)?>(count: partitions)
+            let replayed = last
             DispatchQueue.concurrentPerform(iterations: partitions) { p in
-                do {
-                    for a in 0..<partitions {
-                        try outboxes.forEach(range: a, stream: p) { try body(p, $0) }
+                var failed: (UInt64, any Error)?
+                for a in 0...replayed where failed == nil {
+                    outboxes.forEach(range: a, stream: p) { view in
+                        guard failed == nil else { return }
+                        do { try body(p, view) } catch { failed = (view.position.rawValue, error) }
                     }
-                } catch { fail(error) }
+                }
+                failures.set(p, failed)
             }
-            if let e = failure.withLock({ $0 }) { throw e }
-            start = stop
+            if let earliest = (0..<partitions).compactMap({ failures.get($0) }).min(by: { $0.position < $1.position }) {
+                throw earliest.error
+            }
+            if let scanError { throw scanError }
+            // The sealed segments this window finished with: their pages need not stay resident
+            // (the scans left them alone while several read one segment).
+            let list = segmentList.withLock { $0 }
+            for (k, segment) in list.segments.enumerated() {
+                guard case .sealed(let sealed) = segment else { continue }
+                let segmentEnd = k + 1 < list.segments.count ? list.segments[k + 1].base : end
+                if segmentEnd > first && segmentEnd <= next { sealed.map.dropResidentPages() }
+            }
+            start = next
         }
     }
+}
+
+/// One value per worker, each set by its own worker and read after all have joined.
+private final class Results<Value>: @unchecked Sendable {
+    private var values: [Value?]
+    private let lock = Mutex(())
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ v: Value) { lock.withLock { _ in values[i] = v } }
+    func get(_ i: Int) -> Value { lock.withLock { _ in values[i]! } }
 }
 
 /// Records copied out of a scan, per (sub-range, stream): each range's scanner writes only
@@ -82,12 +139,12 @@ private final class Outboxes: @unchecked Sendable {
         cell.ends.append(cell.bytes.count)
     }
 
-    func forEach(range: Int, stream: Int, _ body: (RecordView) throws -> Void) rethrows {
+    func forEach(range: Int, stream: Int, _ body: (RecordView) -> Void) {
         let cell = cells[range * streams + stream]
-        try cell.bytes.withUnsafeBytes { all in
+        cell.bytes.withUnsafeBytes { all in
             var from = 0
             for to in cell.ends {
-                try body(RecordView(bytes: UnsafeRawBufferPointer(rebasing: all[from..<to])))
+                body(RecordView(bytes: UnsafeRawBufferPointer(rebasing: all[from..<to])))
                 from = to
             }
         }

@@ -115,6 +115,13 @@ extension Log {
     /// the block cache to point reads. Returns the position after the last record visited.
     @discardableResult
     public func scan(from position: LogPosition, to endPosition: LogPosition? = nil, _ body: (RecordView) throws -> Bool) throws -> LogPosition {
+        try scan(from: position, to: endPosition, managingPages: true, body)
+    }
+
+    /// `scan`; `managingPages`: advise the kernel about each sealed segment's pages (read ahead,
+    /// then drop) — off when several scans read parts of one segment at once
+    /// (`scanPartitioned`), where one would drop the pages another is reading.
+    func scan(from position: LogPosition, to endPosition: LogPosition?, managingPages: Bool, _ body: (RecordView) throws -> Bool) throws -> LogPosition {
         let end = min(endPosition?.rawValue ?? .max, committed.load(ordering: .acquiring))
         var next = position.rawValue
         guard next < end else { return LogPosition(next) }
@@ -138,7 +145,7 @@ extension Log {
                     }
                 }
             case .sealed(let segment):
-                segment.map.adviseWillNeed()
+                if managingPages { segment.map.adviseWillNeed() }
                 var b = segment.blockIndex(containing: next)
                 while next < segmentEnd {
                     let block = try segment.scanBlock(b)
@@ -159,7 +166,7 @@ extension Log {
                     b += 1
                 }
                 // The scan is done with this segment; do not keep its pages resident.
-                segment.map.dropResidentPages()
+                if managingPages { segment.map.dropResidentPages() }
             }
             s += 1
         }

@@ -62,24 +62,44 @@ struct LogRoundTripTests {
             let lock = NSLock()
             var byStream: [[(UInt64, String, [UInt8])]] = Array(repeating: [], count: 3)
         }
-        let seen = Seen()
         @Sendable func stream(_ key: UnsafeRawBufferPointer) -> Int { Int(key.reduce(0) { $0 &+ UInt32($1) } % 3) }
-        try log.scanPartitioned(to: LogPosition(730), partitions: 3, windowRecords: 64, partition: stream) { p, view in
-            #expect(stream(view.keyBytes) == p)
-            seen.lock.lock()
-            seen.byStream[p].append((view.position.rawValue, String(decoding: view.keyBytes, as: UTF8.self), Array(view.payload)))
-            seen.lock.unlock()
+        // Windows cut by record count, and (tiny byte budget) by bytes mid-window.
+        for (records, bytes) in [(64, 64 << 20), (1 << 18, 3_000)] {
+            let seen = Seen()
+            try log.scanPartitioned(to: LogPosition(730), partitions: 3, windowRecords: records, windowBytes: bytes, partition: stream) { p, view in
+                #expect(stream(view.keyBytes) == p)
+                seen.lock.lock()
+                seen.byStream[p].append((view.position.rawValue, String(decoding: view.keyBytes, as: UTF8.self), Array(view.payload)))
+                seen.lock.unlock()
+            }
+            let all = seen.byStream.flatMap { $0 }
+            #expect(all.count == 730)
+            #expect(Set(all.map(\.0)) == Set(0..<730))
+            for s in seen.byStream { #expect(s.map(\.0) == s.map(\.0).sorted()) }
+            for (position, key, payload) in all where position < 700 {
+                #expect(key == written[Int(position)].0 && payload == written[Int(position)].1)
+            }
         }
-        let all = seen.byStream.flatMap { $0 }
-        #expect(all.count == 730)
-        #expect(Set(all.map(\.0)) == Set(0..<730))
-        for s in seen.byStream { #expect(s.map(\.0) == s.map(\.0).sorted()) }
-        for (position, key, payload) in all where position < 700 {
-            #expect(key == written[Int(position)].0 && payload == written[Int(position)].1)
+        // Errors come back as one scan would meet them: the earliest, whichever stream threw
+        // first.
+        struct Stop: Error { let position: UInt64 }
+        for _ in 0..<5 {
+            do {
+                try log.scanPartitioned(partitions: 2, windowRecords: 400, partition: { _ in 0 }) { _, view in
+                    if view.position.rawValue == 100 { throw Stop(position: 100) }
+                }
+                Issue.record("no error")
+            } catch let stop as Stop { #expect(stop.position == 100) }
         }
-        // A body's error ends the scan and comes back.
-        struct Stop: Error {}
-        #expect(throws: Stop.self) { try log.scanPartitioned(partitions: 2, partition: { _ in 0 }) { _, _ in throw Stop() } }
+        do {
+            // Streams by the parity of the key's last digit: position 52 (key order-11) is in
+            // stream 1, position 100 (key order-18) in stream 0.
+            try log.scanPartitioned(partitions: 2, windowRecords: 400, partition: { k in Int(k.last! % 2) }) { _, view in
+                let p = view.position.rawValue
+                if p == 52 || p == 100 { throw Stop(position: p) }
+            }
+            Issue.record("no error")
+        } catch let stop as Stop { #expect(stop.position == 52) }
         try log.close()
     }
 
