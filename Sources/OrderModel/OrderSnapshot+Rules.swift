@@ -22,7 +22,9 @@ extension OrderSnapshot {
 
     /// `admit` of an event read in place.
     public func admit(_ event: EventView, expected: ExpectedVersion) throws(OrderError) -> Admission {
-        if let id = event.eventID, let e = eventIDs.first(where: { id == $0.id }) { return .duplicate(position: e.position) }
+        if let id = event.eventID, let k = state.firstIndex(.eventIDs, as: EventIDRecord.self, key: \.id, equals: id) {
+            return .duplicate(position: state.record(.eventIDs, k, as: EventIDRecord.self).position)
+        }
         try expect(expected, event.type)
         return .accept
     }
@@ -60,12 +62,12 @@ extension OrderSnapshot {
         change(event, time: time)
         // Milestones follow the statuses, whatever event brought them about (a cancellation
         // of the undelivered rest delivers an order; a price cut can make it paid).
-        if paidAt == nil && isPaid { paidAt = time }
-        if deliveredAt == nil && status == .delivered { deliveredAt = time }
-        version += 1
-        lastPosition = position
-        if event.type == .orderPlaced { placedPosition = position }
-        if let id = event.eventID { eventIDs.append((id.string, position)) }
+        if state.header.paidAt == .min && isPaid { state.header.paidAt = time }
+        if state.header.deliveredAt == .min && status == .delivered { state.header.deliveredAt = time }
+        state.header.version += 1
+        state.header.lastPosition = position
+        if event.type == .orderPlaced { state.header.placedPosition = position }
+        if let id = event.eventID { state.append(.eventIDs, EventIDRecord(id: state.text(id), position: position)) }
     }
 
     /// The snapshot of `id` after `events` (its stored events, oldest first). An event the
@@ -144,7 +146,7 @@ extension OrderSnapshot {
 
         case .paymentAuthorized(let id, let amount):
             try nonNegative(amount, e)
-            if payment(id)?.authorizations ?? 0 > 0 { throw violation(.duplicateID, e, "payment \(id) was already authorized") }
+            if payment(id)?.record.authorizations ?? 0 > 0 { throw violation(.duplicateID, e, "payment \(id) was already authorized") }
             if authorizedMinor + amount > OrderSnapshot.amountMax {
                 throw violation(.amountOutOfRange, e, "authorizations would exceed \(OrderSnapshot.amountMax) minor units")
             }
@@ -152,7 +154,7 @@ extension OrderSnapshot {
 
         case .paymentCaptured(let id, let amount):
             try nonNegative(amount, e)
-            let p = try authorizedPayment(id, e)
+            let p = try authorizedPayment(id, e).record
             if p.captured + amount > p.authorized - p.voided {
                 throw violation(.overCapture, e, "capturing \(amount) on payment \(id) would make captured \(p.captured + amount) > authorized \(p.authorized) − voided \(p.voided)")
             }
@@ -160,7 +162,7 @@ extension OrderSnapshot {
 
         case .paymentVoided(let id, let amount):
             try nonNegative(amount, e)
-            let p = try authorizedPayment(id, e)
+            let p = try authorizedPayment(id, e).record
             if p.voided + amount > p.authorized - p.captured {
                 throw violation(.overVoid, e, "voiding \(amount) on payment \(id) would make voided \(p.voided + amount) > authorized \(p.authorized) − captured \(p.captured)")
             }
@@ -169,11 +171,11 @@ extension OrderSnapshot {
             try notCancelled(e)
 
         case .fulfillmentRequested(let id, _, let requested):
-            if fulfillments.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "fulfillment \(id) already exists") }
+            if fulfillmentIndex(id) != nil { throw violation(.duplicateID, e, "fulfillment \(id) already exists") }
             try shapeOf(requested, e)
             try knownSkus(requested, e)
             for r in requested {
-                let line = lines[lineIndex(r.sku)!]
+                let line = lineRecord(lineIndex(r.sku)!)
                 let open = line.ordered - line.cancelled - line.requested
                 if r.qty > open {
                     throw violation(.overFulfillment, e, "sku \(r.sku): requesting \(r.qty) but only \(open) are unrequested (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
@@ -182,27 +184,27 @@ extension OrderSnapshot {
             try notCancelled(e)
 
         case .fulfillmentPacked(let id):
-            let f = try fulfillment(id, e)
-            if f.state != .requested { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested one can be packed") }
+            let f = try fulfillment(id, e).record.fulfillmentState
+            if f != .requested { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.rawValue); only a requested one can be packed") }
             try notCancelled(e)
 
         case .shipped(let id, _, _):
-            let f = try fulfillment(id, e)
-            if f.state != .requested && f.state != .packed {
-                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested or packed one can ship")
+            let f = try fulfillment(id, e).record.fulfillmentState
+            if f != .requested && f != .packed {
+                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.rawValue); only a requested or packed one can ship")
             }
             try notCancelled(e)
 
         case .delivered(let id):
-            let f = try fulfillment(id, e)
-            if f.state != .shipped { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a shipped one can be delivered") }
+            let f = try fulfillment(id, e).record.fulfillmentState
+            if f != .shipped { throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.rawValue); only a shipped one can be delivered") }
             try notCancelled(e)
 
         case .itemsCancelled(let cancelled, _):
             try shapeOf(cancelled, e)
             try knownSkus(cancelled, e)
             for c in cancelled {
-                let line = lines[lineIndex(c.sku)!]
+                let line = lineRecord(lineIndex(c.sku)!)
                 let open = line.ordered - line.cancelled - line.requested
                 if c.qty > open {
                     throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) but only \(open) can be (ordered \(line.ordered), cancelled \(line.cancelled), requested \(line.requested))")
@@ -214,17 +216,17 @@ extension OrderSnapshot {
             try notCancelled(e)
 
         case .orderCancelled:
-            let shipped = lines.reduce(0) { $0 + $1.shipped }
+            let shipped = state.sum(.lines, as: LineRecord.self) { $0.shipped }
             if shipped > 0 { throw violation(.cancelAfterShipment, e, "\(shipped) units have shipped") }
             try notCancelled(e)
 
         case .returnRequested(let id, let requested, _):
-            if returns.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "return \(id) already exists") }
+            if returnIndex(id) != nil { throw violation(.duplicateID, e, "return \(id) already exists") }
             try shapeOf(requested, e)
             try knownSkus(requested, e)
             try notCancelled(e)
             for r in requested {
-                let line = lines[lineIndex(r.sku)!]
+                let line = lineRecord(lineIndex(r.sku)!)
                 if r.qty > line.delivered - line.returnRequested {
                     throw violation(.overReturn, e, "sku \(r.sku): returning \(r.qty) but delivered \(line.delivered) − already requested for return \(line.returnRequested) = \(line.delivered - line.returnRequested)")
                 }
@@ -237,29 +239,31 @@ extension OrderSnapshot {
                 try knownSkus(received, e)
             }
             try notCancelled(e)
-            guard let ret = returns.first(where: { id == $0.id }) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
-            if ret.received != nil { throw violation(.returnAlreadyReceived, e, "return \(id) was already received") }
+            guard let k = returnIndex(id) else { throw violation(.unknownReturn, e, "return \(id) does not exist") }
+            let ret = state.record(.returns, k, as: ReturnRecord.self)
+            if ret.isReceived != 0 { throw violation(.returnAlreadyReceived, e, "return \(id) was already received") }
             if let received {
                 for r in received {
-                    let requested = ret.lines.filter { r.sku == $0.sku }.reduce(0) { $0 + $1.qty }
+                    let line = UInt32(lineIndex(r.sku)!)
+                    let requested = unitSum(first: ret.firstUnit, count: ret.unitCount) { $0.line == line ? $0.qty : 0 }
                     if r.qty > requested { throw violation(.overReturn, e, "sku \(r.sku): receiving \(r.qty) but return \(id) requested \(requested)") }
                 }
             }
 
         case .refundIssued(let id, let amount, let paymentID, let returnID):
             try nonNegative(amount, e)
-            if refunds.contains(where: { id == $0.id }) { throw violation(.duplicateID, e, "refund \(id) already exists") }
+            if state.firstIndex(.refunds, as: RefundRecord.self, key: \.id, equals: id) != nil { throw violation(.duplicateID, e, "refund \(id) already exists") }
             let refunded = refundedMinor, captured = capturedMinor
             if refunded + amount > captured {
                 throw violation(.overRefund, e, "refunding \(amount) would make refunded \(refunded + amount) > captured \(captured)")
             }
             if let paymentID {
-                let p = try authorizedPayment(paymentID, e)
+                let p = try authorizedPayment(paymentID, e).record
                 if amount > p.captured - p.refunded {
                     throw violation(.overRefund, e, "refunding \(amount) on payment \(paymentID) exceeds its captured \(p.captured) − refunded \(p.refunded)")
                 }
             }
-            if let returnID, !returns.contains(where: { returnID == $0.id }) {
+            if let returnID, returnIndex(returnID) == nil {
                 throw violation(.unknownReturn, e, "return \(returnID) does not exist")
             }
 
@@ -269,7 +273,7 @@ extension OrderSnapshot {
             }
             guard let i = lineIndex(sku) else { throw violation(.unknownSku, e, "sku \(sku) is not in the order") }
             // The adjustment applies to the line's active units (EVENTS.md §7).
-            let line = lines[i]
+            let line = lineRecord(i)
             guard (line.adjustmentsMinor + amount).magnitude <= UInt64(OrderSnapshot.amountMax) else {
                 throw violation(.amountOutOfRange, e, "sku \(sku)'s adjustments would pass ±\(OrderSnapshot.amountMax) minor units")
             }
@@ -290,16 +294,16 @@ extension OrderSnapshot {
             guard line.active > 0 else { throw violation(.invalidQuantity, e, "sku \(sku) has no active units to adjust") }
 
         case .fulfillmentCancelled(let id, let cancelled, _):
-            let f = try fulfillment(id, e)
-            if f.state != .requested && f.state != .packed {
-                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.state.rawValue); only a requested or packed one can be cancelled")
+            let f = try fulfillment(id, e).record
+            if f.fulfillmentState != .requested && f.fulfillmentState != .packed {
+                throw violation(.invalidTransition, e, "fulfillment \(id) is \(f.fulfillmentState.rawValue); only a requested or packed one can be cancelled")
             }
             if let cancelled {
                 try shapeOf(cancelled, e)
                 try knownSkus(cancelled, e)
-                let open = f.openLines
                 for c in cancelled {
-                    let holds = open.first { c.sku == $0.sku }?.qty ?? 0
+                    let line = UInt32(lineIndex(c.sku)!)
+                    let holds = unitSum(first: f.firstUnit, count: f.unitCount) { $0.line == line ? $0.open : 0 }
                     if c.qty > holds {
                         throw violation(.overCancellation, e, "sku \(c.sku): cancelling \(c.qty) of fulfillment \(id), which holds \(holds)")
                     }
@@ -338,20 +342,68 @@ extension OrderSnapshot {
         if isCancelled { throw violation(.orderCancelled, e, "the order is cancelled; only PaymentVoided, RefundIssued and NoteAdded are accepted") }
     }
 
-    private func fulfillment(_ id: TextView, _ e: EventView) throws(OrderError) -> Fulfillment {
-        guard let f = fulfillments.first(where: { id == $0.id }) else { throw violation(.unknownFulfillment, e, "fulfillment \(id) does not exist") }
-        return f
+    private func fulfillment(_ id: TextView, _ e: EventView) throws(OrderError) -> (index: Int, record: FulfillmentRecord) {
+        guard let k = fulfillmentIndex(id) else { throw violation(.unknownFulfillment, e, "fulfillment \(id) does not exist") }
+        return (k, state.record(.fulfillments, k))
     }
 
-    func payment(_ id: String) -> Payment? { payments.first { $0.id == id } }
-    func payment(_ id: TextView) -> Payment? { payments.first { id == $0.id } }
-
     /// A payment a PaymentAuthorized created: captures, voids and refunds name one.
-    private func authorizedPayment(_ id: TextView, _ e: EventView) throws(OrderError) -> Payment {
-        guard let p = payment(id), p.authorizations > 0 else {
+    private func authorizedPayment(_ id: TextView, _ e: EventView) throws(OrderError) -> (index: Int, record: PaymentRecord) {
+        guard let p = payment(id), p.record.authorizations > 0 else {
             throw violation(.unknownPayment, e, "payment \(id) was never authorized; send PaymentAuthorized for it first (or leave payment_id out of a refund)")
         }
         return p
+    }
+
+    // MARK: - Records
+
+    func lineRecord(_ i: Int) -> LineRecord { state.record(.lines, i) }
+
+    func payment(_ id: TextView) -> (index: Int, record: PaymentRecord)? {
+        state.firstIndex(.payments, as: PaymentRecord.self, key: \.id, equals: id).map { ($0, state.record(.payments, $0)) }
+    }
+
+    func fulfillmentIndex(_ id: TextView) -> Int? { state.firstIndex(.fulfillments, as: FulfillmentRecord.self, key: \.id, equals: id) }
+
+    func returnIndex(_ id: TextView) -> Int? { state.firstIndex(.returns, as: ReturnRecord.self, key: \.id, equals: id) }
+
+    /// Σ `body` over `count` units from `first`.
+    func unitSum(first: UInt32, count: UInt32, _ body: (UnitRecord) -> Int64) -> Int64 {
+        var total: Int64 = 0
+        for k in Int(first)..<Int(first + count) { total += body(state.record(.units, k)) }
+        return total
+    }
+
+    /// A unit for `sku` of line `line`: its own spelling kept only when its bytes differ from
+    /// the line's.
+    private mutating func unit(_ sku: TextView, line: Int, qty: Int64) -> UnitRecord {
+        let lineSku = lineRecord(line).sku
+        let same = state.storage.withUnsafeBytes { b in
+            let texts = UnsafeRawBufferPointer(rebasing: b[state.textStart...])
+            let l = lineSku.bytes(in: texts)
+            return l.count == sku.bytes.count && sameBytes(l.baseAddress, sku.bytes.baseAddress, l.count)
+        }
+        return UnitRecord(line: UInt32(line), qty: qty, sku: same ? .none : state.text(sku))
+    }
+
+    /// Adds a unit for each of `lines` at the end of the units table; returns the first's index.
+    private mutating func appendUnits(_ lines: LinesView) -> UInt32 {
+        let first = UInt32(state.count(.units))
+        for l in lines {
+            let k = lineIndex(l.sku)!
+            state.append(.units, unit(l.sku, line: k, qty: l.qty))
+        }
+        return first
+    }
+
+    private mutating func updateLine(_ i: Int, _ body: (inout LineRecord) -> Void) { state.update(.lines, i, as: LineRecord.self, body) }
+
+    /// Adds each of fulfillment `i`'s open units to a line counter.
+    private mutating func addOpenUnits(of f: FulfillmentRecord, to counter: WritableKeyPath<LineRecord, Int64>) {
+        for k in Int(f.firstUnit)..<Int(f.firstUnit + f.unitCount) {
+            let u = state.record(.units, k, as: UnitRecord.self)
+            if u.open > 0 { updateLine(Int(u.line)) { $0[keyPath: counter] += u.open } }
+        }
     }
 
     // MARK: - Changes
@@ -359,96 +411,143 @@ extension OrderSnapshot {
     private mutating func change(_ e: EventView, time: Int64) {
         switch e.data {
         case .orderPlaced(let customer, let channel, let currency, let placed, let shipping, let tax, let discount):
-            customerID = customer.string
-            self.channel = channel.string
-            self.currency = currency.string
-            lines.reserveCapacity(placed.count)
-            for p in placed { lines.append(SkuLine(sku: p.sku.string, unitPriceMinor: p.unitPriceMinor, ordered: p.qty)) }
-            shippingMinor = shipping ?? 0
-            taxMinor = tax ?? 0
-            discountMinor = discount ?? 0
-            placedAt = time
+            state.header.customerID = state.text(customer)
+            state.header.channel = state.text(channel)
+            state.header.currency = state.text(currency)
+            for p in placed { state.append(.lines, LineRecord(sku: state.text(p.sku), unitPriceMinor: p.unitPriceMinor, ordered: p.qty)) }
+            state.header.shippingMinor = shipping ?? 0
+            state.header.taxMinor = tax ?? 0
+            state.header.discountMinor = discount ?? 0
+            state.header.placedAt = time
         case .paymentAuthorized(let id, let amount): updatePayment(id) { $0.authorized += amount; $0.authorizations += 1 }
-        case .paymentCaptured(let id, let amount):
-            updatePayment(id) { $0.captured += amount }
+        case .paymentCaptured(let id, let amount): updatePayment(id) { $0.captured += amount }
         case .paymentVoided(let id, let amount): updatePayment(id) { $0.voided += amount }
-        case .paymentFailed(let id, let reason): updatePayment(id) { $0.failures += 1; $0.lastFailureReason = reason.string }
+        case .paymentFailed(let id, let reason):
+            let text = state.text(reason)
+            updatePayment(id) { $0.failures += 1; $0.lastFailureReason = text }
         case .fulfillmentRequested(let id, let location, let requested):
-            fulfillments.append(Fulfillment(id: id.string, location: location.string, lines: requested.values))
-            for r in requested { lines[lineIndex(r.sku)!].requested += r.qty }
+            let first = appendUnits(requested)
+            state.append(.fulfillments, FulfillmentRecord(id: state.text(id), location: state.text(location), firstUnit: first, unitCount: UInt32(requested.count)))
+            for r in requested { updateLine(lineIndex(r.sku)!) { $0.requested += r.qty } }
         case .fulfillmentPacked(let id):
-            let i = fulfillments.firstIndex { id == $0.id }!
-            fulfillments[i].state = .packed
-            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].packed += l.qty }
+            let i = fulfillmentIndex(id)!
+            state.update(.fulfillments, i, as: FulfillmentRecord.self) { $0.fulfillmentState = .packed }
+            addOpenUnits(of: state.record(.fulfillments, i), to: \.packed)
         case .shipped(let id, let carrier, let tracking):
-            let i = fulfillments.firstIndex { id == $0.id }!
-            fulfillments[i].state = .shipped
-            fulfillments[i].carrier = carrier.string
-            fulfillments[i].trackingNo = tracking.string
-            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].shipped += l.qty }
-            if shippedAt == nil { shippedAt = time }
+            let i = fulfillmentIndex(id)!
+            let c = state.text(carrier), t = state.text(tracking)
+            state.update(.fulfillments, i, as: FulfillmentRecord.self) { $0.fulfillmentState = .shipped; $0.carrier = c; $0.trackingNo = t }
+            addOpenUnits(of: state.record(.fulfillments, i), to: \.shipped)
+            if state.header.shippedAt == .min { state.header.shippedAt = time }
         case .delivered(let id):
-            let i = fulfillments.firstIndex { id == $0.id }!
-            fulfillments[i].state = .delivered
-            for l in fulfillments[i].openLines { lines[lineIndex(l.sku)!].delivered += l.qty }
+            let i = fulfillmentIndex(id)!
+            state.update(.fulfillments, i, as: FulfillmentRecord.self) { $0.fulfillmentState = .delivered }
+            addOpenUnits(of: state.record(.fulfillments, i), to: \.delivered)
         case .itemsCancelled(let cancelled, _):
             for c in cancelled {
-                let k = lineIndex(c.sku)!
                 // The cancelled units take their share of the line's adjustments with them.
-                lines[k].adjustmentsAppliedMinor -= SkuLine.share(of: lines[k].adjustmentsAppliedMinor, units: c.qty, active: lines[k].active)
-                lines[k].cancelled += c.qty
+                updateLine(lineIndex(c.sku)!) { l in
+                    l.adjustmentsAppliedMinor -= SkuLine.share(of: l.adjustmentsAppliedMinor, units: c.qty, active: l.active)
+                    l.cancelled += c.qty
+                }
             }
         case .orderCancelled:
-            isCancelled = true
-            for i in lines.indices { lines[i].cancelled = lines[i].ordered; lines[i].adjustmentsAppliedMinor = 0 }
-            for i in fulfillments.indices where fulfillments[i].state == .requested || fulfillments[i].state == .packed {
-                fulfillments[i].state = .cancelled
+            state.header.flags |= 1
+            for i in 0..<state.count(.lines) { updateLine(i) { $0.cancelled = $0.ordered; $0.adjustmentsAppliedMinor = 0 } }
+            for i in 0..<state.count(.fulfillments) {
+                state.update(.fulfillments, i, as: FulfillmentRecord.self) { f in
+                    if f.fulfillmentState == .requested || f.fulfillmentState == .packed { f.fulfillmentState = .cancelled }
+                }
             }
         case .returnRequested(let id, let requested, let reason):
-            returns.append(Return(id: id.string, lines: requested.values, reason: reason.string))
-            for r in requested { lines[lineIndex(r.sku)!].returnRequested += r.qty }
+            let first = appendUnits(requested)
+            state.append(.returns, ReturnRecord(id: state.text(id), reason: state.text(reason), firstUnit: first, unitCount: UInt32(requested.count)))
+            for r in requested { updateLine(lineIndex(r.sku)!) { $0.returnRequested += r.qty } }
         case .returnReceived(let id, let received):
-            let i = returns.firstIndex { id == $0.id }!
-            let units = received?.values ?? returns[i].lines
-            returns[i].received = units
-            for u in units { lines[lineIndex(u.sku)!].returned += u.qty }
+            let i = returnIndex(id)!
+            var ret = state.record(.returns, i, as: ReturnRecord.self)
+            if let received {
+                ret.firstReceived = appendUnits(received)
+                ret.receivedCount = UInt32(received.count)
+            } else {
+                // All that was asked for came back: the return's own units, again.
+                ret.firstReceived = UInt32(state.count(.units))
+                ret.receivedCount = ret.unitCount
+                for k in Int(ret.firstUnit)..<Int(ret.firstUnit + ret.unitCount) { state.append(.units, state.record(.units, k, as: UnitRecord.self)) }
+            }
+            ret.isReceived = 1
+            state.setRecord(.returns, i, ret)
+            for k in Int(ret.firstReceived)..<Int(ret.firstReceived + ret.receivedCount) {
+                let u = state.record(.units, k, as: UnitRecord.self)
+                updateLine(Int(u.line)) { $0.returned += u.qty }
+            }
             // What was asked for and did not come back is returnable again (EVENTS.md §6).
-            for r in returns[i].lines {
-                let came = units.filter { $0.sku == r.sku }.reduce(0) { $0 + $1.qty }
-                lines[lineIndex(r.sku)!].returnRequested -= max(0, r.qty - came)
+            for k in Int(ret.firstUnit)..<Int(ret.firstUnit + ret.unitCount) {
+                let r = state.record(.units, k, as: UnitRecord.self)
+                let came = unitSum(first: ret.firstReceived, count: ret.receivedCount) { $0.line == r.line ? $0.qty : 0 }
+                updateLine(Int(r.line)) { $0.returnRequested -= max(0, r.qty - came) }
             }
         case .refundIssued(let id, let amount, let paymentID, let returnID):
-            refunds.append(Refund(id: id.string, amountMinor: amount, paymentID: paymentID?.string, returnID: returnID?.string))
+            state.append(.refunds, RefundRecord(id: state.text(id), paymentID: state.text(paymentID), returnID: state.text(returnID), amountMinor: amount))
             if let paymentID { updatePayment(paymentID) { $0.refunded += amount } }
         case .priceAdjusted(let sku, let amount, _):
-            lines[lineIndex(sku)!].adjustmentsMinor += amount
-            lines[lineIndex(sku)!].adjustmentsAppliedMinor += amount
+            updateLine(lineIndex(sku)!) { $0.adjustmentsMinor += amount; $0.adjustmentsAppliedMinor += amount }
         case .noteAdded:
-            notes += 1
+            state.header.notes += 1
         case .fulfillmentCancelled(let id, let cancelled, _):
-            let i = fulfillments.firstIndex { id == $0.id }!
-            let units = cancelled?.values ?? fulfillments[i].openLines
-            let packed = fulfillments[i].state == .packed
-            for u in units {
-                if let k = fulfillments[i].cancelledLines.firstIndex(where: { $0.sku == u.sku }) { fulfillments[i].cancelledLines[k].qty += u.qty }
-                else { fulfillments[i].cancelledLines.append(u) }
+            let i = fulfillmentIndex(id)!
+            var f = state.record(.fulfillments, i, as: FulfillmentRecord.self)
+            let packed = f.fulfillmentState == .packed
+            // Each unit cancelled: (its index in the units table, how many, the event's spelling).
+            var taken: [(unit: Int, qty: Int64, sku: TextView?)] = []
+            let units = Int(f.firstUnit)..<Int(f.firstUnit + f.unitCount)
+            if let cancelled {
+                for c in cancelled {
+                    let line = UInt32(lineIndex(c.sku)!)
+                    let k = units.first { state.record(.units, $0, as: UnitRecord.self).line == line }!
+                    taken.append((k, c.qty, c.sku))
+                }
+            } else {
+                for k in units {
+                    let open = state.record(.units, k, as: UnitRecord.self).open
+                    if open > 0 { taken.append((k, open, nil)) }
+                }
             }
-            for u in units {
-                let k = lineIndex(u.sku)!
-                lines[k].requested -= u.qty
-                if packed { lines[k].packed -= u.qty }
+            for t in taken {
+                var u = state.record(.units, t.unit, as: UnitRecord.self)
+                if u.cancelRank == 0 {
+                    f.cancelledSkus += 1
+                    u.cancelRank = f.cancelledSkus
+                    if let sku = t.sku, !unitSpelled(u, as: sku) { u.cancelSku = state.text(sku) }
+                }
+                u.cancelled += t.qty
+                state.setRecord(.units, t.unit, u)
+                updateLine(Int(u.line)) { l in
+                    l.requested -= t.qty
+                    if packed { l.packed -= t.qty }
+                }
             }
-            if fulfillments[i].openLines.isEmpty { fulfillments[i].state = .cancelled }
+            if !units.contains(where: { state.record(.units, $0, as: UnitRecord.self).open > 0 }) { f.fulfillmentState = .cancelled }
+            state.setRecord(.fulfillments, i, f)
         }
     }
 
-    private mutating func updatePayment(_ id: TextView, _ body: (inout Payment) -> Void) {
-        if let i = payments.firstIndex(where: { id == $0.id }) {
-            body(&payments[i])
+    /// Whether `sku` has the same bytes as unit `u`'s sku.
+    private func unitSpelled(_ u: UnitRecord, as sku: TextView) -> Bool {
+        let ref = u.sku.isNone ? lineRecord(Int(u.line)).sku : u.sku
+        return state.storage.withUnsafeBytes { b in
+            let mine = ref.bytes(in: UnsafeRawBufferPointer(rebasing: b[state.textStart...]))
+            return mine.count == sku.bytes.count && sameBytes(mine.baseAddress, sku.bytes.baseAddress, mine.count)
+        }
+    }
+
+    private mutating func updatePayment(_ id: TextView, _ body: (inout PaymentRecord) -> Void) {
+        if let i = state.firstIndex(.payments, as: PaymentRecord.self, key: \.id, equals: id) {
+            state.update(.payments, i, as: PaymentRecord.self, body)
         } else {
-            var p = Payment(id: id.string)
+            var p = PaymentRecord(id: state.text(id))
             body(&p)
-            payments.append(p)
+            state.append(.payments, p)
         }
     }
 }

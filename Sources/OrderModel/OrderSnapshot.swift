@@ -106,38 +106,101 @@ public struct OrderSnapshot: Hashable, Sendable {
     public enum ReturnStatus: String, Sendable, CaseIterable { case none, requested, received }
 
     public let orderID: OrderID
-    /// How many events the order has.
-    public internal(set) var version: UInt32 = 0
-    public internal(set) var lastPosition: UInt64?
-    /// Where its OrderPlaced is in the log: orders are "newer" by this.
-    public internal(set) var placedPosition: UInt64?
-    public internal(set) var currency = ""
-    public internal(set) var customerID = ""
-    public internal(set) var channel = ""
-    public internal(set) var lines: [SkuLine] = []
-    public internal(set) var shippingMinor: Money = 0
-    public internal(set) var taxMinor: Money = 0
-    public internal(set) var discountMinor: Money = 0
-    public internal(set) var payments: [Payment] = []
-    public internal(set) var fulfillments: [Fulfillment] = []
-    public internal(set) var returns: [Return] = []
-    public internal(set) var refunds: [Refund] = []
-    public internal(set) var isCancelled = false
-    public internal(set) var notes = 0
-    /// Milestones, µs since the Unix epoch (the event's `ts`, or its recorded time).
-    public internal(set) var placedAt: Int64?
-    public internal(set) var paidAt: Int64?
-    public internal(set) var shippedAt: Int64?
-    public internal(set) var deliveredAt: Int64?
-    /// Idempotency keys seen, with the position of the event that carried each. An array, not
-    /// a dictionary: an order has a handful of events, and a dictionary per order costs more to
-    /// build than every lookup it would save (replay of a whole log builds one per order).
-    public internal(set) var eventIDs: [(id: String, position: UInt64)] = []
+    /// The order's state, flat (`OrderState`): what the rules read and change. The properties
+    /// below are built from it when asked for.
+    var state = OrderState()
 
-    public func position(ofEventID id: String) -> UInt64? { eventIDs.first { $0.id == id }?.position }
+    /// How many events the order has.
+    public var version: UInt32 { state.header.version }
+    public var lastPosition: UInt64? { state.header.lastPosition == .max ? nil : state.header.lastPosition }
+    /// Where its OrderPlaced is in the log: orders are "newer" by this.
+    public var placedPosition: UInt64? { state.header.placedPosition == .max ? nil : state.header.placedPosition }
+    public var currency: String { state.string(state.header.currency) ?? "" }
+    public var customerID: String { state.string(state.header.customerID) ?? "" }
+    public var channel: String { state.string(state.header.channel) ?? "" }
+    public var shippingMinor: Money { state.header.shippingMinor }
+    public var taxMinor: Money { state.header.taxMinor }
+    public var discountMinor: Money { state.header.discountMinor }
+    public var isCancelled: Bool { state.header.flags & 1 != 0 }
+    public var notes: Int { Int(state.header.notes) }
+    /// Milestones, µs since the Unix epoch (the event's `ts`, or its recorded time).
+    public var placedAt: Int64? { Self.time(state.header.placedAt) }
+    public var paidAt: Int64? { Self.time(state.header.paidAt) }
+    public var shippedAt: Int64? { Self.time(state.header.shippedAt) }
+    public var deliveredAt: Int64? { Self.time(state.header.deliveredAt) }
+    private static func time(_ t: Int64) -> Int64? { t == .min ? nil : t }
+
+    public var lines: [SkuLine] {
+        (0..<state.count(.lines)).map { i in
+            let r = state.record(.lines, i, as: LineRecord.self)
+            var l = SkuLine(sku: state.string(r.sku) ?? "", unitPriceMinor: r.unitPriceMinor, ordered: r.ordered, cancelled: r.cancelled,
+                            requested: r.requested, packed: r.packed, shipped: r.shipped, delivered: r.delivered,
+                            returnRequested: r.returnRequested, returned: r.returned, adjustmentsMinor: r.adjustmentsMinor)
+            l.adjustmentsAppliedMinor = r.adjustmentsAppliedMinor
+            return l
+        }
+    }
+
+    public var payments: [Payment] {
+        (0..<state.count(.payments)).map { i in
+            let r = state.record(.payments, i, as: PaymentRecord.self)
+            return Payment(id: state.string(r.id) ?? "", authorized: r.authorized, captured: r.captured, voided: r.voided, refunded: r.refunded,
+                           authorizations: Int(r.authorizations), failures: Int(r.failures), lastFailureReason: state.string(r.lastFailureReason))
+        }
+    }
+
+    public var fulfillments: [Fulfillment] {
+        (0..<state.count(.fulfillments)).map { i in
+            let r = state.record(.fulfillments, i, as: FulfillmentRecord.self)
+            let units = self.units(first: r.firstUnit, count: r.unitCount)
+            let cancelled = units.filter { $0.cancelRank > 0 }.sorted { $0.cancelRank < $1.cancelRank }
+                .map { SkuQuantity(sku: state.string($0.cancelSku) ?? sku(of: $0), qty: $0.cancelled) }
+            return Fulfillment(id: state.string(r.id) ?? "", location: state.string(r.location) ?? "",
+                               lines: units.map { SkuQuantity(sku: sku(of: $0), qty: $0.qty) }, state: r.fulfillmentState,
+                               carrier: state.string(r.carrier), trackingNo: state.string(r.trackingNo), cancelledLines: cancelled)
+        }
+    }
+
+    public var returns: [Return] {
+        (0..<state.count(.returns)).map { i in
+            let r = state.record(.returns, i, as: ReturnRecord.self)
+            let received = r.isReceived == 0 ? nil : units(first: r.firstReceived, count: r.receivedCount).map { SkuQuantity(sku: sku(of: $0), qty: $0.qty) }
+            return Return(id: state.string(r.id) ?? "", lines: units(first: r.firstUnit, count: r.unitCount).map { SkuQuantity(sku: sku(of: $0), qty: $0.qty) },
+                          reason: state.string(r.reason) ?? "", received: received)
+        }
+    }
+
+    public var refunds: [Refund] {
+        (0..<state.count(.refunds)).map { i in
+            let r = state.record(.refunds, i, as: RefundRecord.self)
+            return Refund(id: state.string(r.id) ?? "", amountMinor: r.amountMinor, paymentID: state.string(r.paymentID), returnID: state.string(r.returnID))
+        }
+    }
+
+    /// Idempotency keys seen, with the position of the event that carried each, oldest first.
+    public var eventIDs: [(id: String, position: UInt64)] {
+        (0..<state.count(.eventIDs)).map { i in
+            let r = state.record(.eventIDs, i, as: EventIDRecord.self)
+            return (state.string(r.id) ?? "", r.position)
+        }
+    }
+
+    private func units(first: UInt32, count: UInt32) -> [UnitRecord] {
+        (Int(first)..<Int(first + count)).map { state.record(.units, $0, as: UnitRecord.self) }
+    }
+
+    /// A unit's sku as its event spelled it.
+    private func sku(of u: UnitRecord) -> String {
+        state.string(u.sku) ?? state.string(state.record(.lines, Int(u.line), as: LineRecord.self).sku) ?? ""
+    }
+
+    public func position(ofEventID id: String) -> UInt64? {
+        state.firstIndex(.eventIDs, as: EventIDRecord.self, key: \.id, equals: id).map { state.record(.eventIDs, $0, as: EventIDRecord.self).position }
+    }
 
     public static func == (a: OrderSnapshot, b: OrderSnapshot) -> Bool {
-        a.orderID == b.orderID && a.version == b.version && a.lastPosition == b.lastPosition && a.placedPosition == b.placedPosition && a.currency == b.currency
+        if a.orderID == b.orderID && a.state.header == b.state.header && a.state.storage == b.state.storage { return true }
+        return a.orderID == b.orderID && a.version == b.version && a.lastPosition == b.lastPosition && a.placedPosition == b.placedPosition && a.currency == b.currency
             && a.customerID == b.customerID && a.channel == b.channel && a.lines == b.lines && a.shippingMinor == b.shippingMinor
             && a.taxMinor == b.taxMinor && a.discountMinor == b.discountMinor && a.payments == b.payments
             && a.fulfillments == b.fulfillments && a.returns == b.returns && a.refunds == b.refunds && a.isCancelled == b.isCancelled
@@ -150,6 +213,9 @@ public struct OrderSnapshot: Hashable, Sendable {
         hasher.combine(version)
         hasher.combine(lastPosition)
     }
+
+    /// Bytes the snapshot holds in memory: its header and its one buffer.
+    public var byteCount: Int { MemoryLayout<OrderSnapshot>.size + state.storage.capacity }
 
     public init(orderID: OrderID) { self.orderID = orderID }
 
@@ -164,23 +230,23 @@ public struct OrderSnapshot: Hashable, Sendable {
 
     // MARK: Money
 
-    public var authorizedMinor: Money { payments.reduce(0) { $0 + $1.authorized } }
-    public var capturedMinor: Money { payments.reduce(0) { $0 + $1.captured } }
-    public var voidedMinor: Money { payments.reduce(0) { $0 + $1.voided } }
-    public var refundedMinor: Money { refunds.reduce(0) { $0 + $1.amountMinor } }
-    public var adjustmentsMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsMinor } }
+    public var authorizedMinor: Money { state.sum(.payments, as: PaymentRecord.self) { $0.authorized } }
+    public var capturedMinor: Money { state.sum(.payments, as: PaymentRecord.self) { $0.captured } }
+    public var voidedMinor: Money { state.sum(.payments, as: PaymentRecord.self) { $0.voided } }
+    public var refundedMinor: Money { state.sum(.refunds, as: RefundRecord.self) { $0.amountMinor } }
+    public var adjustmentsMinor: Money { state.sum(.lines, as: LineRecord.self) { $0.adjustmentsMinor } }
     /// The adjustments that follow units still active (each line's share).
-    public var adjustmentsAppliedMinor: Money { lines.reduce(0) { $0 + $1.adjustmentsAppliedMinor } }
+    public var adjustmentsAppliedMinor: Money { state.sum(.lines, as: LineRecord.self) { $0.adjustmentsAppliedMinor } }
     /// Captured less refunded: what the order has been paid and kept.
     public var netPaidMinor: Money { capturedMinor - refundedMinor }
     /// Authorized less captured less voided: what can still be captured.
-    public var openAuthorizationMinor: Money { payments.reduce(0) { $0 + max(0, $1.authorized - $1.captured - $1.voided) } }
+    public var openAuthorizationMinor: Money { state.sum(.payments, as: PaymentRecord.self) { max(0, $0.authorized - $0.captured - $0.voided) } }
 
     /// Σ ordered × unit price: the merchandise as placed, which the order-level discount was
     /// given against.
-    public var placedMerchandiseMinor: Money { lines.reduce(0) { $0 + $1.ordered * $1.unitPriceMinor } }
+    public var placedMerchandiseMinor: Money { state.sum(.lines, as: LineRecord.self) { $0.ordered * $0.unitPriceMinor } }
     /// Σ (ordered − cancelled) × unit price: the merchandise still owed to the customer.
-    public var activeMerchandiseMinor: Money { lines.reduce(0) { $0 + $1.active * $1.unitPriceMinor } }
+    public var activeMerchandiseMinor: Money { state.sum(.lines, as: LineRecord.self) { $0.active * $0.unitPriceMinor } }
 
     /// The part of the order-level discount still applied: its share of the merchandise still
     /// active, rounded down — ⌊discount × active ÷ placed⌋ (docs/EVENTS.md §7, "Money"). As in
@@ -217,17 +283,29 @@ public struct OrderSnapshot: Hashable, Sendable {
     // MARK: Statuses (docs/EVENTS.md, "Statuses")
 
     public var status: Status {
-        let active = lines.reduce(0) { $0 + $1.active }
-        if isCancelled || (!lines.isEmpty && active == 0) { return .cancelled }
-        if active > 0 && lines.allSatisfy({ $0.delivered >= $0.active }) { return .delivered }
-        if lines.contains(where: { $0.delivered > 0 }) { return .partiallyDelivered }
-        if active > 0 && lines.allSatisfy({ $0.shipped >= $0.active }) { return .shipped }
-        if lines.contains(where: { $0.shipped > 0 }) { return .partiallyShipped }
-        if lines.contains(where: { $0.packed > 0 }) { return .packed }
-        if lines.contains(where: { $0.requested > 0 }) { return .fulfilling }
+        // One pass over the lines for what the statuses below ask of them.
+        var active: Int64 = 0
+        var allDelivered = true, anyDelivered = false, allShipped = true, anyShipped = false, anyPacked = false, anyRequested = false
+        _ = state.firstIndex(.lines, as: LineRecord.self) { l, _ in
+            active += l.active
+            allDelivered = allDelivered && l.delivered >= l.active
+            anyDelivered = anyDelivered || l.delivered > 0
+            allShipped = allShipped && l.shipped >= l.active
+            anyShipped = anyShipped || l.shipped > 0
+            anyPacked = anyPacked || l.packed > 0
+            anyRequested = anyRequested || l.requested > 0
+            return false
+        }
+        if isCancelled || (state.count(.lines) > 0 && active == 0) { return .cancelled }
+        if active > 0 && allDelivered { return .delivered }
+        if anyDelivered { return .partiallyDelivered }
+        if active > 0 && allShipped { return .shipped }
+        if anyShipped { return .partiallyShipped }
+        if anyPacked { return .packed }
+        if anyRequested { return .fulfilling }
         if isPaid { return .paid }
         if openAuthorizationMinor > 0 { return .authorized }
-        if netPaidMinor > 0 || payments.contains(where: { $0.authorizations > 0 }) { return .awaitingPayment }
+        if netPaidMinor > 0 || state.contains(.payments, as: PaymentRecord.self, where: { $0.authorizations > 0 }) { return .awaitingPayment }
         return .placed
     }
 
@@ -235,7 +313,7 @@ public struct OrderSnapshot: Hashable, Sendable {
     /// still active whose total is 0 (a 100% discount, free items) is paid without a capture.
     var isPaid: Bool {
         let total = totalMinor, net = netPaidMinor
-        if total <= 0 { return net > 0 || (!isCancelled && lines.contains { $0.active > 0 }) }
+        if total <= 0 { return net > 0 || (!isCancelled && state.contains(.lines, as: LineRecord.self) { $0.active > 0 }) }
         return net >= total
     }
 
@@ -255,14 +333,13 @@ public struct OrderSnapshot: Hashable, Sendable {
     /// owed: shown (`attention` in the JSON form), not refused — a shop may ship on account.
     public var fulfilledUnpaid: Bool {
         // Units sent and not come back: a return refunded in full owes nothing.
-        totalMinor > 0 && netPaidMinor <= 0 && openAuthorizationMinor <= 0 && lines.contains { $0.requested > $0.returned }
+        totalMinor > 0 && netPaidMinor <= 0 && openAuthorizationMinor <= 0 && state.contains(.lines, as: LineRecord.self) { $0.requested > $0.returned }
     }
 
     public var returnStatus: ReturnStatus {
-        if returns.isEmpty { return .none }
-        return returns.contains { $0.received == nil } ? .requested : .received
+        if state.count(.returns) == 0 { return .none }
+        return state.contains(.returns, as: ReturnRecord.self) { $0.isReceived == 0 } ? .requested : .received
     }
 
-    func lineIndex(_ sku: String) -> Int? { lines.firstIndex { $0.sku == sku } }
-    func lineIndex(_ sku: TextView) -> Int? { lines.firstIndex { sku == $0.sku } }
+    func lineIndex(_ sku: TextView) -> Int? { state.firstIndex(.lines, as: LineRecord.self, key: \.sku, equals: sku) }
 }

@@ -16,7 +16,7 @@ public struct StoreConfiguration: Sendable {
     /// Snapshots kept in memory; others are replayed from their events (a handful of reads)
     /// when asked for. Default 200,000.
     public var snapshotCacheMax = 200_000
-    /// Bytes of snapshots kept in memory (estimated, `OrderSnapshot.estimatedBytes`): the
+    /// Bytes of snapshots kept in memory (estimated, `OrderSnapshot.byteCount`): the
     /// bound that holds when orders are large. Default 256 MiB.
     public var snapshotCacheBytesMax = 256 << 20
     /// An order with more events than this is replayed off the caller's thread when a server

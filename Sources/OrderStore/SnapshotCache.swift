@@ -47,7 +47,7 @@ struct SnapshotCache: Sendable {
     /// Keeps `snapshot` as `h`'s (replacing any older one); a snapshot larger than the whole
     /// bound is not kept.
     mutating func insert(_ snapshot: consuming OrderSnapshot, for h: OrderHandle) {
-        let size = snapshot.estimatedBytes
+        let size = snapshot.byteCount
         guard size <= bytesMax else { remove(h); return }
         let last = snapshot.lastPosition
         if let i = index(h) {
@@ -126,31 +126,5 @@ struct SnapshotCache: Sendable {
         }
         queue = kept.reversed()
         head = 0
-    }
-}
-
-extension OrderSnapshot {
-    /// About how many bytes the snapshot holds in memory: its arrays and the bytes of its
-    /// strings. An estimate for bounding a cache, not an exact measure (an id of 15 bytes or
-    /// fewer is stored inside its String and costs nothing extra).
-    public var estimatedBytes: Int {
-        var n = 512 + customerID.utf8.count + channel.utf8.count
-        for l in lines { n += 112 + l.sku.utf8.count }
-        for p in payments { n += 96 + p.id.utf8.count + (p.lastFailureReason?.utf8.count ?? 0) }
-        for f in fulfillments {
-            n += 96 + f.id.utf8.count + f.location.utf8.count + (f.carrier?.utf8.count ?? 0) + (f.trackingNo?.utf8.count ?? 0)
-            for l in f.lines { n += 24 + l.sku.utf8.count }
-            for l in f.cancelledLines { n += 24 + l.sku.utf8.count }
-        }
-        for r in returns {
-            n += 96 + r.id.utf8.count + r.reason.utf8.count
-            for l in r.lines { n += 24 + l.sku.utf8.count }
-            for l in r.received ?? [] { n += 24 + l.sku.utf8.count }
-        }
-        for r in refunds { n += 64 + r.id.utf8.count + (r.paymentID?.utf8.count ?? 0) + (r.returnID?.utf8.count ?? 0) }
-        // Event ids: one (String, UInt64) each; longer ids than 15 bytes live on the heap.
-        n += eventIDs.count * 24
-        for e in eventIDs where e.id.utf8.count > 15 { n += 32 + e.id.utf8.count }
-        return n
     }
 }

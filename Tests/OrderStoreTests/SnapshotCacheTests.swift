@@ -6,7 +6,7 @@ import Testing
 struct SnapshotCacheTests {
     func snapshot(_ i: Int, last: UInt64 = 0) -> OrderSnapshot {
         var s = OrderSnapshot(orderID: try! OrderID("O-\(i)"))
-        s.lastPosition = last
+        s.state.header.lastPosition = last
         return s
     }
 
@@ -31,9 +31,9 @@ struct SnapshotCacheTests {
         var churn = SnapshotCache(countMax: 1000, bytesMax: 1 << 30)
         for round in 0..<200_000 { churn.insert(snapshot(round % 500, last: UInt64(round)), for: h(round % 500)) }
         #expect(churn.count == 500)
-        #expect(churn.bytes == (0..<500).reduce(0) { $0 + snapshot($1).estimatedBytes })
+        #expect(churn.bytes == (0..<500).reduce(0) { $0 + snapshot($1).byteCount })
         for i in 0..<250 { churn.remove(h(i)) }
-        #expect(churn.bytes == (250..<500).reduce(0) { $0 + snapshot($1).estimatedBytes })
+        #expect(churn.bytes == (250..<500).reduce(0) { $0 + snapshot($1).byteCount })
         #expect((250..<500).allSatisfy { churn[h($0)]?.orderID == snapshot($0).orderID })
     }
 }
