@@ -47,7 +47,7 @@ let package = Package(
         // The query layer: validated appends, snapshots, as-of queries, lists, audits.
         .target(
             name: "OrderStore",
-            dependencies: ["LogStorage", "OrderModel", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LogStorage", "OrderModel", "CCRC32C", .product(name: "Logging", package: "swift-log")]
         ),
         // The wire protocol's frames and messages (docs/PROTOCOL.md): a pure codec over bytes.
         .target(name: "WireProtocol"),
@@ -122,7 +122,7 @@ let package = Package(
         // The Fuzz/ corpora, read by the suites that replay them.
         .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
         .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage"]),
+        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage", "CCRC32C"]),
         .testTarget(
             name: "LogStorageTests",
             dependencies: ["FuzzCorpusSupport", "LogStorage", "logstorage-crash-child"]

@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 
 extension Log {
-    /// Visits every committed record below `end` exactly once, in `partitions` parallel
+    /// Visits every committed record from `start` and below `end` exactly once, in `partitions` parallel
     /// streams: each record goes to the stream `partition(keyBytes)` names (0 ..< partitions),
     /// and each stream sees its records in log order, on one thread at a time. So all the
     /// records of a key are seen in order by one stream — a replay can keep per-key state
@@ -20,14 +20,14 @@ extension Log {
     /// `body`'s error, or a record that fails its checks, ends the scan after every record
     /// before it was visited.
     public func scanPartitioned(
-        to endPosition: LogPosition? = nil, partitions: Int, windowRecords: Int = 1 << 18, windowBytes: Int = 64 << 20,
+        from startPosition: LogPosition = LogPosition(0), to endPosition: LogPosition? = nil, partitions: Int, windowRecords: Int = 1 << 18, windowBytes: Int = 64 << 20,
         partition: @Sendable (UnsafeRawBufferPointer) -> Int,
         body: @Sendable (Int, RecordView) throws -> Void
     ) throws {
         precondition(partitions >= 1 && windowRecords >= 1)
         let end = min(endPosition?.rawValue ?? .max, committed.load(ordering: .acquiring))
         let budget = max(1, windowBytes / partitions)
-        var start: UInt64 = 0
+        var start = startPosition.rawValue
         while start < end {
             let first = start
             let span = min(end, start + UInt64(windowRecords)) - first

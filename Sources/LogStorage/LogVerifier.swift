@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One problem `Log.verify` found.
 public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
@@ -28,6 +32,11 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
 /// Checks every file of a log without changing anything (it does not take the lock, so it
 /// can run beside a live writer; a tail still being written may then show as torn).
 enum LogVerifier {
+    private static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     static func verify(path: String) -> [LogProblem] {
         var problems: [LogProblem] = []
         let names: [String]
@@ -37,7 +46,9 @@ enum LogVerifier {
         var kinds: [UInt64: Set<SegmentFile.Kind>] = [:]
         for name in names {
             if let (base, kind) = SegmentFile.parse(name) { kinds[base, default: []].insert(kind) }
-            else if name != "LOCK" && name != HeadFile.name { problems.append(LogProblem(file: path + "/" + name, offset: nil, kind: .strayFile, message: "not a log file; open removes *.tmp files and ignores others")) }
+            // A directory is not the log's: the layers above keep their own files there
+            // (the order store's checkpoints).
+            else if name != "LOCK" && name != HeadFile.name && !isDirectory(path + "/" + name) { problems.append(LogProblem(file: path + "/" + name, offset: nil, kind: .strayFile, message: "not a log file; open removes *.tmp files and ignores others")) }
         }
         var expected: UInt64 = 0
         let bases = kinds.keys.sorted()

@@ -125,6 +125,8 @@ public struct RecordView {
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
+    /// The record's stored CRC32C (§3 of docs/FORMAT.md): a fingerprint of the whole record.
+    public var checksum: UInt32 { bytes.u32(0) }
     public var position: LogPosition { LogPosition(bytes.u64(8)) }
     public var previousPosition: LogPosition? {
         let p = bytes.u64(16)

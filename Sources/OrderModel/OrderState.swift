@@ -56,6 +56,11 @@ struct OrderState: Sendable {
 
     init() {}
 
+    init(header: Header, storage: [UInt8]) {
+        self.header = header
+        self.storage = storage
+    }
+
     // MARK: Tables
 
     @inline(__always) func count(_ t: Table) -> Int { Int(header.counts[t.rawValue]) }

@@ -149,6 +149,7 @@ extension OrderStore {
                 do { prepared[k] = .replayed(try replay(orders.ids[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
             if let written = try write(checked, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
+                if written.pending != nil { checkpointIfDue() }
                 return written
             }
         }
@@ -310,6 +311,7 @@ extension OrderStore {
                 s.totals.add(before[k], of: snapshot, sign: -1, handle: h)
                 s.totals.add(snapshot, sign: 1, handle: h)
                 s.indexes.update(snapshot, handle: h)
+                s.checkpoint.mark(h)
                 s.cache.insert(snapshot, for: h)
             }
             s.cache.trim()

@@ -41,6 +41,20 @@ public struct AuditReport: Sendable {
     /// Per currency.
     public var money: [String: Money] = [:]
     public var violations: [Violation] = []
+    /// The checkpoint an open would load, compared with this replay at its position (a
+    /// difference is a `checkpoint_mismatch` violation); nil when there is none to load.
+    public var checkpoint: CheckpointCheck?
+    /// Newer checkpoint files an open would pass over, and why (the state is then rebuilt
+    /// from the log: not a violation).
+    public var checkpointProblems: [CheckpointProblem] = []
+
+    public struct CheckpointCheck: Sendable, Equatable {
+        public var path: String
+        public var position: UInt64
+        public var orders: Int
+        /// Orders whose state differs from the replay's, or that only one of them has.
+        public var differences: Int
+    }
 
     public var isClean: Bool { violations.isEmpty }
 }
@@ -68,7 +82,7 @@ public struct TotalsRow: Sendable, Equatable {
 extension OrderStore {
     /// Replays every event from position 0: re-checks every record's checksum (the scan does),
     /// every rule, rebuilds every snapshot, and reports counts, money and every violation.
-    public func audit() -> AuditReport { Self.audit(log) }
+    public func audit() -> AuditReport { Self.audit(log, checkpoints: Self.checkpointDirectory(log.path)) }
 
     /// Audits the store in `path` without opening it as a store: the log alone is opened
     /// (recovered as any open does), so the replay that rebuilds the lists and the cache is
@@ -78,10 +92,12 @@ extension OrderStore {
         let log: Log
         do { log = try Log.open(path: path, configuration: configuration.log) } catch { throw StoreError.storage(error) }
         defer { try? log.close() }
-        return audit(log)
+        return audit(log, checkpoints: checkpointDirectory(path))
     }
 
-    static func audit(_ log: Log) -> AuditReport {
+    /// The audit of `log`. With the checkpoint an open would load (from `checkpoints`), the
+    /// replay stops at its position, compares every order's state with it, and goes on.
+    static func audit(_ log: Log, checkpoints: String?) -> AuditReport {
         var report = AuditReport()
         struct Part: Sendable {
             var orders: ReplayPart
@@ -97,10 +113,7 @@ extension OrderStore {
         @Sendable func admit(_ snapshot: inout OrderSnapshot, _ event: EventView) throws(OrderError) -> OrderSnapshot.Admission {
             try snapshot.admit(event, expected: .any)
         }
-        do {
-            let parts = try ParallelReplay.run(log: log, workers: workers, makePart: {
-                Part(orders: ReplayPart(capacity: expectedOrders))
-            }, body: { part, view in
+        @Sendable func visit(_ part: inout Part, _ view: RecordView) {
                 part.events += 1
                 var found: Int?
                 let event: EventView
@@ -137,7 +150,50 @@ extension OrderStore {
                     part.violations.append(.init(position: position, orderID: id.value, code: error.code.rawValue, message: error.message))
                     part.skipped[k] += 1
                 }
-            }, finish: { (part: consuming Part) -> AuditReport in
+        }
+        var checkpoint: (header: CheckpointFile.Header, path: String, snapshots: [OrderSnapshot])?
+        if let checkpoints {
+            var problems: [CheckpointProblem] = []
+            checkpoint = loadNewestCheckpoint(directory: checkpoints, log: log, problems: &problems)
+            report.checkpointProblems = problems
+        }
+        do {
+            // Up to the checkpoint's position, then compared with it, then on to the end.
+            // Both halves end at one position: a store audited while it takes appends.
+            let end = log.endPosition
+            let middle = checkpoint.map { LogPosition($0.header.position) } ?? end
+            var handoff = try ParallelReplay.run(log: log, end: middle, workers: workers, makePart: { _ in
+                Part(orders: ReplayPart(capacity: expectedOrders))
+            }, body: visit)
+            if let checkpoint {
+                var differences: [AuditReport.Violation] = []
+                var seen = 0
+                for s in checkpoint.snapshots {
+                    var id = s.orderID.value
+                    let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
+                    let replayed = id.withUTF8 { handoff[w].orders.table.find(bytes: UnsafeRawBufferPointer($0), hash: OrderTable.hash(bytes: UnsafeRawBufferPointer($0))) }
+                        .map { handoff[w].orders.snapshots[$0.index] }
+                    if let replayed, replayed.exists { seen += 1 }
+                    if replayed.map({ !$0.hasSameState(as: s) }) ?? true {
+                        differences.append(.init(position: checkpoint.header.position, orderID: s.orderID.value, code: "checkpoint_mismatch",
+                                                 message: replayed?.exists == true
+                                                    ? "the checkpoint's state (version \(s.version), total \(s.totalMinor), \(s.status.rawValue)) is not the replay's (version \(replayed!.version), total \(replayed!.totalMinor), \(replayed!.status.rawValue))"
+                                                    : "the checkpoint has the order; the replay of the log before \(checkpoint.header.position) does not"))
+                    }
+                }
+                let replayedOrders = handoff.reduce(0) { $0 + $1.orders.snapshots.lazy.filter(\.exists).count }
+                if replayedOrders > seen {
+                    differences.append(.init(position: checkpoint.header.position, orderID: nil, code: "checkpoint_mismatch",
+                                             message: "the replay has \(replayedOrders - seen) order(s) the checkpoint does not"))
+                }
+                report.checkpoint = .init(path: checkpoint.path, position: checkpoint.header.position, orders: checkpoint.snapshots.count, differences: differences.count)
+                report.violations += differences
+            }
+            checkpoint = nil  // its states are no longer needed
+            let box = Handoff(handoff)
+            handoff = []
+            let parts = try ParallelReplay.run(log: log, from: middle, end: end, workers: workers, makePart: { box.take($0) },
+                                               body: visit, finish: { (part: consuming Part) -> AuditReport in
                 // Summarised on the worker, which also frees its snapshots.
                 var r = AuditReport()
                 r.events = part.events
@@ -160,7 +216,8 @@ extension OrderStore {
             }
             report.violations.sort { ($0.position ?? .max) < ($1.position ?? .max) }
         } catch {
-            // The scan stopped at damage: report where.
+            // The scan stopped at damage: report where (a checkpoint compared before it stays
+            // reported).
             report.violations.append(.init(position: nil, orderID: nil, code: (error as? LogError)?.code.rawValue ?? "storage", message: "\(error)"))
         }
         return report
@@ -192,7 +249,7 @@ extension OrderStore {
         let stop = LogPosition(min(end, log.endPosition.rawValue))
         let parts: [[TotalsRow]]
         do {
-            parts = try ParallelReplay.run(log: log, end: stop, makePart: { ReplayPart(capacity: 1024) }, body: { part, view in
+            parts = try ParallelReplay.run(log: log, end: stop, makePart: { _ in ReplayPart(capacity: 1024) }, body: { part, view in
                 // A record that does not read ends the replay with an error (as reading the log
                 // does); an event the rules refuse is skipped, as at open.
                 let k = try part.order(of: view)
@@ -298,5 +355,18 @@ extension OrderStore {
         }
         // Sorted outside the lock appends take: rows can be as many as orders.
         return current.map { (RunningTotals.sorted($0.0), $0.1) }
+    }
+}
+
+/// Parts handed from one replay to the next by move: each taken once, so the second replay
+/// changes them without copying their arrays.
+private final class Handoff<Part>: @unchecked Sendable {
+    // @unchecked: `ParallelReplay` makes its parts one after another on the calling thread.
+    private var parts: [Part?]
+    init(_ parts: [Part]) { self.parts = parts }
+    func take(_ w: Int) -> Part {
+        let p = parts[w]!
+        parts[w] = nil
+        return p
     }
 }

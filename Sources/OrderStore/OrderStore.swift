@@ -29,6 +29,11 @@ public struct StoreConfiguration: Sendable {
     /// Recorded times never decrease, so one ahead of the clock holds every later record at
     /// it; a small skew keeps that window small. Default 1 s.
     public var recordedAtSkewMax: Int64 = 1_000_000
+    /// A checkpoint of every order's state is written in the background once this many events
+    /// were stored since the last one, and an eighth of the log (docs/FORMAT.md §13); open
+    /// then replays only the log after it. 0: none in the background (`writeCheckpoint()`
+    /// still writes one). Default 1,000,000.
+    public var checkpointEvents = 1_000_000
 
     public init() {}
 }
@@ -106,9 +111,13 @@ public final class OrderStore: Sendable {
         var totals = RunningTotals()
         /// False once a failure left `totals` unsure (they may count a batch not on disk).
         var totalsValid = true
+        /// The newest checkpoint, and the orders changed since.
+        var checkpoint = CheckpointTracking()
     }
 
     let state: Locked<State>
+    /// Entered while a background checkpoint is written: `close` waits for it.
+    let checkpointGroup = DispatchGroup()
 
     private init(log: Log, configuration: StoreConfiguration, logger: Logger, state: State) {
         self.log = log
@@ -128,9 +137,25 @@ public final class OrderStore: Sendable {
         let workers = ParallelReplay.defaultWorkers
         // Orders have several events each; reserving for a guess avoids most rehashing.
         let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
+        // The newest valid checkpoint's states, each given to the worker that owns its order;
+        // the log is replayed from its position on (from 0 without one).
+        var problems: [CheckpointFile.Problem] = []
+        let checkpoint = loadNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems)
+        for p in problems { logger.warning("checkpoint not used", metadata: ["file": "\(p.file)", "problem": "\(p.kind.rawValue)", "message": "\(p.message)"]) }
+        state.checkpoint.problems = problems.map(\.description)
+        var seeds = [[OrderSnapshot]](repeating: [], count: workers)
+        for s in checkpoint?.snapshots ?? [] {
+            var id = s.orderID.value
+            seeds[id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }].append(s)
+        }
+        let start = checkpoint?.header.position ?? 0
         let parts: [ReplayPart]
         do {
-            parts = try ParallelReplay.run(log: log, workers: workers, makePart: { ReplayPart(capacity: expectedOrders) }) { part, view in
+            parts = try ParallelReplay.run(log: log, from: LogPosition(start), workers: workers, makePart: { [seeds] w in
+                var part = ReplayPart(capacity: max(expectedOrders, seeds[w].count))
+                for s in seeds[w] { part.add(s) }
+                return part
+            }) { part, view in
                 let k: Int
                 let event: EventView
                 do throws(OrderError) {
@@ -166,6 +191,12 @@ public final class OrderStore: Sendable {
             handles.append(h)
             state.indexes.update(snapshot, handle: h)
             state.totals.add(snapshot, sign: 1, handle: h)
+            // What the checkpoint does not hold yet: orders changed after it (all, without one).
+            if (snapshot.lastPosition ?? 0) >= start || checkpoint == nil { state.checkpoint.mark(h) }
+        }
+        if let checkpoint {
+            state.checkpoint.position = checkpoint.header.position
+            state.checkpoint.path = checkpoint.path
         }
         state.nextPosition = log.endPosition.rawValue
         // The newest record may carry a restore's time still ahead of the clock.
@@ -182,6 +213,7 @@ public final class OrderStore: Sendable {
     }
 
     public func close() throws {
+        checkpointGroup.wait()
         do { try log.close() } catch { throw StoreError.storage(error) }
     }
 

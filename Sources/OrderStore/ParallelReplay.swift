@@ -12,34 +12,36 @@ import OrderModel
 enum ParallelReplay {
     static var defaultWorkers: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
 
-    /// Runs `body` for every record below `end` on the worker that owns its key; returns each
-    /// worker's part. The first error any worker throws ends the replay and is rethrown.
+    /// Runs `body` for every record from `start` and below `end` on the worker that owns its
+    /// key; returns each worker's part. `makePart` makes worker `w`'s part (a replay from a
+    /// checkpoint seeds it with the orders `owner` gives `w`). The first error any worker
+    /// throws ends the replay and is rethrown.
     static func run<Part: Sendable>(
-        log: Log, end: LogPosition? = nil, workers: Int = defaultWorkers,
-        makePart: @Sendable () -> Part,
+        log: Log, from start: LogPosition = LogPosition(0), end: LogPosition? = nil, workers: Int = defaultWorkers,
+        makePart: @Sendable (Int) -> Part,
         body: @Sendable (inout Part, RecordView) throws -> Void
     ) throws -> [Part] {
-        try run(log: log, end: end, workers: workers, makePart: makePart, body: body, finish: { $0 })
+        try run(log: log, from: start, end: end, workers: workers, makePart: makePart, body: body, finish: { $0 })
     }
 
     /// As `run`, and `finish` turns each worker's part into its result on that worker, so
     /// summarising (and freeing) millions of snapshots happens on every core too.
     static func run<Part, Summary: Sendable>(
-        log: Log, end: LogPosition? = nil, workers: Int = defaultWorkers,
-        makePart: @Sendable () -> Part,
+        log: Log, from start: LogPosition = LogPosition(0), end: LogPosition? = nil, workers: Int = defaultWorkers,
+        makePart: @Sendable (Int) -> Part,
         body: @Sendable (inout Part, RecordView) throws -> Void,
         finish: @Sendable (consuming Part) -> Summary
     ) throws -> [Summary] {
         if workers == 1 {
-            var part = makePart()
-            try log.scan(from: LogPosition(0), to: end) { view in
+            var part = makePart(0)
+            _ = try log.scan(from: start, to: end) { view in
                 try body(&part, view)
                 return true
             }
             return [finish(part)]
         }
         let parts = Parts(count: workers, makePart)
-        try log.scanPartitioned(to: end, partitions: workers, partition: { owner($0, workers) }) { w, view in
+        try log.scanPartitioned(from: start, to: end, partitions: workers, partition: { owner($0, workers) }) { w, view in
             try parts.withPart(w) { try body(&$0, view) }
         }
         // Summarised on every core, which also frees the parts there.
@@ -54,7 +56,7 @@ enum ParallelReplay {
         private final class Box { var part: Part?; init(_ p: Part) { part = p } }
         private let boxes: [Box]
 
-        init(count: Int, _ make: () -> Part) { boxes = (0..<count).map { _ in Box(make()) } }
+        init(count: Int, _ make: (Int) -> Part) { boxes = (0..<count).map { Box(make($0)) } }
 
         func withPart(_ w: Int, _ body: (inout Part) throws -> Void) rethrows {
             try body(&boxes[w].part!)

@@ -24,6 +24,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Store the valid lines and list the invalid ones, instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Events per append batch (1–10000).") var batch = 1000
     @Option(help: "Durability: always, none, or interval:MS.") var fsync = "always"
+    @Option(help: "Embedded: write a checkpoint of every order's state after this many new events (and an eighth of the log), in the background; 0: none.") var checkpointEvents = 1_000_000
     @Flag(help: "Print the summary as JSON.") var json = false
 
     struct Failure { var line: Int; var code: String; var message: String }
@@ -53,6 +54,8 @@ struct ImportCommand: AsyncParsableCommand {
         if let data {
             var configuration = StoreConfiguration()
             configuration.log.durability = try parsePolicy(fsync)
+            guard checkpointEvents >= 0 else { throw ValidationError("--checkpoint-events must be 0 or more") }
+            configuration.checkpointEvents = checkpointEvents
             let store = try OrderStore.open(path: data, configuration: configuration)
             // Batches written and waiting for their fsync. The next batch is checked and
             // written while up to `inFlightMax` wait (they share fsyncs, as concurrent

@@ -172,6 +172,10 @@ struct AuditCommand: ParsableCommand {
             w.raw(r.violations.map { v in
                 "{\"position\":\(v.position.map(String.init) ?? "null"),\"order_id\":\(v.orderID.map(JSONWriter.quoted) ?? "null"),\"code\":\(JSONWriter.quoted(v.code)),\"message\":\(JSONWriter.quoted(v.message))}"
             }.joined(separator: ","))
+            w.raw("],\"checkpoint\":")
+            w.raw(r.checkpoint.map { c in "{\"path\":\(JSONWriter.quoted(c.path)),\"position\":\(c.position),\"orders\":\(c.orders),\"differences\":\(c.differences)}" } ?? "null")
+            w.raw(",\"checkpoint_problems\":[")
+            w.raw(r.checkpointProblems.map { p in "{\"file\":\(JSONWriter.quoted(p.file)),\"kind\":\(JSONWriter.quoted(p.kind.rawValue)),\"message\":\(JSONWriter.quoted(p.message))}" }.joined(separator: ","))
             w.raw("]}")
             print(w.text)
         } else {
@@ -182,6 +186,10 @@ struct AuditCommand: ParsableCommand {
             print(table([["  CURRENCY", "ORDERS", "TOTAL", "AUTHORIZED", "CAPTURED", "VOIDED", "REFUNDED"]] + r.money.sorted { $0.key < $1.key }.map { c, m in
                 ["  " + c, "\(m.orders)", money(m.total, c), money(m.authorized, c), money(m.captured, c), money(m.voided, c), money(m.refunded, c)]
             }))
+            if let c = r.checkpoint {
+                print("\ncheckpoint at position \(c.position) (\(c.orders) orders): " + (c.differences == 0 ? "every state matches the replay" : "\(c.differences) difference(s) from the replay (violations below)"))
+            }
+            for p in r.checkpointProblems { print("checkpoint not usable: \(p)") }
             if r.violations.isEmpty {
                 print("\nno violations")
             } else {

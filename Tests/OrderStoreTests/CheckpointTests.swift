@@ -1,0 +1,195 @@
+import CCRC32C
+import Foundation
+import LogStorage
+import OrderModel
+import OrderWorkload
+import Testing
+@testable import OrderStore
+
+/// Everything a store answers that a checkpoint could get wrong: every order's snapshot, every
+/// status list, every customer's list, the running totals.
+struct StoreAnswers: Equatable {
+    var snapshots: [String: String] = [:]
+    var statuses: [String: [OrderID]] = [:]
+    var customers: [String: [OrderID]] = [:]
+    var totals: [TotalsRow] = []
+    var end: UInt64 = 0
+
+    init(_ store: OrderStore, ids: [OrderID]) throws {
+        var customers = Set<String>()
+        for id in ids {
+            guard let s = try store.snapshot(id) else { continue }
+            snapshots[id.value] = s.json
+            customers.insert(s.customerID)
+        }
+        for status in OrderSnapshot.Status.allCases { statuses[status.rawValue] = store.orders(withStatus: status) }
+        for c in customers { self.customers[c] = store.orders(ofCustomer: c) }
+        totals = try store.totals()
+        end = store.endPosition
+    }
+}
+
+/// A generated workload, appended in batches of 50 events.
+func generatedBatches(orders: Int, seed: UInt64) -> (batches: [[AppendEvent]], ids: [OrderID]) {
+    var options = OrderWorkloadGenerator.Options()
+    options.orders = orders
+    options.seed = seed
+    options.inFlight = 40
+    var events: [AppendEvent] = []
+    var ids = Set<OrderID>()
+    OrderWorkloadGenerator(options: options).generate { e in
+        events.append(AppendEvent(e))
+        ids.insert(e.orderID)
+    }
+    return (stride(from: 0, to: events.count, by: 50).map { Array(events[$0..<min($0 + 50, events.count)]) }, ids.sorted())
+}
+
+@Suite("Checkpoints")
+struct CheckpointTests {
+    /// A store with `orders` generated orders, a checkpoint written after `checkpointAfter` of
+    /// its batches, and the rest appended after it.
+    func storeWithCheckpoint(orders: Int = 300, seed: UInt64 = 7, checkpointAfter: Double = 0.6) async throws -> (StoreFixture, [OrderID], CheckpointInfo) {
+        let f = try StoreFixture { $0.checkpointEvents = 0 }
+        let (batches, ids) = generatedBatches(orders: orders, seed: seed)
+        let cut = Int(Double(batches.count) * checkpointAfter)
+        for b in batches[..<cut] { _ = try await f.store.append(b) }
+        let info = try #require(try f.store.writeCheckpoint())
+        for b in batches[cut...] { _ = try await f.store.append(b) }
+        return (f, ids, info)
+    }
+
+    /// The answers of the store in `path` opened with no checkpoint (a copy without them).
+    func answersWithoutCheckpoints(_ f: StoreFixture, ids: [OrderID]) throws -> StoreAnswers {
+        let copy = f.path + "-nockpt"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.copyItem(atPath: f.path, toPath: copy)
+        try FileManager.default.removeItem(atPath: copy + "/checkpoints")
+        try? FileManager.default.removeItem(atPath: copy + "/LOCK")
+        let store = try OrderStore.open(path: copy, configuration: f.configuration)
+        defer { try? store.close() }
+        #expect(store.checkpointStatus.position == 0)
+        return try StoreAnswers(store, ids: ids)
+    }
+
+    @Test("a store opened from a checkpoint and the log after it answers exactly what a replay of the whole log answers")
+    func openFromCheckpointMatchesReplay() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint()
+        #expect(info.orders > 0 && info.position > 0 && info.changedOrders == info.orders)
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == info.position)
+        #expect(f.store.checkpointStatus.problems.isEmpty)
+        let answers = try StoreAnswers(f.store, ids: ids)
+        #expect(answers == (try answersWithoutCheckpoints(f, ids: ids)))
+        // Appends after the reopen work on the states the checkpoint gave.
+        let report = f.store.audit()
+        #expect(report.isClean, "\(report.violations.prefix(3))")
+        #expect(report.checkpoint?.position == info.position && report.checkpoint?.differences == 0)
+    }
+
+    @Test("a second checkpoint copies unchanged orders from the first and writes only the changed ones afresh")
+    func checkpointsAreIncremental() async throws {
+        let (f, ids, first) = try await storeWithCheckpoint(checkpointAfter: 0.9)
+        let second = try #require(try f.store.writeCheckpoint())
+        #expect(second.position > first.position)
+        #expect(second.changedOrders < second.orders)
+        #expect(try f.store.writeCheckpoint() == nil)  // nothing new
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == second.position)
+        #expect(try StoreAnswers(f.store, ids: ids) == (try answersWithoutCheckpoints(f, ids: ids)))
+    }
+
+    @Test("a checkpoint with any byte damaged is reported by verify and open, and the state is rebuilt from the log (an older checkpoint, or none)")
+    func damagedCheckpointIsNotUsed() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint()
+        let expected = try answersWithoutCheckpoints(f, ids: ids)
+        let original = try Data(contentsOf: URL(fileURLWithPath: info.path))
+        // Header, first entry, a middle entry, the trailer.
+        for offset in [20, 64 + 10, original.count / 2, original.count - 10] {
+            var damaged = original
+            damaged[offset] ^= 0x40
+            try damaged.write(to: URL(fileURLWithPath: info.path))
+            #expect(OrderStore.verifyCheckpoints(path: f.path).map(\.kind) == [.damaged], "offset \(offset)")
+            try f.reopen()
+            #expect(f.store.checkpointStatus.position == 0, "offset \(offset)")
+            #expect(f.store.checkpointStatus.problems.count == 1, "offset \(offset)")
+            #expect(try StoreAnswers(f.store, ids: ids) == expected, "offset \(offset)")
+        }
+        // Cut short (a torn copy): the trailer is missing.
+        try original.prefix(original.count - 100).write(to: URL(fileURLWithPath: info.path))
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == 0)
+        #expect(try StoreAnswers(f.store, ids: ids) == expected)
+    }
+
+    @Test("a checkpoint from another log is foreign, one past the log's end is stale; neither is used")
+    func foreignAndStaleCheckpointsAreNotUsed() async throws {
+        let (f, _, info) = try await storeWithCheckpoint()
+        // Another store with a different, longer log: foreign.
+        let other = try StoreFixture { $0.checkpointEvents = 0 }
+        let (batches, otherIDs) = generatedBatches(orders: 400, seed: 99)
+        for b in batches { _ = try await other.store.append(b) }
+        let expected = try StoreAnswers(other.store, ids: otherIDs)
+        let name = (info.path as NSString).lastPathComponent
+        try FileManager.default.createDirectory(atPath: other.path + "/checkpoints", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: info.path, toPath: other.path + "/checkpoints/" + name)
+        try other.reopen()
+        #expect(other.store.checkpointStatus.position == 0)
+        #expect(other.store.checkpointStatus.problems.first?.hasPrefix("foreign") == true)
+        #expect(try StoreAnswers(other.store, ids: otherIDs) == expected)
+        // A store whose log is shorter than the checkpoint's position: stale.
+        let short = try StoreFixture { $0.checkpointEvents = 0 }
+        _ = try await short.store.append([AppendEvent(placed("O-short"))])
+        try FileManager.default.createDirectory(atPath: short.path + "/checkpoints", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: info.path, toPath: short.path + "/checkpoints/" + name)
+        try short.reopen()
+        #expect(short.store.checkpointStatus.position == 0)
+        #expect(short.store.checkpointStatus.problems.first?.hasPrefix("stale") == true)
+        #expect(try short.store.snapshot(oid("O-short"))?.version == 1)
+        _ = f
+    }
+
+    @Test("a checkpoint write cut short leaves a temporary file that open removes, and the previous checkpoint is used")
+    func tornWriteLeavesPreviousCheckpoint() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint(checkpointAfter: 0.5)
+        // What a crash mid-write leaves: a later checkpoint under its temporary name, half written.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: info.path))
+        let torn = f.path + "/checkpoints/" + CheckpointFile.name(position: f.store.endPosition) + ".tmp"
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: torn))
+        try f.reopen()
+        #expect(!FileManager.default.fileExists(atPath: torn))
+        #expect(f.store.checkpointStatus.position == info.position)
+        #expect(try StoreAnswers(f.store, ids: ids) == (try answersWithoutCheckpoints(f, ids: ids)))
+    }
+
+    @Test("audit reports a checkpoint whose state is not what the log replays to, even with every checksum right")
+    func auditFindsAWrongCheckpoint() async throws {
+        let (f, _, info) = try await storeWithCheckpoint()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: info.path)))
+        // The first entry's state: raise the header's `notes` (bytes 8..<12 of the state) and
+        // seal the entry again with a correct checksum.
+        let length = Int(UInt32(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 64, as: UInt32.self) }))
+        let idLength = Int(bytes[68])
+        bytes[64 + 4 + 1 + idLength + 8] &+= 1
+        let crc = bytes.withUnsafeBytes { orderlog_crc32c_extend(0, $0.baseAddress! + 64, 4 + length) }
+        withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { bytes[64 + 4 + length + k] = $0[k] } }
+        try Data(bytes).write(to: URL(fileURLWithPath: info.path))
+        #expect(OrderStore.verifyCheckpoints(path: f.path).isEmpty)  // well-formed
+        let report = f.store.audit()
+        #expect(report.checkpoint?.differences == 1)
+        #expect(report.violations.map(\.code) == ["checkpoint_mismatch"])
+    }
+
+    @Test("a store writes checkpoints in the background as events arrive, and close waits for one being written")
+    func backgroundCheckpoints() async throws {
+        let f = try StoreFixture { $0.checkpointEvents = 200 }
+        let (batches, ids) = generatedBatches(orders: 200, seed: 3)
+        for b in batches { _ = try await f.store.append(b) }
+        try f.reopen()
+        let position = f.store.checkpointStatus.position
+        #expect(position > 0)
+        // The newest two are kept.
+        #expect(CheckpointFile.list(f.path + "/checkpoints").count <= 2)
+        #expect(try StoreAnswers(f.store, ids: ids) == (try answersWithoutCheckpoints(f, ids: ids)))
+        #expect(Log.verify(path: f.path).isEmpty)
+    }
+}
