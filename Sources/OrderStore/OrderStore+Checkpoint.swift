@@ -180,6 +180,7 @@ extension OrderStore {
                 throw StoreError(.storage, "the previous checkpoint cannot be read: \(error)")
             }
         }
+        if configuration.checkpointWritePause > 0 { usleep(UInt32(configuration.checkpointWritePause)) }
         // Changed orders (and, with no previous checkpoint, every order): their state now.
         var fresh = 0
         var buffer: [UInt8] = []
@@ -198,6 +199,7 @@ extension OrderStore {
             throw StoreError(.storage, "the checkpoint would hold \(orders) orders of \(table.count): the previous one is missing some")
         }
         try w.append(CheckpointFile.encodeTrailer(orders: UInt64(orders)))
+        if configuration.checkpointWritePause > 0 { usleep(UInt32(configuration.checkpointWritePause)) }
         let header = CheckpointFile.Header(position: position, orders: UInt64(orders), firstChecksum: prints.first, lastChecksum: prints.last, writtenAt: Self.clock())
         let final = try w.commit(header: CheckpointFile.encodeHeader(header))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
@@ -233,5 +235,45 @@ extension OrderStore {
             }
         }
         return problems
+    }
+}
+
+/// A checkpoint file as `inspect` lists it: its header, and whether it fits the log (the
+/// entries are not read: `verify` and open check those).
+public struct CheckpointSummary: Sendable {
+    public var path: String
+    public var position: UInt64
+    public var orders: UInt64
+    public var bytes: Int
+    public var writtenAt: Int64
+    /// Why an open would pass it over, as far as its header tells; nil: it fits the log.
+    public var problem: CheckpointProblem?
+}
+
+extension OrderStore {
+    /// The checkpoint files of the store in `path`, newest first, each checked against `log`
+    /// by its header and fingerprints.
+    public static func checkpointSummaries(path: String, log: Log) -> [CheckpointSummary] {
+        CheckpointFile.list(checkpointDirectory(path)).map { (_, file) in
+            var s = CheckpointSummary(path: file, position: 0, orders: 0, bytes: 0, writtenAt: 0)
+            do {
+                let mapped = try MappedFile(path: file)
+                defer { mapped.close() }
+                s.bytes = mapped.bytes.count
+                guard let h = CheckpointFile.decodeHeader(mapped.bytes) else {
+                    s.problem = CheckpointProblem(file: file, kind: .damaged, message: "header fails its magic, version or checksum")
+                    return s
+                }
+                (s.position, s.orders, s.writtenAt) = (h.position, h.orders, h.writtenAt)
+                if h.position > log.endPosition.rawValue {
+                    s.problem = CheckpointProblem(file: file, kind: .stale, message: "covers \(h.position) records; the log holds \(log.endPosition.rawValue)")
+                } else if let prints = CheckpointFile.fingerprints(of: log, at: h.position), prints != (h.firstChecksum, h.lastChecksum) {
+                    s.problem = CheckpointProblem(file: file, kind: .foreign, message: "its fingerprints of records 0 and \(h.position - 1) are not the log's")
+                }
+            } catch {
+                s.problem = CheckpointProblem(file: file, kind: .unreadable, message: "\(error)")
+            }
+            return s
+        }
     }
 }

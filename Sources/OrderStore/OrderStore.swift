@@ -34,6 +34,9 @@ public struct StoreConfiguration: Sendable {
     /// then replays only the log after it. 0: none in the background (`writeCheckpoint()`
     /// still writes one). Default 1,000,000.
     public var checkpointEvents = 1_000_000
+    /// For drills only: a pause in the middle of each checkpoint write and another before
+    /// its rename, µs, so a kill lands while one is being written. Default 0.
+    public var checkpointWritePause = 0
 
     public init() {}
 }

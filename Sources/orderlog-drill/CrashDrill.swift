@@ -21,6 +21,7 @@ struct CrashDrill: AsyncParsableCommand {
     @Option(help: "The orderlog binary (default: beside this one).") var orderlog: String?
     @Option(help: "Data directory (default: a new one under /tmp, removed after a pass).") var data: String?
     @Option(help: "Random seed (default: from the clock); printed so a failure can be replayed.") var seed: UInt64?
+    @Option(help: "The server writes a checkpoint after this many new events (its --checkpoint-events; 0: none). Small, so kills land while one is written; each offline check then also compares a restart from the checkpoints with one from the log alone.") var checkpointEvents = 0
     @Flag(help: "Print a line per round.") var verbose = false
 
     func run() async throws {
@@ -46,7 +47,10 @@ struct CrashDrill: AsyncParsableCommand {
         var failures: [String] = []
         var acknowledged = 0, checked = 0, killedMidBatch = 0, idleRounds = 0
         var roundStart: UInt64 = 0
-        var server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, logDirectory: logs)
+        // With checkpoints, each write pauses twice (100 ms) so kills land in the middle of one.
+        let serveArguments = ["--checkpoint-events", String(checkpointEvents)] + (checkpointEvents > 0 ? ["--checkpoint-write-pause-ms", "100"] : [])
+        var tornCheckpoints = 0
+        var server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, extra: serveArguments, logDirectory: logs)
         for round in 1...rounds {
             // Load, then a kill at a random moment.
             let stop = StopFlag()
@@ -63,6 +67,9 @@ struct CrashDrill: AsyncParsableCommand {
                 return all
             }
             _ = server.waitForExit()
+            // A checkpoint the kill cut short leaves its temporary file (the next open removes it).
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints")) ?? []
+            if names.contains(where: { $0.hasSuffix(".ckpt.tmp") }) { tornCheckpoints += 1 }
             let roundAcks = ledgers.reduce(0) { $0 + $1.acknowledgedEvents }
             acknowledged += roundAcks
             if roundAcks == 0 { idleRounds += 1 }
@@ -74,9 +81,10 @@ struct CrashDrill: AsyncParsableCommand {
                 if !audit.succeeded { failures.append("round \(round): audit failed: \(audit.summary)") }
                 let verify = try runProgram(orderlog, ["verify", "--data", dir])
                 if !verify.succeeded { failures.append("round \(round): verify after recovery failed: \(verify.summary)") }
+                if checkpointEvents > 0 { failures += try compareWithoutCheckpoints(orderlog: orderlog, data: dir, round: round) }
             }
 
-            server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, logDirectory: logs)
+            server = try ServerProcess.start(orderlog: orderlog, data: dir, port: port, extra: serveArguments, logDirectory: logs)
             do {
                 let stored = try await readLog(port: port, from: roundStart)
                 checked += stored.count
@@ -104,13 +112,36 @@ struct CrashDrill: AsyncParsableCommand {
         if idleRounds > rounds / 4 { failures.append("\(idleRounds) of \(rounds) rounds acknowledged no event: the load did not reach the server") }
         let verdict = failures.isEmpty ? "PASS" : "FAIL"
         for f in failures.prefix(20) { print("  " + f) }
-        print("drill-crash: \(verdict) — \(rounds) rounds, \(acknowledged) events acknowledged, \(checked) events checked, \(killedMidBatch) batches unanswered at a kill, \(seen.count) delivered to the subscriber, \(failures.count) failures (seed \(seed))")
+        let checkpointNote = checkpointEvents > 0 ? ", \(tornCheckpoints) kills during a checkpoint write" : ""
+        print("drill-crash: \(verdict) — \(rounds) rounds, \(acknowledged) events acknowledged, \(checked) events checked, \(killedMidBatch) batches unanswered at a kill, \(seen.count) delivered to the subscriber\(checkpointNote), \(failures.count) failures (seed \(seed))")
         if failures.isEmpty {
             if data == nil { try? FileManager.default.removeItem(atPath: dir) }
             try? FileManager.default.removeItem(atPath: logs)
         } else {
             print("data kept in \(dir), server logs in \(logs)")
             throw ExitCode(1)
+        }
+    }
+
+    /// What the store answers when opened from its checkpoints (and the log after them) must
+    /// be what it answers opened from the log alone: the totals, every status list, the audit's
+    /// counts (the audit itself compares every order's state with the checkpoint's).
+    func compareWithoutCheckpoints(orderlog: String, data: String, round: Int) throws -> [String] {
+        let copy = data + "-nockpt"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: data, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try? FileManager.default.removeItem(atPath: copy + "/checkpoints")
+        func answers(_ dir: String) throws -> [String] {
+            var out = [try runProgram(orderlog, ["totals", "--data", dir, "--json"]).output]
+            for status in OrderSnapshot.Status.allCases {
+                out.append(try runProgram(orderlog, ["orders", "--data", dir, "--status", status.rawValue, "--limit", "1000000"]).output)
+            }
+            return out
+        }
+        let with = try answers(data), without = try answers(copy)
+        return zip(with, without).enumerated().compactMap { k, pair in
+            pair.0 == pair.1 ? nil : "round \(round): opened from its checkpoint the store answers otherwise than from its log (answer \(k): \(pair.0.prefix(120)) vs \(pair.1.prefix(120)))"
         }
     }
 

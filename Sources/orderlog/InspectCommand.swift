@@ -1,11 +1,12 @@
 import ArgumentParser
 import LogStorage
 import OrderModel
+import OrderStore
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Open a log (recovering it if needed) and list its segments and indexes.")
+        abstract: "Open a log (recovering it if needed) and list its segments, indexes and checkpoints.")
 
     @Option(help: "Data directory.")
     var data: String
@@ -20,14 +21,23 @@ struct InspectCommand: ParsableCommand {
         defer { try? log.close() }
         let stats = log.keyDirectoryStatistics
         let segments = log.segmentSummaries
+        let checkpoints = OrderStore.checkpointSummaries(path: data, log: log)
         if json {
             print("{\"records\":\(log.endPosition),\"keys\":\(stats.keys),\"key_directory_bytes\":\(stats.bytes),\"segments\":["
-                + segments.map { "{\"base\":\($0.base),\"path\":\(JSONWriter.quoted($0.path)),\"sealed\":\($0.sealed)}" }.joined(separator: ",") + "]}")
+                + segments.map { "{\"base\":\($0.base),\"path\":\(JSONWriter.quoted($0.path)),\"sealed\":\($0.sealed)}" }.joined(separator: ",") + "],\"checkpoints\":["
+                + checkpoints.map { c in
+                    "{\"path\":\(JSONWriter.quoted(c.path)),\"position\":\(c.position),\"orders\":\(c.orders),\"bytes\":\(c.bytes),\"problem\":"
+                        + (c.problem.map { "{\"kind\":\(JSONWriter.quoted($0.kind.rawValue)),\"message\":\(JSONWriter.quoted($0.message))}" } ?? "null") + "}"
+                }.joined(separator: ",") + "]}")
             return
         }
         print("records: \(log.endPosition)  keys: \(stats.keys)  key directory: \(stats.bytes >> 20) MiB")
         for segment in segments {
             print("\(segment.sealed ? "sealed" : "active") \(segment.base) \(segment.path)")
+        }
+        // The one an open loads is the first without a problem (its entries are checked then).
+        for c in checkpoints {
+            print("checkpoint \(c.position) \(c.path): \(c.orders) orders, \(c.bytes >> 20) MiB" + (c.problem.map { " — not usable: \($0.kind.rawValue): \($0.message)" } ?? ""))
         }
     }
 }

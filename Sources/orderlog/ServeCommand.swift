@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Size at which a segment is sealed, in MiB (4–1024; small segments suit drills and tests).") var segmentMib = 64
     @Option(help: "Order snapshots kept in memory (the cache; others are replayed from the log when read).") var snapshotCache = 200_000
     @Option(help: "Memory for cached snapshots, in MiB (estimated; large orders count by their size).") var snapshotCacheMib = 256
+    @Option(help: ArgumentHelp("For drills: pause this many ms twice while writing each checkpoint.", visibility: .hidden)) var checkpointWritePauseMs = 0
     @Option(help: "Write a checkpoint of every order's state after this many new events (and an eighth of the log); open replays only what follows the newest. 0: none.") var checkpointEvents = 1_000_000
 
     func run() async throws {
@@ -41,6 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.snapshotCacheBytesMax = snapshotCacheMib << 20
         guard checkpointEvents >= 0 else { throw ValidationError("--checkpoint-events must be 0 or more") }
         configuration.checkpointEvents = checkpointEvents
+        guard (0...10_000).contains(checkpointWritePauseMs) else { throw ValidationError("--checkpoint-write-pause-ms must be 0…10000") }
+        configuration.checkpointWritePause = checkpointWritePauseMs * 1000
         guard (4...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 4…1024, got \(segmentMib)") }
         configuration.log.segmentBytesMax = segmentMib << 20
         // A batch must fit in one segment.
