@@ -18,9 +18,10 @@ enum CheckpointFile {
     static let directoryName = "checkpoints"
     static let magic = Array("ORDCKPT1".utf8)
     static let endMagic = Array("ORDCKEND".utf8)
-    static let formatVersion: UInt32 = 1
+    static let formatVersion: UInt32 = 2
     static let headerBytes = 64
-    static let trailerBytes = 24
+    static let trailerBytes = 48
+    static let summaryBytes = 40
     /// An entry's order id: 1…64 bytes (a log key).
     static let idBytesMax = 64
 
@@ -34,6 +35,22 @@ enum CheckpointFile {
         var lastChecksum: UInt32
         /// When it was written, µs since the Unix epoch.
         var writtenAt: Int64
+        var customers: UInt32 = 0
+        var rows: UInt32 = 0
+    }
+
+    /// What the index section says of one order (entry `k` is order handle `k`).
+    struct Summary: Equatable, Sendable {
+        /// Where its entry starts in the file.
+        var entryOffset: UInt64
+        var placedPosition: UInt64
+        var lastPosition: UInt64
+        /// Its customer's index in the customers list.
+        var customer: UInt32
+        /// Its row of the running totals (currency, channel); `UInt32.max`: none.
+        var row: UInt32
+        /// Its status's index in `OrderSnapshot.Status.allCases`.
+        var status: UInt8
     }
 
     typealias Problem = CheckpointProblem
@@ -62,25 +79,22 @@ enum CheckpointFile {
     }
 
     static func encodeHeader(_ h: Header) -> [UInt8] {
-        var out = magic
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        u32(formatVersion); u32(OrderSnapshot.storedStateLayout)
-        u64(h.position); u64(h.orders)
-        u32(h.firstChecksum); u32(h.lastChecksum)
-        u64(UInt64(bitPattern: h.writtenAt))
-        out.append(contentsOf: repeatElement(0, count: 60 - out.count))
-        u32(out.withUnsafeBytes { crc($0) })
-        return out
+        var out = ByteWriter(magic)
+        out.u32(formatVersion); out.u32(OrderSnapshot.storedStateLayout)
+        out.u64(h.position); out.u64(h.orders)
+        out.u32(h.firstChecksum); out.u32(h.lastChecksum)
+        out.u64(UInt64(bitPattern: h.writtenAt))
+        out.u32(h.customers); out.u32(h.rows); out.u32(0)
+        out.u32(out.bytes.withUnsafeBytes { crc($0) })
+        return out.bytes
     }
 
     static func decodeHeader(_ b: UnsafeRawBufferPointer) -> Header? {
         guard b.count >= headerBytes, Array(b[0..<8]) == magic else { return nil }
-        guard b.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian == crc(UnsafeRawBufferPointer(rebasing: b[0..<60])) else { return nil }
-        func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
-        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-        guard u32(8) == formatVersion, u32(12) == OrderSnapshot.storedStateLayout else { return nil }
-        return (Header(position: u64(16), orders: u64(24), firstChecksum: u32(32), lastChecksum: u32(36), writtenAt: Int64(bitPattern: u64(40))))
+        guard b.u32(60) == crc(UnsafeRawBufferPointer(rebasing: b[0..<60])) else { return nil }
+        guard b.u32(8) == formatVersion, b.u32(12) == OrderSnapshot.storedStateLayout else { return nil }
+        return Header(position: b.u64(16), orders: b.u64(24), firstChecksum: b.u32(32), lastChecksum: b.u32(36),
+                      writtenAt: Int64(bitPattern: b.u64(40)), customers: b.u32(48), rows: b.u32(52))
     }
 
     /// Appends one entry — the order id and its stored state, framed and checksummed.
@@ -97,13 +111,29 @@ enum CheckpointFile {
         withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    static func encodeTrailer(orders: UInt64) -> [UInt8] {
-        var out = endMagic
-        withUnsafeBytes(of: orders.littleEndian) { out.append(contentsOf: $0) }
-        let sum = out.withUnsafeBytes { crc($0) }
-        withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: [0, 0, 0, 0])
-        return out
+    /// The index section: every order's summary, its id, the customers, the totals rows.
+    static func encodeIndex(summaries: [Summary], ids: [OrderID], customers: [String], rows: [TotalsRow]) -> [UInt8] {
+        var out = ByteWriter()
+        out.bytes.reserveCapacity(summaries.count * (summaryBytes + 16))
+        for s in summaries {
+            out.u64(s.entryOffset); out.u64(s.placedPosition); out.u64(s.lastPosition)
+            out.u32(s.customer); out.u32(s.row); out.u32(UInt32(s.status)); out.u32(0)
+        }
+        for id in ids { out.text8(id.value) }
+        for c in customers { out.text32(c) }
+        for r in rows {
+            out.text32(r.currency); out.text32(r.channel)
+            out.u64(UInt64(r.orders)); out.u64(UInt64(bitPattern: r.total)); out.u64(UInt64(bitPattern: r.captured)); out.u64(UInt64(bitPattern: r.refunded))
+        }
+        return out.bytes
+    }
+
+    static func encodeTrailer(orders: UInt64, indexOffset: UInt64, index: [UInt8]) -> [UInt8] {
+        var out = ByteWriter(endMagic)
+        out.u64(orders); out.u64(indexOffset); out.u64(UInt64(index.count))
+        out.u32(index.withUnsafeBytes { crc($0) }); out.u32(0)
+        out.u32(out.bytes.withUnsafeBytes { crc($0) }); out.u32(0)
+        return out.bytes
     }
 
     /// One entry read in place: its bytes (length field to checksum, for copying verbatim),
@@ -116,16 +146,16 @@ enum CheckpointFile {
 
     struct EntryProblem: Error { var message: String }
 
-    /// Reads the entry at `offset` of `b` (the whole file); checks its frame and checksum.
-    static func entry(in b: UnsafeRawBufferPointer, at offset: Int) -> Result<EntryView, EntryProblem> {
-        guard offset + 4 <= b.count else { return .failure(EntryProblem(message: "entry at \(offset) past the end")) }
-        let length = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-        guard length >= 1 + 1 + OrderSnapshot.storedStateHeaderBytes + 4, offset + 4 + length + 4 <= b.count - trailerBytes else {
+    /// Reads the entry at `offset` of `b` (the whole file; entries end at `end`); checks its
+    /// frame and checksum.
+    static func entry(in b: UnsafeRawBufferPointer, at offset: Int, end: Int) -> Result<EntryView, EntryProblem> {
+        guard offset >= headerBytes, offset + 4 <= end else { return .failure(EntryProblem(message: "entry at \(offset) outside the entries")) }
+        let length = Int(b.u32(offset))
+        guard length >= 1 + 1 + OrderSnapshot.storedStateHeaderBytes + 4, offset + 4 + length + 4 <= end else {
             return .failure(EntryProblem(message: "entry at \(offset) of \(length) bytes does not fit"))
         }
         let framed = UnsafeRawBufferPointer(rebasing: b[offset..<(offset + 4 + length)])
-        let stored = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: offset + 4 + length, as: UInt32.self))
-        guard stored == crc(framed) else { return .failure(EntryProblem(message: "entry at \(offset): checksum mismatch")) }
+        guard b.u32(offset + 4 + length) == crc(framed) else { return .failure(EntryProblem(message: "entry at \(offset): checksum mismatch")) }
         let idCount = Int(b[offset + 4])
         guard idCount >= 1, idCount <= idBytesMax, 1 + idCount + OrderSnapshot.storedStateHeaderBytes + 4 <= length else {
             return .failure(EntryProblem(message: "entry at \(offset): id of \(idCount) bytes"))
@@ -144,44 +174,132 @@ enum CheckpointFile {
         return (first, last)
     }
 
-    /// Reads and checks the whole checkpoint at `path` against `log`, calling `body` with each
-    /// entry (in file order). Every check runs before an entry is handed out, except the
-    /// trailer's count, checked after the last: a caller keeps what it was given only if this
-    /// returns without throwing.
-    static func read(path: String, log: Log?, _ body: (EntryView) throws(Problem) -> Void) throws(Problem) -> Header {
-        func problem(_ kind: Problem.Kind, _ message: String) -> Problem { Problem(file: path, kind: kind, message: message) }
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw problem(.unreadable, "\(error)") }
-        defer { file.close() }
-        let b = file.bytes
-        guard let header = decodeHeader(b) else { throw problem(.damaged, "header fails its magic, version or checksum") }
-        // Without the log (verify beside a running server): the file's own checks only.
-        if let log {
-            guard header.position <= log.endPosition.rawValue else {
-                throw problem(.stale, "covers \(header.position) records; the log holds \(log.endPosition.rawValue)")
+    /// A checkpoint file opened and checked — header, trailer, index section, and (given the
+    /// log) its fit to the log — with its index read into memory. Entries are read, and their
+    /// checksums checked, one at a time when asked for (`entry(_:)`), or all by `verifyEntries`.
+    final class Reader {
+        let path: String
+        let header: Header
+        let summaries: [Summary]
+        let ids: [OrderID]
+        let customers: [String]
+        let rows: [TotalsRow]
+        private let file: MappedFile
+        /// Where the entries end (the index section starts).
+        private let entriesEnd: Int
+
+        init(path: String, log: Log?) throws(Problem) {
+            func problem(_ kind: Problem.Kind, _ message: String) -> Problem { Problem(file: path, kind: kind, message: message) }
+            let file: MappedFile
+            do { file = try MappedFile(path: path) } catch { throw problem(.unreadable, "\(error)") }
+            self.path = path
+            self.file = file
+            let b = file.bytes
+            guard let header = decodeHeader(b) else { throw problem(.damaged, "header fails its magic, version (this build reads format \(formatVersion)) or checksum") }
+            self.header = header
+            // Without the log (verify beside a running server): the file's own checks only.
+            if let log {
+                guard header.position <= log.endPosition.rawValue else {
+                    throw problem(.stale, "covers \(header.position) records; the log holds \(log.endPosition.rawValue)")
+                }
+                guard let prints = fingerprints(of: log, at: header.position), prints.first == header.firstChecksum, prints.last == header.lastChecksum else {
+                    throw problem(.foreign, "its fingerprints of records 0 and \(header.position - 1) are not the log's")
+                }
             }
-            guard let prints = fingerprints(of: log, at: header.position), prints.first == header.firstChecksum, prints.last == header.lastChecksum else {
-                throw problem(.foreign, "its fingerprints of records 0 and \(header.position - 1) are not the log's")
+            guard b.count >= headerBytes + trailerBytes else { throw problem(.damaged, "\(b.count) bytes: no trailer") }
+            let t = b.count - trailerBytes
+            guard Array(b[t..<(t + 8)]) == endMagic, b.u32(t + 40) == crc(UnsafeRawBufferPointer(rebasing: b[t..<(t + 40)])), b.u64(t + 8) == header.orders else {
+                throw problem(.damaged, "trailer missing or not matching the header (a torn write?)")
             }
+            let indexOffset = b.u64(t + 16), indexLength = b.u64(t + 24)
+            guard indexOffset >= UInt64(headerBytes), indexOffset <= UInt64(t), indexLength == UInt64(t) - indexOffset else {
+                throw problem(.damaged, "index section at \(indexOffset) of \(indexLength) bytes does not fit")
+            }
+            let index = UnsafeRawBufferPointer(rebasing: b[Int(indexOffset)..<t])
+            guard b.u32(t + 32) == crc(index) else { throw problem(.damaged, "index section fails its checksum") }
+            entriesEnd = Int(indexOffset)
+            // The index, read with every bound checked (its checksum held, but its layout is
+            // not trusted either).
+            var r = ByteReader(index)
+            let n = Int(clamping: header.orders)
+            guard n <= index.count / CheckpointFile.summaryBytes else { throw problem(.damaged, "index section too short for \(n) orders") }
+            var summaries: [Summary] = []
+            summaries.reserveCapacity(n)
+            for _ in 0..<n {
+                let s = Summary(entryOffset: r.u64(), placedPosition: r.u64(), lastPosition: r.u64(), customer: r.u32(), row: r.u32(), status: UInt8(truncatingIfNeeded: r.u32()))
+                _ = r.u32()
+                summaries.append(s)
+            }
+            var ids: [OrderID] = []
+            ids.reserveCapacity(n)
+            for k in 0..<n {
+                guard let text = r.text8(), let id = try? OrderID(text) else { throw problem(.damaged, "order id \(k) in the index does not read") }
+                ids.append(id)
+            }
+            var customers: [String] = []
+            for k in 0..<Int(header.customers) {
+                guard let c = r.text32() else { throw problem(.damaged, "customer \(k) in the index does not read") }
+                customers.append(c)
+            }
+            var rows: [TotalsRow] = []
+            for k in 0..<Int(header.rows) {
+                guard let currency = r.text32(), let channel = r.text32(), let orders = r.u64Checked(), let total = r.u64Checked(),
+                      let captured = r.u64Checked(), let refunded = r.u64Checked() else { throw problem(.damaged, "totals row \(k) does not read") }
+                rows.append(TotalsRow(currency: currency, channel: channel, orders: Int(truncatingIfNeeded: orders), total: Int64(bitPattern: total),
+                                      captured: Int64(bitPattern: captured), refunded: Int64(bitPattern: refunded)))
+            }
+            guard !r.failed, r.atEnd else { throw problem(.damaged, "index section does not read to its end") }
+            let statuses = OrderSnapshot.Status.allCases.count
+            for (k, s) in summaries.enumerated() {
+                guard Int(s.customer) < customers.count, s.row == .max || Int(s.row) < rows.count, Int(s.status) < statuses,
+                      s.lastPosition < header.position, s.placedPosition <= s.lastPosition, s.entryOffset >= UInt64(headerBytes), s.entryOffset < indexOffset else {
+                    throw problem(.damaged, "order \(ids[k])'s summary is out of range")
+                }
+                // Handles are in placement order.
+                if k > 0 && s.placedPosition <= summaries[k - 1].placedPosition { throw problem(.damaged, "orders not in placement order at \(ids[k])") }
+            }
+            self.summaries = summaries
+            self.ids = ids
+            self.customers = customers
+            self.rows = rows
         }
-        guard b.count >= headerBytes + trailerBytes else { throw problem(.damaged, "\(b.count) bytes: no trailer") }
-        let t = UnsafeRawBufferPointer(rebasing: b[(b.count - trailerBytes)...])
-        guard Array(t[0..<8]) == endMagic, t.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian == crc(UnsafeRawBufferPointer(rebasing: t[0..<16])),
-              UInt64(littleEndian: t.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) == header.orders else {
-            throw problem(.damaged, "trailer missing or not matching the header (a torn write?)")
-        }
-        var offset = headerBytes, count: UInt64 = 0
-        while offset < b.count - trailerBytes {
-            switch entry(in: b, at: offset) {
-            case .failure(let p): throw problem(.damaged, p.message)
+
+        func close() { file.close() }
+
+        /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `ids[k]`'s.
+        func entry(_ k: Int) throws(Problem) -> EntryView {
+            switch CheckpointFile.entry(in: file.bytes, at: Int(summaries[k].entryOffset), end: entriesEnd) {
+            case .failure(let p): throw Problem(file: path, kind: .damaged, message: p.message)
             case .success(let e):
-                try body(e)
-                offset += e.whole.count
-                count += 1
+                guard e.id.elementsEqual(ids[k].value.utf8) else { throw Problem(file: path, kind: .damaged, message: "entry \(k) is not order \(ids[k])'s") }
+                return e
             }
         }
-        guard count == header.orders else { throw problem(.damaged, "\(count) entries; the header says \(header.orders)") }
-        return header
+
+        /// Order `k`'s state, as stored, checked (and that it is at or before its summary's position).
+        func snapshot(_ k: Int) throws(Problem) -> OrderSnapshot {
+            let e = try entry(k)
+            let s: OrderSnapshot
+            do throws(OrderError) { s = try OrderSnapshot(orderID: ids[k], storedState: e.state) } catch {
+                throw Problem(file: path, kind: .damaged, message: error.message)
+            }
+            guard s.exists, s.lastPosition == summaries[k].lastPosition, s.placedPosition == summaries[k].placedPosition else {
+                throw Problem(file: path, kind: .damaged, message: "order \(ids[k])'s state does not match its summary")
+            }
+            return s
+        }
+
+        /// Checks every entry: frame, checksum, id, state and its summary; entries must tile
+        /// the space between the header and the index.
+        func verifyEntries() throws(Problem) {
+            var expected = UInt64(headerBytes)
+            for k in 0..<summaries.count {
+                guard summaries[k].entryOffset == expected else { throw Problem(file: path, kind: .damaged, message: "entry \(k) at \(summaries[k].entryOffset), expected at \(expected)") }
+                _ = try snapshot(k)
+                expected += UInt64(try entry(k).whole.count)
+            }
+            guard expected == UInt64(entriesEnd) else { throw Problem(file: path, kind: .damaged, message: "\(UInt64(entriesEnd) - expected) bytes between the last entry and the index") }
+        }
     }
 
     /// A file written under a temporary name, fsynced, renamed into place and its directory
@@ -202,6 +320,9 @@ enum CheckpointFile {
             guard fd >= 0 else { throw StoreError(.storage, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
             buffer.reserveCapacity(1 << 20)
         }
+
+        /// Where the next byte goes in the file.
+        var offset: Int { bytesWritten + buffer.count }
 
         func append(_ bytes: [UInt8]) throws {
             buffer.append(contentsOf: bytes)
@@ -306,4 +427,56 @@ final class MappedFile {
     }
 
     deinit { close() }
+}
+
+/// Little-endian fields appended to bytes.
+struct ByteWriter {
+    var bytes: [UInt8]
+    init(_ start: [UInt8] = []) { bytes = start }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    /// A text of at most 255 bytes (an order id).
+    mutating func text8(_ s: String) { bytes.append(UInt8(s.utf8.count)); bytes.append(contentsOf: s.utf8) }
+    mutating func text32(_ s: String) { u32(UInt32(s.utf8.count)); bytes.append(contentsOf: s.utf8) }
+}
+
+/// Little-endian fields read from bytes; a read past the end sets `failed` and gives 0.
+struct ByteReader {
+    let b: UnsafeRawBufferPointer
+    var i = 0
+    var failed = false
+    init(_ b: UnsafeRawBufferPointer) { self.b = b }
+    var atEnd: Bool { i == b.count }
+    mutating func u32() -> UInt32 {
+        guard i + 4 <= b.count else { failed = true; return 0 }
+        defer { i += 4 }
+        return b.u32(i)
+    }
+    mutating func u64() -> UInt64 {
+        guard i + 8 <= b.count else { failed = true; return 0 }
+        defer { i += 8 }
+        return b.u64(i)
+    }
+    mutating func u64Checked() -> UInt64? { let v = u64(); return failed ? nil : v }
+    mutating func text(_ n: Int) -> String? {
+        guard !failed, n <= b.count - i else { failed = true; return nil }
+        defer { i += n }
+        let raw = UnsafeRawBufferPointer(rebasing: b[i..<(i + n)])
+        return String(validating: raw, as: UTF8.self)
+    }
+    mutating func text8() -> String? {
+        guard i < b.count else { failed = true; return nil }
+        let n = Int(b[i])
+        i += 1
+        return text(n)
+    }
+    mutating func text32() -> String? {
+        let n = Int(u32())
+        return failed ? nil : text(n)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    @inline(__always) func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
 }

@@ -19,17 +19,26 @@ struct OrderIndexes: Sendable {
 
     /// Records `snapshot`'s place in the lists (after an event changed it).
     mutating func update(_ snapshot: OrderSnapshot, handle h: OrderHandle) {
+        update(h, status: Self.code(snapshot.status), customer: snapshot.customerID)
+    }
+
+    /// An order's status code (its index in `Status.allCases`), for a checkpoint.
+    static func statusCode(_ status: OrderSnapshot.Status) -> UInt8 { code(status) }
+
+    /// Records order `h`'s place in the lists: in status `status` (a code, as `statusCode`
+    /// gives), placed by `customer` — an order new to the lists goes at the newest end of its
+    /// customer's.
+    mutating func update(_ h: OrderHandle, status: UInt8, customer: @autoclosure () -> String) {
         if h.index >= statusOf.count {
             let more = max(h.index + 1 - statusOf.count, statusOf.count / 2 + 1024)
             statusOf.append(contentsOf: repeatElement(Self.none, count: more))
             placeInStatus.append(contentsOf: repeatElement(-1, count: more))
         }
-        let status = Self.code(snapshot.status)
         let old = statusOf[h.index]
         guard old != status else { return }
         if old == Self.none {
             orderCount += 1
-            ordersByCustomer[snapshot.customerID, default: []].append(h)
+            ordersByCustomer[customer(), default: []].append(h)
         } else {
             // Out of the old list: its last order takes the place.
             let place = Int(placeInStatus[h.index])

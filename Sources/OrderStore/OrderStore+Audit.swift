@@ -151,12 +151,13 @@ extension OrderStore {
                     part.skipped[k] += 1
                 }
         }
-        var checkpoint: (header: CheckpointFile.Header, path: String, snapshots: [OrderSnapshot])?
+        var checkpoint: CheckpointFile.Reader?
         if let checkpoints {
             var problems: [CheckpointProblem] = []
-            checkpoint = loadNewestCheckpoint(directory: checkpoints, log: log, problems: &problems)
+            checkpoint = openNewestCheckpoint(directory: checkpoints, log: log, problems: &problems)
             report.checkpointProblems = problems
         }
+        defer { checkpoint?.close() }
         do {
             // Up to the checkpoint's position, then compared with it, then on to the end.
             // Both halves end at one position: a store audited while it takes appends.
@@ -165,31 +166,56 @@ extension OrderStore {
             var handoff = try ParallelReplay.run(log: log, end: middle, workers: workers, makePart: { _ in
                 Part(orders: ReplayPart(capacity: expectedOrders))
             }, body: visit)
-            if let checkpoint {
+            if let reader = checkpoint {
                 var differences: [AuditReport.Violation] = []
-                var seen = 0
-                for s in checkpoint.snapshots {
-                    var id = s.orderID.value
-                    let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
-                    let replayed = id.withUTF8 { handoff[w].orders.table.find(bytes: UnsafeRawBufferPointer($0), hash: OrderTable.hash(bytes: UnsafeRawBufferPointer($0))) }
-                        .map { handoff[w].orders.snapshots[$0.index] }
-                    if let replayed, replayed.exists { seen += 1 }
-                    if replayed.map({ !$0.hasSameState(as: s) }) ?? true {
-                        differences.append(.init(position: checkpoint.header.position, orderID: s.orderID.value, code: "checkpoint_mismatch",
-                                                 message: replayed?.exists == true
-                                                    ? "the checkpoint's state (version \(s.version), total \(s.totalMinor), \(s.status.rawValue)) is not the replay's (version \(replayed!.version), total \(replayed!.totalMinor), \(replayed!.status.rawValue))"
-                                                    : "the checkpoint has the order; the replay of the log before \(checkpoint.header.position) does not"))
+                func differ(_ id: String?, _ message: String) {
+                    differences.append(.init(position: reader.header.position, orderID: id, code: "checkpoint_mismatch", message: message))
+                }
+                do throws(CheckpointProblem) {
+                    // Every entry read and checked (open reads only those it needs).
+                    try reader.verifyEntries()
+                    var seen = 0
+                    var sums: [String: TotalsRow] = [:]
+                    for k in 0..<reader.ids.count {
+                        let s = try reader.snapshot(k)
+                        var id = s.orderID.value
+                        let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
+                        let replayed = id.withUTF8 { handoff[w].orders.table.find(bytes: UnsafeRawBufferPointer($0), hash: OrderTable.hash(bytes: UnsafeRawBufferPointer($0))) }
+                            .map { handoff[w].orders.snapshots[$0.index] }
+                        guard let replayed, replayed.exists else {
+                            differ(id, "the checkpoint has the order; the replay of the log before \(reader.header.position) does not")
+                            continue
+                        }
+                        seen += 1
+                        let summary = reader.summaries[k]
+                        if !replayed.hasSameState(as: s) {
+                            differ(id, "the checkpoint's state (version \(s.version), total \(s.totalMinor), \(s.status.rawValue)) is not the replay's (version \(replayed.version), total \(replayed.totalMinor), \(replayed.status.rawValue))")
+                        } else if summary.status != OrderIndexes.statusCode(replayed.status) || reader.customers[Int(summary.customer)] != replayed.customerID {
+                            differ(id, "the checkpoint's index gives the order another status or customer than its state")
+                        }
+                        let key = replayed.currency + "\u{0}" + replayed.channel
+                        var row = sums[key] ?? TotalsRow(currency: replayed.currency, channel: replayed.channel)
+                        row.orders += 1
+                        row.total &+= replayed.totalMinor
+                        row.captured &+= replayed.capturedMinor
+                        row.refunded &+= replayed.refundedMinor
+                        sums[key] = row
+                        if summary.row == .max || reader.rows[Int(summary.row)].currency != replayed.currency || reader.rows[Int(summary.row)].channel != replayed.channel {
+                            differ(id, "the checkpoint's index puts the order in another totals row")
+                        }
                     }
+                    let replayedOrders = handoff.reduce(0) { $0 + $1.orders.snapshots.lazy.filter(\.exists).count }
+                    if replayedOrders > seen { differ(nil, "the replay has \(replayedOrders - seen) order(s) the checkpoint does not") }
+                    let stored = reader.rows.filter { $0.orders != 0 }
+                    if RunningTotals.sorted(stored) != RunningTotals.sorted(Array(sums.values)) {
+                        differ(nil, "the checkpoint's totals are not the sums of its orders' states")
+                    }
+                } catch {
+                    differ(nil, "\(error)")
                 }
-                let replayedOrders = handoff.reduce(0) { $0 + $1.orders.snapshots.lazy.filter(\.exists).count }
-                if replayedOrders > seen {
-                    differences.append(.init(position: checkpoint.header.position, orderID: nil, code: "checkpoint_mismatch",
-                                             message: "the replay has \(replayedOrders - seen) order(s) the checkpoint does not"))
-                }
-                report.checkpoint = .init(path: checkpoint.path, position: checkpoint.header.position, orders: checkpoint.snapshots.count, differences: differences.count)
+                report.checkpoint = .init(path: reader.path, position: reader.header.position, orders: reader.ids.count, differences: differences.count)
                 report.violations += differences
             }
-            checkpoint = nil  // its states are no longer needed
             let box = Handoff(handoff)
             handoff = []
             let parts = try ParallelReplay.run(log: log, from: middle, end: end, workers: workers, makePart: { box.take($0) },
@@ -336,6 +362,19 @@ struct RunningTotals: Sendable {
 
     /// The rows that count an order, in no particular order.
     var current: [TotalsRow] { rows.filter { $0.orders != 0 } }
+
+    /// Every row, in the order first seen (what a checkpoint stores), and each order's row.
+    var allRows: [TotalsRow] { rows }
+    func row(of h: OrderHandle) -> UInt32 { h.index < rowOf.count && rowOf[h.index] >= 0 ? UInt32(rowOf[h.index]) : .max }
+
+    init() {}
+
+    /// The totals a checkpoint stored: its rows, and each order's row.
+    init(rows: [TotalsRow], rowOf: [UInt32]) {
+        self.rows = rows
+        for (k, r) in rows.enumerated() { rowIndex[r.currency + "\u{0}" + r.channel] = k }
+        self.rowOf = rowOf.map { $0 == .max ? -1 : Int32($0) }
+    }
 
     var sorted: [TotalsRow] { Self.sorted(current) }
 

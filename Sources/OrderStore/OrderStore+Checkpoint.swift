@@ -50,37 +50,108 @@ extension OrderStore {
     /// The checkpoints' directory of the store in `path`.
     static func checkpointDirectory(_ path: String) -> String { path + "/" + CheckpointFile.directoryName }
 
-    /// The newest valid checkpoint's states, or nil (the log is then replayed from 0); every
-    /// file passed over is reported in `problems`. Leftover temporary files are removed.
-    static func loadNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointFile.Problem]) -> (header: CheckpointFile.Header, path: String, snapshots: [OrderSnapshot])? {
+    /// The newest checkpoint file that opens and fits `log` (its entries are read later, as
+    /// needed); every newer one passed over is reported in `problems`. Leftover temporary
+    /// files are removed.
+    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem]) -> CheckpointFile.Reader? {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
             for n in names where n.hasSuffix(".ckpt.tmp") { unlink(directory + "/" + n) }
         }
         for (_, file) in CheckpointFile.list(directory) {
-            var snapshots: [OrderSnapshot] = []
-            do throws(CheckpointFile.Problem) {
-                let header = try CheckpointFile.read(path: file, log: log) { (e) throws(CheckpointFile.Problem) in
-                    do throws(OrderError) {
-                        let id = try OrderID(String(decoding: e.id, as: UTF8.self))
-                        snapshots.append(try OrderSnapshot(orderID: id, storedState: e.state))
-                    } catch {
-                        throw CheckpointFile.Problem(file: file, kind: .damaged, message: error.message)
-                    }
-                    if !snapshots[snapshots.count - 1].exists {
-                        throw CheckpointFile.Problem(file: file, kind: .damaged, message: "order \(snapshots[snapshots.count - 1].orderID) has no events")
-                    }
-                }
-                // Every state must describe records the checkpoint covers.
-                if let bad = snapshots.first(where: { ($0.lastPosition ?? .max) >= header.position }) {
-                    throw CheckpointFile.Problem(file: file, kind: .damaged, message: "order \(bad.orderID)'s state is at or past the checkpoint's position \(header.position)")
-                }
-                return (header, file, snapshots)
-            } catch {
-                problems.append(error)
-            }
+            do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log) } catch { problems.append(error) }
         }
         return nil
+    }
+
+    /// Open's work from a checkpoint: the orders' handles, lists and totals from its index
+    /// section (no order's state is read), then the log after its position replayed onto the
+    /// states of the orders it touches — those alone are read from the checkpoint. Throws
+    /// when an entry it needs is damaged (open then starts again from the log alone).
+    static func restore(from reader: CheckpointFile.Reader, log: Log, into state: inout State, logger: Logger) throws(CheckpointProblem) {
+        let n = reader.ids.count
+        func damaged(_ message: String) -> CheckpointProblem { CheckpointProblem(file: reader.path, kind: .damaged, message: message) }
+        var table = OrderTable(capacity: n + n / 4)
+        var indexes = OrderIndexes()
+        var rowOf: [UInt32] = []
+        rowOf.reserveCapacity(n)
+        for k in 0..<n {
+            let h = table.intern(reader.ids[k])
+            guard h.index == k else { throw damaged("order \(reader.ids[k]) is in it twice") }
+            let summary = reader.summaries[k]
+            indexes.update(h, status: summary.status, customer: reader.customers[Int(summary.customer)])
+            rowOf.append(summary.row)
+        }
+        var totals = RunningTotals(rows: reader.rows, rowOf: rowOf)
+        // The records after the checkpoint, each applied to its order's state as of it.
+        var touched: [Int: OrderSnapshot] = [:]
+        var before: [Int: RunningTotals.Amounts?] = [:]
+        var fresh: [String: OrderSnapshot] = [:]
+        var failure: CheckpointProblem?
+        do {
+            _ = try log.scan(from: LogPosition(reader.header.position)) { view in
+                let hash = OrderTable.hash(bytes: view.keyBytes)
+                var snapshot: OrderSnapshot
+                let known = table.find(bytes: view.keyBytes, hash: hash)
+                let key = known == nil ? String(decoding: view.keyBytes, as: UTF8.self) : ""
+                if let h = known {
+                    if let s = touched.removeValue(forKey: h.index) {
+                        snapshot = s
+                    } else {
+                        do throws(CheckpointProblem) { snapshot = try reader.snapshot(h.index) } catch { failure = error; return false }
+                        before[h.index] = RunningTotals.Amounts(snapshot)
+                    }
+                } else if let s = fresh.removeValue(forKey: key) {
+                    snapshot = s
+                } else {
+                    guard let id = try? OrderID(key) else {
+                        logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "invalid order id"])
+                        return true
+                    }
+                    snapshot = OrderSnapshot(orderID: id)
+                }
+                defer { if let h = known { touched[h.index] = snapshot } else { fresh[key] = snapshot } }
+                let outcome = Result { () throws(OrderError) -> OrderError? in
+                    let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                    do throws(OrderError) {
+                        try snapshot.apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+                        return nil
+                    } catch { return error }
+                }
+                switch outcome {
+                case .failure(let e): logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(e)"])
+                case .success(let refused?): logger.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(refused)"])
+                case .success(nil): break
+                }
+                return true
+            }
+        } catch {
+            throw CheckpointProblem(file: reader.path, kind: .unreadable, message: "the log after it does not read: \(error)")
+        }
+        if let failure { throw failure }
+        // Orders new since the checkpoint get handles in placement order, as a full open gives.
+        let news = fresh.values.filter(\.exists).sorted { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }
+        var changed: [(OrderHandle, OrderSnapshot)] = touched.sorted { $0.key < $1.key }.map { (OrderHandle(raw: UInt32($0.key)), $0.value) }
+        for s in news { changed.append((table.intern(s.orderID), s)) }
+        for (h, s) in changed {
+            if h.index < n { totals.add(before[h.index] ?? nil, of: s, sign: -1, handle: h) }
+            if s.exists {
+                totals.add(s, sign: 1, handle: h)
+                indexes.update(s, handle: h)
+            }
+            state.checkpoint.mark(h)
+        }
+        // The orders the log after the checkpoint changed are the warm ones: cached, oldest
+        // change first (the order the cache evicts in).
+        for (h, s) in changed.sorted(by: { ($0.1.lastPosition ?? 0) < ($1.1.lastPosition ?? 0) }).suffix(state.cache.countMax) where s.exists {
+            state.cache.insert(s, for: h)
+        }
+        state.cache.trim()
+        state.table = table
+        state.indexes = indexes
+        state.totals = totals
+        state.checkpoint.position = reader.header.position
+        state.checkpoint.path = reader.path
     }
 
     /// Whether a checkpoint is due: at least `checkpointEvents` stored since the last, and at
@@ -115,17 +186,21 @@ extension OrderStore {
     @discardableResult
     public func writeCheckpoint() throws -> CheckpointInfo? {
         let started = DispatchTime.now()
-        struct Taken { var position: UInt64; var table: OrderTable; var changed: [OrderHandle]; var cached: [OrderSnapshot?]; var previous: String? }
+        struct Taken {
+            var position: UInt64; var table: OrderTable; var totals: RunningTotals
+            var changed: [OrderHandle]; var cached: [OrderSnapshot?]; var previous: String?
+        }
         let taken: Taken? = state.withLock { s in
-            guard !s.checkpoint.running, s.failure == nil, s.nextPosition > s.checkpoint.position else { return nil }
+            guard !s.checkpoint.running, s.failure == nil, s.totalsValid, s.nextPosition > s.checkpoint.position else { return nil }
             s.checkpoint.running = true
             let changed = s.checkpoint.take()
-            return Taken(position: s.nextPosition, table: s.table, changed: changed, cached: changed.map { s.cache[$0] }, previous: s.checkpoint.path)
+            return Taken(position: s.nextPosition, table: s.table, totals: s.totals, changed: changed,
+                         cached: changed.map { s.cache[$0] }, previous: s.checkpoint.path)
         }
         guard let taken else { return nil }
         var writer: CheckpointFile.Writer?
         do {
-            let info = try writeCheckpoint(taken.position, table: taken.table, changed: taken.changed, cached: taken.cached,
+            let info = try writeCheckpoint(taken.position, table: taken.table, totals: taken.totals, changed: taken.changed, cached: taken.cached,
                                            previous: taken.previous, started: started, writer: &writer)
             state.withLock { s in
                 s.checkpoint.running = false
@@ -147,7 +222,7 @@ extension OrderStore {
         }
     }
 
-    private func writeCheckpoint(_ position: UInt64, table: OrderTable, changed: [OrderHandle], cached: [OrderSnapshot?],
+    private func writeCheckpoint(_ position: UInt64, table: OrderTable, totals: RunningTotals, changed: [OrderHandle], cached: [OrderSnapshot?],
                                  previous: String?, started: DispatchTime, writer: inout CheckpointFile.Writer?) throws -> CheckpointInfo {
         // Only records already durable go into a checkpoint (readers see just those).
         let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
@@ -162,48 +237,71 @@ extension OrderStore {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let w = try CheckpointFile.Writer(directory: directory, position: position)
         writer = w
-        try w.append(repeatElement(UInt8(0), count: CheckpointFile.headerBytes).map { $0 })
-        var isChanged = [Bool](repeating: false, count: table.count)
-        for h in changed { isChanged[h.index] = true }
-        var written = [Bool](repeating: false, count: table.count)
-        var orders = 0
-        // Unchanged orders: their entries in the previous checkpoint, byte for byte.
+        try w.append([UInt8](repeating: 0, count: CheckpointFile.headerBytes))
+        let n = table.count
+        // Each changed order's place in `cached`, by handle (-1: unchanged).
+        var slot = [Int32](repeating: -1, count: n)
+        for (k, h) in changed.enumerated() { slot[h.index] = Int32(k) }
+        // The previous checkpoint, for the unchanged orders' entries (copied byte for byte);
+        // if it cannot be read, every order is written from its state.
+        var prev: CheckpointFile.Reader?
         if let previous {
-            do {
-                _ = try CheckpointFile.read(path: previous, log: log) { e in
-                    guard let h = table.find(bytes: e.id, hash: OrderTable.hash(bytes: e.id)), !isChanged[h.index], !written[h.index] else { return }
-                    written[h.index] = true
-                    orders += 1
-                    try? w.append(e.whole)
-                }
-            } catch {
-                throw StoreError(.storage, "the previous checkpoint cannot be read: \(error)")
+            do throws(CheckpointProblem) { prev = try CheckpointFile.Reader(path: previous, log: log) } catch {
+                logger.warning("previous checkpoint not readable: every order is written afresh", metadata: ["problem": "\(error)"])
             }
         }
-        if configuration.checkpointWritePause > 0 { usleep(UInt32(configuration.checkpointWritePause)) }
-        // Changed orders (and, with no previous checkpoint, every order): their state now.
+        defer { prev?.close() }
+        var summaries: [CheckpointFile.Summary] = []
+        summaries.reserveCapacity(n)
+        var customers: [String] = []
+        var customerIndex: [String: UInt32] = [:]
+        func customer(_ c: String) -> UInt32 {
+            if let k = customerIndex[c] { return k }
+            let k = UInt32(customers.count)
+            customers.append(c)
+            customerIndex[c] = k
+            return k
+        }
         var fresh = 0
         var buffer: [UInt8] = []
-        for (k, h) in changed.enumerated() where !written[h.index] {
+        var paused = configuration.checkpointWritePause == 0
+        for k in 0..<n {
+            let h = OrderHandle(raw: UInt32(k))
             let id = table[h]
-            let snapshot = try cached[k] ?? replay(id, through: { p, _ in p < position })
-            guard snapshot.exists else { continue }
-            written[h.index] = true
+            let offset = UInt64(w.offset)
+            if slot[k] < 0, let prev, k < prev.ids.count, prev.ids[k] == id {
+                // Unchanged since the previous checkpoint: its entry as it is.
+                let e = try prev.entry(k)
+                var summary = prev.summaries[k]
+                summary.entryOffset = offset
+                summary.customer = customer(prev.customers[Int(summary.customer)])
+                summary.row = totals.row(of: h)
+                summaries.append(summary)
+                try w.append(e.whole)
+                continue
+            }
+            let snapshot = try slot[k] >= 0 ? cached[Int(slot[k])] ?? replay(id, through: { p, _ in p < position }) : replay(id, through: { p, _ in p < position })
+            guard snapshot.exists, let placed = snapshot.placedPosition, let last = snapshot.lastPosition else {
+                throw StoreError(.storage, "order \(id) has no events before \(position)")
+            }
+            summaries.append(CheckpointFile.Summary(entryOffset: offset, placedPosition: placed, lastPosition: last, customer: customer(snapshot.customerID),
+                                                    row: totals.row(of: h), status: OrderIndexes.statusCode(snapshot.status)))
             buffer.removeAll(keepingCapacity: true)
             CheckpointFile.appendEntry(snapshot, to: &buffer)
             try w.append(buffer)
-            orders += 1
             fresh += 1
+            if !paused && k >= n / 2 { usleep(UInt32(configuration.checkpointWritePause)); paused = true }
         }
-        guard orders == table.count else {
-            throw StoreError(.storage, "the checkpoint would hold \(orders) orders of \(table.count): the previous one is missing some")
-        }
-        try w.append(CheckpointFile.encodeTrailer(orders: UInt64(orders)))
+        let indexOffset = UInt64(w.offset)
+        let index = CheckpointFile.encodeIndex(summaries: summaries, ids: table.ids, customers: customers, rows: totals.allRows)
+        try w.append(index)
+        try w.append(CheckpointFile.encodeTrailer(orders: UInt64(n), indexOffset: indexOffset, index: index))
         if configuration.checkpointWritePause > 0 { usleep(UInt32(configuration.checkpointWritePause)) }
-        let header = CheckpointFile.Header(position: position, orders: UInt64(orders), firstChecksum: prints.first, lastChecksum: prints.last, writtenAt: Self.clock())
+        let header = CheckpointFile.Header(position: position, orders: UInt64(n), firstChecksum: prints.first, lastChecksum: prints.last,
+                                           writtenAt: Self.clock(), customers: UInt32(customers.count), rows: UInt32(totals.allRows.count))
         let final = try w.commit(header: CheckpointFile.encodeHeader(header))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        return CheckpointInfo(path: final, position: position, orders: orders, changedOrders: fresh, bytes: w.bytesWritten, seconds: seconds)
+        return CheckpointInfo(path: final, position: position, orders: n, changedOrders: fresh, bytes: w.bytesWritten, seconds: seconds)
     }
 
     /// The newest checkpoint's position (0: none) and what was wrong with any passed over.
@@ -222,14 +320,9 @@ extension OrderStore {
         var problems: [CheckpointProblem] = []
         for (_, file) in CheckpointFile.list(checkpointDirectory(path)) {
             do throws(CheckpointProblem) {
-                _ = try CheckpointFile.read(path: file, log: nil) { (e) throws(CheckpointProblem) in
-                    do throws(OrderError) {
-                        let id = try OrderID(String(decoding: e.id, as: UTF8.self))
-                        _ = try OrderSnapshot(orderID: id, storedState: e.state)
-                    } catch {
-                        throw CheckpointProblem(file: file, kind: .damaged, message: error.message)
-                    }
-                }
+                let reader = try CheckpointFile.Reader(path: file, log: nil)
+                defer { reader.close() }
+                try reader.verifyEntries()
             } catch {
                 problems.append(error)
             }

@@ -59,12 +59,6 @@ struct ReplayPart: Sendable {
         snapshots.reserveCapacity(capacity)
     }
 
-    /// Adds an order's snapshot (from a checkpoint).
-    mutating func add(_ snapshot: OrderSnapshot) {
-        _ = table.intern(snapshot.orderID)
-        snapshots.append(snapshot)
-    }
-
     /// The index of the record's order, added (with an empty snapshot) if new. Throws
     /// `invalid_order_id` for a key that is not an order id.
     mutating func order(of view: RecordView) throws(OrderError) -> Int {

@@ -134,31 +134,48 @@ public final class OrderStore: Sendable {
         let logger = logger ?? Logger(label: "orderlog.store", factory: { _ in SwiftLogNoOpLogHandler() })
         let log: Log
         do { log = try Log.open(path: path, configuration: configuration.log, logger: logger) } catch { throw StoreError.storage(error) }
-        var state = State(cache: SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax))
+        func fresh() -> State { State(cache: SnapshotCache(countMax: configuration.snapshotCacheMax, bytesMax: configuration.snapshotCacheBytesMax)) }
+        var state = fresh()
+        // The newest checkpoint that fits the log, and the log after it; else the whole log.
+        var problems: [CheckpointProblem] = []
+        var restored = false
+        if let reader = openNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems) {
+            do throws(CheckpointProblem) {
+                try restore(from: reader, log: log, into: &state, logger: logger)
+                restored = true
+            } catch {
+                problems.append(error)
+                state = fresh()
+            }
+            reader.close()
+        }
+        for p in problems { logger.warning("checkpoint not used", metadata: ["file": "\(p.file)", "problem": "\(p.kind.rawValue)", "message": "\(p.message)"]) }
+        state.checkpoint.problems = problems.map(\.description)
+        if !restored {
+            do { try rebuild(log: log, into: &state, logger: logger) } catch {
+                try? log.close()
+                throw error
+            }
+        }
+        state.nextPosition = log.endPosition.rawValue
+        // The newest record may carry a restore's time still ahead of the clock.
+        if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
+            state.aheadUntil = last.recordedAt.rawValue
+        }
+        return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
+    }
+
+    /// Open's work without a checkpoint: the whole log replayed on every core, every order's
+    /// lists, totals and handle from its final state, the most recently changed cached.
+    private static func rebuild(log: Log, into state: inout State, logger: Logger) throws {
         // Stored events that do not decode or that the rules refuse are logged and skipped
         // here; `audit` reports them with their positions.
         let workers = ParallelReplay.defaultWorkers
         // Orders have several events each; reserving for a guess avoids most rehashing.
         let expectedOrders = Int(min(log.endPosition.rawValue / 8, 50_000_000)) / workers
-        // The newest valid checkpoint's states, each given to the worker that owns its order;
-        // the log is replayed from its position on (from 0 without one).
-        var problems: [CheckpointFile.Problem] = []
-        let checkpoint = loadNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems)
-        for p in problems { logger.warning("checkpoint not used", metadata: ["file": "\(p.file)", "problem": "\(p.kind.rawValue)", "message": "\(p.message)"]) }
-        state.checkpoint.problems = problems.map(\.description)
-        var seeds = [[OrderSnapshot]](repeating: [], count: workers)
-        for s in checkpoint?.snapshots ?? [] {
-            var id = s.orderID.value
-            seeds[id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }].append(s)
-        }
-        let start = checkpoint?.header.position ?? 0
         let parts: [ReplayPart]
         do {
-            parts = try ParallelReplay.run(log: log, from: LogPosition(start), workers: workers, makePart: { [seeds] w in
-                var part = ReplayPart(capacity: max(expectedOrders, seeds[w].count))
-                for s in seeds[w] { part.add(s) }
-                return part
-            }) { part, view in
+            parts = try ParallelReplay.run(log: log, workers: workers, makePart: { _ in ReplayPart(capacity: expectedOrders) }) { part, view in
                 let k: Int
                 let event: EventView
                 do throws(OrderError) {
@@ -175,7 +192,6 @@ public final class OrderStore: Sendable {
                 }
             }
         } catch {
-            try? log.close()
             throw StoreError.storage(error)
         }
         var snapshots: [OrderSnapshot] = []
@@ -194,25 +210,15 @@ public final class OrderStore: Sendable {
             handles.append(h)
             state.indexes.update(snapshot, handle: h)
             state.totals.add(snapshot, sign: 1, handle: h)
-            // What the checkpoint does not hold yet: orders changed after it (all, without one).
-            if (snapshot.lastPosition ?? 0) >= start || checkpoint == nil { state.checkpoint.mark(h) }
-        }
-        if let checkpoint {
-            state.checkpoint.position = checkpoint.header.position
-            state.checkpoint.path = checkpoint.path
-        }
-        state.nextPosition = log.endPosition.rawValue
-        // The newest record may carry a restore's time still ahead of the clock.
-        if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
-            state.aheadUntil = last.recordedAt.rawValue
+            // No checkpoint holds any order yet.
+            state.checkpoint.mark(h)
         }
         // Keep the most recently changed orders warm, within both bounds: inserted oldest
         // change first, which is the order the cache evicts them in.
         let recent = snapshots.indices.sorted { (snapshots[$0].lastPosition ?? 0) > (snapshots[$1].lastPosition ?? 0) }
-            .prefix(configuration.snapshotCacheMax).reversed()
+            .prefix(state.cache.countMax).reversed()
         for k in recent { state.cache.insert(snapshots[k], for: handles[k]) }
         state.cache.trim()
-        return OrderStore(log: log, configuration: configuration, logger: logger, state: state)
     }
 
     public func close() throws {

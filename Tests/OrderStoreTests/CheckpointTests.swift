@@ -98,26 +98,56 @@ struct CheckpointTests {
         #expect(try StoreAnswers(f.store, ids: ids) == (try answersWithoutCheckpoints(f, ids: ids)))
     }
 
-    @Test("a checkpoint with any byte damaged is reported by verify and open, and the state is rebuilt from the log (an older checkpoint, or none)")
+    @Test("a checkpoint with any byte damaged is reported by verify; open passes over one whose header, index or trailer is damaged, and answers right either way")
     func damagedCheckpointIsNotUsed() async throws {
         let (f, ids, info) = try await storeWithCheckpoint()
         let expected = try answersWithoutCheckpoints(f, ids: ids)
         let original = try Data(contentsOf: URL(fileURLWithPath: info.path))
-        // Header, first entry, a middle entry, the trailer.
-        for offset in [20, 64 + 10, original.count / 2, original.count - 10] {
+        // (offset, whether open must pass it over): the header, the first entry, a middle
+        // entry, the index section, the trailer. An entry open does not need (its order is not
+        // touched after the checkpoint) is read only by verify and audit.
+        let indexByte = original.count - CheckpointFile.trailerBytes - 10
+        for (offset, passedOver) in [(20, true), (64 + 10, false), (original.count / 3, false), (indexByte, true), (original.count - 10, true)] {
             var damaged = original
             damaged[offset] ^= 0x40
             try damaged.write(to: URL(fileURLWithPath: info.path))
             #expect(OrderStore.verifyCheckpoints(path: f.path).map(\.kind) == [.damaged], "offset \(offset)")
             try f.reopen()
-            #expect(f.store.checkpointStatus.position == 0, "offset \(offset)")
-            #expect(f.store.checkpointStatus.problems.count == 1, "offset \(offset)")
+            if passedOver {
+                #expect(f.store.checkpointStatus.position == 0, "offset \(offset)")
+                #expect(f.store.checkpointStatus.problems.count == 1, "offset \(offset)")
+            }
             #expect(try StoreAnswers(f.store, ids: ids) == expected, "offset \(offset)")
+            // Audit: a file open would pass over is reported as such; a damaged entry in the
+            // one it would load is a violation.
+            let audit = f.store.audit()
+            if passedOver { #expect(audit.isClean && audit.checkpointProblems.count == 1, "offset \(offset)") }
+            else { #expect(audit.violations.map(\.code) == ["checkpoint_mismatch"], "offset \(offset)") }
         }
         // Cut short (a torn copy): the trailer is missing.
         try original.prefix(original.count - 100).write(to: URL(fileURLWithPath: info.path))
         try f.reopen()
         #expect(f.store.checkpointStatus.position == 0)
+        #expect(try StoreAnswers(f.store, ids: ids) == expected)
+    }
+
+    @Test("an entry open needs that fails its checks sends open back to the log alone, with the same answers")
+    func damagedNeededEntryFallsBackToTheLog() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint(checkpointAfter: 0.5)
+        let expected = try answersWithoutCheckpoints(f, ids: ids)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: info.path)))
+        // Damage every entry's last state byte: whichever orders the log after the
+        // checkpoint touches, the first one read fails its checksum.
+        var offset = CheckpointFile.headerBytes
+        for _ in 0..<info.orders {
+            let length = Int(UInt32(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }))
+            bytes[offset + 4 + length - 1] ^= 0x01
+            offset += 8 + length
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: info.path))
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == 0)
+        #expect(f.store.checkpointStatus.problems.first?.contains("checksum") == true)
         #expect(try StoreAnswers(f.store, ids: ids) == expected)
     }
 
