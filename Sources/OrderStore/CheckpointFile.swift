@@ -177,7 +177,9 @@ enum CheckpointFile {
     /// A checkpoint file opened and checked — header, trailer, index section, and (given the
     /// log) its fit to the log — with its index read into memory. Entries are read, and their
     /// checksums checked, one at a time when asked for (`entry(_:)`), or all by `verifyEntries`.
-    final class Reader {
+    final class Reader: @unchecked Sendable {
+        // @unchecked: immutable after init; the mapping is read-only and unmapped by `close`,
+        // called once no reader uses it.
         let path: String
         let header: Header
         let summaries: [Summary]

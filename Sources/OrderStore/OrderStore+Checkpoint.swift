@@ -83,34 +83,41 @@ extension OrderStore {
             rowOf.append(summary.row)
         }
         var totals = RunningTotals(rows: reader.rows, rowOf: rowOf)
-        // The records after the checkpoint, each applied to its order's state as of it.
-        var touched: [Int: OrderSnapshot] = [:]
-        var before: [Int: RunningTotals.Amounts?] = [:]
-        var fresh: [String: OrderSnapshot] = [:]
-        var failure: CheckpointProblem?
+        // The records after the checkpoint, each applied to its order's state as of it, on
+        // every core: each worker owns the orders `ParallelReplay` gives it, reading their
+        // states from the checkpoint (read-only, shared) as it first meets them.
+        struct Part: Sendable {
+            var touched: [Int: OrderSnapshot] = [:]
+            var before: [Int: RunningTotals.Amounts?] = [:]
+            var fresh: [String: OrderSnapshot] = [:]
+            var failure: CheckpointProblem?
+        }
+        let lookup = table
+        let parts: [Part]
         do {
-            _ = try log.scan(from: LogPosition(reader.header.position)) { view in
+            parts = try ParallelReplay.run(log: log, from: LogPosition(reader.header.position), makePart: { _ in Part() }) { part, view in
+                guard part.failure == nil else { return }
                 let hash = OrderTable.hash(bytes: view.keyBytes)
                 var snapshot: OrderSnapshot
-                let known = table.find(bytes: view.keyBytes, hash: hash)
+                let known = lookup.find(bytes: view.keyBytes, hash: hash)
                 let key = known == nil ? String(decoding: view.keyBytes, as: UTF8.self) : ""
                 if let h = known {
-                    if let s = touched.removeValue(forKey: h.index) {
+                    if let s = part.touched.removeValue(forKey: h.index) {
                         snapshot = s
                     } else {
-                        do throws(CheckpointProblem) { snapshot = try reader.snapshot(h.index) } catch { failure = error; return false }
-                        before[h.index] = RunningTotals.Amounts(snapshot)
+                        do throws(CheckpointProblem) { snapshot = try reader.snapshot(h.index) } catch { part.failure = error; return }
+                        part.before[h.index] = RunningTotals.Amounts(snapshot)
                     }
-                } else if let s = fresh.removeValue(forKey: key) {
+                } else if let s = part.fresh.removeValue(forKey: key) {
                     snapshot = s
                 } else {
                     guard let id = try? OrderID(key) else {
                         logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "invalid order id"])
-                        return true
+                        return
                     }
                     snapshot = OrderSnapshot(orderID: id)
                 }
-                defer { if let h = known { touched[h.index] = snapshot } else { fresh[key] = snapshot } }
+                defer { if let h = known { part.touched[h.index] = snapshot } else { part.fresh[key] = snapshot } }
                 let outcome = Result { () throws(OrderError) -> OrderError? in
                     let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
                     do throws(OrderError) {
@@ -123,12 +130,17 @@ extension OrderStore {
                 case .success(let refused?): logger.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(refused)"])
                 case .success(nil): break
                 }
-                return true
             }
         } catch {
             throw CheckpointProblem(file: reader.path, kind: .unreadable, message: "the log after it does not read: \(error)")
         }
-        if let failure { throw failure }
+        if let failure = parts.compactMap(\.failure).first { throw failure }
+        var touched: [Int: OrderSnapshot] = [:], before: [Int: RunningTotals.Amounts?] = [:], fresh: [String: OrderSnapshot] = [:]
+        for part in parts {
+            touched.merge(part.touched) { a, _ in a }
+            before.merge(part.before) { a, _ in a }
+            fresh.merge(part.fresh) { a, _ in a }
+        }
         // Orders new since the checkpoint get handles in placement order, as a full open gives.
         let news = fresh.values.filter(\.exists).sorted { ($0.placedPosition ?? 0) < ($1.placedPosition ?? 0) }
         var changed: [(OrderHandle, OrderSnapshot)] = touched.sorted { $0.key < $1.key }.map { (OrderHandle(raw: UInt32($0.key)), $0.value) }
@@ -262,6 +274,25 @@ extension OrderStore {
             customerIndex[c] = k
             return k
         }
+        // Changed orders neither cached nor copied are replayed. Many of them (the first
+        // checkpoint of a store, or after an unreadable one): one scan of the log below the
+        // position on every core, instead of one order's key chain at a time.
+        var replayed: [OrderID: OrderSnapshot] = [:]
+        let uncached = zip(changed, cached).lazy.filter { $0.1 == nil }.count
+        if uncached > 50_000 && uncached > n / 4 {
+            let parts = try ParallelReplay.run(log: log, end: LogPosition(position), makePart: { _ in ReplayPart(capacity: uncached / 2) }) { part, view in
+                let k = try part.order(of: view)
+                let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                try? part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+            }
+            replayed.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
+            for part in parts { for s in part.snapshots where s.exists { replayed[s.orderID] = s } }
+        }
+        func stateNow(_ k: Int, _ id: OrderID) throws -> OrderSnapshot {
+            if slot[k] >= 0, let s = cached[Int(slot[k])] { return s }
+            if let s = replayed.removeValue(forKey: id) { return s }
+            return try replay(id, through: { p, _ in p < position })
+        }
         var fresh = 0
         var buffer: [UInt8] = []
         var paused = configuration.checkpointWritePause == 0
@@ -280,7 +311,7 @@ extension OrderStore {
                 try w.append(e.whole)
                 continue
             }
-            let snapshot = try slot[k] >= 0 ? cached[Int(slot[k])] ?? replay(id, through: { p, _ in p < position }) : replay(id, through: { p, _ in p < position })
+            let snapshot = try stateNow(k, id)
             guard snapshot.exists, let placed = snapshot.placedPosition, let last = snapshot.lastPosition else {
                 throw StoreError(.storage, "order \(id) has no events before \(position)")
             }
