@@ -5,21 +5,20 @@ import OrderModel
 /// from the log at open.
 struct OrderIndexes: Sendable {
     private var ordersByCustomer: [String: [OrderHandle]] = [:]
-    /// Per status, its orders in no particular order (a page sorts them by id).
-    private var ordersByStatus = [[OrderHandle]](repeating: [], count: OrderSnapshot.Status.allCases.count)
+    /// Per status, its orders sorted by id (what a page walks).
+    private var ordersByStatus = [SortedHandles](repeating: SortedHandles(), count: OrderSnapshot.Status.allCases.count)
     /// Per handle: its status's index in `Status.allCases`, or `none`.
     private var statusOf: [UInt8] = []
-    /// Per handle: where it is in its status's list.
-    private var placeInStatus: [Int32] = []
     private(set) var orderCount = 0
 
     private static let none: UInt8 = .max
     private static let statuses = OrderSnapshot.Status.allCases
     private static func code(_ status: OrderSnapshot.Status) -> UInt8 { UInt8(statuses.firstIndex(of: status)!) }
 
-    /// Records `snapshot`'s place in the lists (after an event changed it).
-    mutating func update(_ snapshot: OrderSnapshot, handle h: OrderHandle) {
-        update(h, status: Self.code(snapshot.status), customer: snapshot.customerID)
+    /// Records `snapshot`'s place in the lists (after an event changed it); `table` orders
+    /// the status lists by id.
+    mutating func update(_ snapshot: OrderSnapshot, handle h: OrderHandle, _ table: borrowing OrderTable) {
+        update(h, status: Self.code(snapshot.status), customer: snapshot.customerID, table)
     }
 
     /// An order's status code (its index in `Status.allCases`), for a checkpoint.
@@ -28,11 +27,10 @@ struct OrderIndexes: Sendable {
     /// Records order `h`'s place in the lists: in status `status` (a code, as `statusCode`
     /// gives), placed by `customer` — an order new to the lists goes at the newest end of its
     /// customer's.
-    mutating func update(_ h: OrderHandle, status: UInt8, customer: @autoclosure () -> String) {
+    mutating func update(_ h: OrderHandle, status: UInt8, customer: @autoclosure () -> String, _ table: borrowing OrderTable) {
         if h.index >= statusOf.count {
             let more = max(h.index + 1 - statusOf.count, statusOf.count / 2 + 1024)
             statusOf.append(contentsOf: repeatElement(Self.none, count: more))
-            placeInStatus.append(contentsOf: repeatElement(-1, count: more))
         }
         let old = statusOf[h.index]
         guard old != status else { return }
@@ -40,24 +38,17 @@ struct OrderIndexes: Sendable {
             orderCount += 1
             ordersByCustomer[customer(), default: []].append(h)
         } else {
-            // Out of the old list: its last order takes the place.
-            let place = Int(placeInStatus[h.index])
-            let moved = ordersByStatus[Int(old)].removeLast()
-            if moved != h {
-                ordersByStatus[Int(old)][place] = moved
-                placeInStatus[moved.index] = Int32(place)
-            }
+            ordersByStatus[Int(old)].remove(h.raw, table.idLess)
         }
         statusOf[h.index] = status
-        placeInStatus[h.index] = Int32(ordersByStatus[Int(status)].count)
-        ordersByStatus[Int(status)].append(h)
+        ordersByStatus[Int(status)].insert(h.raw, table.idLess)
     }
 
     /// A customer's orders, newest (most recently placed) first.
     func orders(ofCustomer customer: String, _ table: OrderTable) -> [OrderID] { (ordersByCustomer[customer] ?? []).reversed().map { table[$0] } }
 
     func orders(withStatus status: OrderSnapshot.Status, _ table: OrderTable) -> [OrderID] {
-        ordersByStatus[Int(Self.code(status))].map { table[$0] }.sorted()
+        ordersByStatus[Int(Self.code(status))].all.map { table[OrderHandle(raw: $0)] }
     }
 
     /// One page of a customer's orders, newest first. A customer's list only grows at its
@@ -77,14 +68,19 @@ struct OrderIndexes: Sendable {
     }
 
     /// One page of the orders in a status, by id; the cursor is the last id of the page
-    /// before (the next page holds the ids after it, whatever changed in between).
+    /// before (the next page holds the ids after it, whatever changed in between). A binary
+    /// search and a walk of the page: nothing is sorted.
     func page(withStatus status: OrderSnapshot.Status, after cursor: String?, limit: Int, _ table: OrderTable) -> OrderPage {
-        let all = ordersByStatus[Int(Self.code(status))]
-        var rest = all.map { table[$0] }
-        if let cursor { rest.removeAll { $0.value <= cursor } }
-        rest.sort()
-        let ids = Array(rest.prefix(max(0, limit)))
-        return OrderPage(ids: ids, total: all.count, next: rest.count > ids.count ? ids.last?.value : nil)
+        let list = ordersByStatus[Int(Self.code(status))]
+        let limit = max(0, limit)
+        let found: (elements: [UInt32], more: Bool)
+        if var cursor {
+            found = cursor.withUTF8 { u in list.page(from: { !table.id($0, isAfter: UnsafeRawBufferPointer(u)) }, limit: limit) }
+        } else {
+            found = list.page(from: { _ in false }, limit: limit)
+        }
+        let ids = found.elements.map { table[OrderHandle(raw: $0)] }
+        return OrderPage(ids: ids, total: list.count, next: found.more ? ids.last?.value : nil)
     }
 }
 

@@ -310,7 +310,7 @@ extension OrderStore {
                 let h = handles[k] ?? s.table.intern(orders.ids[k], hash: orders.hashes[k])
                 s.totals.add(before[k], of: snapshot, sign: -1, handle: h)
                 s.totals.add(snapshot, sign: 1, handle: h)
-                s.indexes.update(snapshot, handle: h)
+                s.indexes.update(snapshot, handle: h, s.table)
                 s.checkpoint.mark(h)
                 s.cache.insert(snapshot, for: h)
             }

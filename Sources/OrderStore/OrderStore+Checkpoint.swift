@@ -79,7 +79,7 @@ extension OrderStore {
             let h = table.intern(reader.ids[k])
             guard h.index == k else { throw damaged("order \(reader.ids[k]) is in it twice") }
             let summary = reader.summaries[k]
-            indexes.update(h, status: summary.status, customer: reader.customers[Int(summary.customer)])
+            indexes.update(h, status: summary.status, customer: reader.customers[Int(summary.customer)], table)
             rowOf.append(summary.row)
         }
         var totals = RunningTotals(rows: reader.rows, rowOf: rowOf)
@@ -149,7 +149,7 @@ extension OrderStore {
             if h.index < n { totals.add(before[h.index] ?? nil, of: s, sign: -1, handle: h) }
             if s.exists {
                 totals.add(s, sign: 1, handle: h)
-                indexes.update(s, handle: h)
+                indexes.update(s, handle: h, table)
             }
             state.checkpoint.mark(h)
         }

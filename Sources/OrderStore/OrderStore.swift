@@ -208,7 +208,7 @@ public final class OrderStore: Sendable {
         for snapshot in snapshots {
             let h = state.table.intern(snapshot.orderID)
             handles.append(h)
-            state.indexes.update(snapshot, handle: h)
+            state.indexes.update(snapshot, handle: h, state.table)
             state.totals.add(snapshot, sign: 1, handle: h)
             // No checkpoint holds any order yet.
             state.checkpoint.mark(h)

@@ -23,6 +23,10 @@ struct OrderTable: Sendable {
     /// Each id's hash (the low 32 bits), by handle: a probe compares these before the ids'
     /// bytes, and growing the table does not hash the ids again.
     private var hashes: [UInt32] = []
+    /// Every id's bytes back to back, id `h` from `starts[h]` to `starts[h + 1]`: what the
+    /// lists ordered by id compare (`idLess`) — bytes with `memcmp`, not Strings.
+    private var arena: [UInt8] = []
+    private var starts: [UInt32] = [0]
     /// handle + 1 at each slot; 0: empty.
     private var slots: [UInt32]
     private var mask: Int
@@ -34,6 +38,8 @@ struct OrderTable: Sendable {
         mask = size - 1
         ids.reserveCapacity(capacity)
         hashes.reserveCapacity(capacity)
+        starts.reserveCapacity(capacity + 1)
+        arena.reserveCapacity(capacity * 12)
     }
 
     var count: Int { ids.count }
@@ -76,6 +82,29 @@ struct OrderTable: Sendable {
 
     func find(_ id: OrderID) -> OrderHandle? { find(id, hash: Self.hash(id)) }
 
+    /// Order ids compare as their bytes (ASCII, so as Strings compare them): whether id `a`
+    /// sorts before id `b`.
+    @inline(__always)
+    func idLess(_ a: UInt32, _ b: UInt32) -> Bool {
+        arena.withUnsafeBytes { r in
+            let (a0, a1, b0, b1) = (Int(starts[Int(a)]), Int(starts[Int(a) + 1]), Int(starts[Int(b)]), Int(starts[Int(b) + 1]))
+            return Self.less(UnsafeRawBufferPointer(rebasing: r[a0..<a1]), UnsafeRawBufferPointer(rebasing: r[b0..<b1]))
+        }
+    }
+
+    /// Whether id `h` sorts after `bytes`.
+    @inline(__always)
+    func id(_ h: UInt32, isAfter bytes: UnsafeRawBufferPointer) -> Bool {
+        arena.withUnsafeBytes { r in Self.less(bytes, UnsafeRawBufferPointer(rebasing: r[Int(starts[Int(h)])..<Int(starts[Int(h) + 1])])) }
+    }
+
+    @inline(__always)
+    static func less(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
+        let n = min(x.count, y.count)
+        let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+        return c < 0 || (c == 0 && x.count < y.count)
+    }
+
     func find(_ id: OrderID, hash: UInt64) -> OrderHandle? { probe(hash) { ids[$0] == id } }
 
     /// The handle whose id `matches`, among those with this hash's slot chain.
@@ -98,6 +127,8 @@ struct OrderTable: Sendable {
         precondition(ids.count < Int(UInt32.max), "more than 2^32 - 1 orders in one store")
         let handle = OrderHandle(raw: UInt32(ids.count))
         ids.append(id)
+        arena.append(contentsOf: id.value.utf8)
+        starts.append(UInt32(arena.count))
         hashes.append(UInt32(truncatingIfNeeded: hash))
         if ids.count * 2 > slots.count { grow() } else { place(handle, hash: hash) }
         return handle
