@@ -52,9 +52,12 @@ extension OrderSnapshot {
 
 extension OrderState {
     /// What makes this state unusable, or nil: tables that do not fit the buffer, text or unit
-    /// references outside it, an unknown fulfillment state.
+    /// references outside it, an unknown fulfillment state — and any value the rules never let
+    /// an order reach (a count, an amount or a sum out of its range), so arithmetic on a state
+    /// that passed its checksum but was never written by the rules cannot overflow.
     func problem() -> String? {
-        if header.counts[7] != 0 { return "unused table count \(header.counts[7])" }
+        if header.counts[7] != 0 || header.reserved != 0 { return "reserved fields are not 0" }
+        if let numbers = numericProblem() { return numbers }
         var tables = 0
         for k in 0..<7 {
             let (bytes, o1) = Int(header.counts[k]).multipliedReportingOverflow(by: Int(Table.sizes[k]))
@@ -102,5 +105,54 @@ extension OrderSnapshot {
     /// Whether `other` holds the same state, byte for byte (two replays of the same events do).
     public func hasSameState(as other: OrderSnapshot) -> Bool {
         orderID == other.orderID && state.header == other.state.header && state.storage == other.state.storage
+    }
+}
+
+extension OrderState {
+    /// The ranges the rules keep an order in (EVENTS.md §4, §7), checked with arithmetic that
+    /// cannot trap.
+    private func numericProblem() -> String? {
+        let amountMax = OrderSnapshot.amountMax, quantityMax = OrderSnapshot.quantityMax
+        let eventsMax: UInt32 = 1 << 24
+        let h = header
+        guard h.version >= 1, h.version <= eventsMax, h.notes <= eventsMax else { return "version \(h.version) or notes \(h.notes) out of range" }
+        guard h.placedPosition != .max, h.lastPosition != .max, h.placedPosition <= h.lastPosition else { return "positions out of order" }
+        for v in [h.shippingMinor, h.taxMinor, h.discountMinor] where v < 0 || v > amountMax { return "amount \(v) out of range" }
+        guard count(.lines) <= OrderSnapshot.linesMax else { return "\(count(.lines)) lines" }
+        var merchandise: Int64 = h.shippingMinor + h.taxMinor
+        for i in 0..<count(.lines) {
+            let l = record(.lines, i, as: LineRecord.self)
+            for q in [l.ordered, l.cancelled, l.requested, l.packed, l.shipped, l.delivered, l.returnRequested, l.returned] where q < 0 || q > quantityMax {
+                return "line \(i): quantity \(q) out of range"
+            }
+            guard l.cancelled <= l.ordered, l.unitPriceMinor >= 0, l.unitPriceMinor <= amountMax,
+                  l.adjustmentsMinor.magnitude <= UInt64(amountMax), l.adjustmentsAppliedMinor.magnitude <= UInt64(amountMax) else {
+                return "line \(i): values out of range"
+            }
+            let (product, o1) = l.ordered.multipliedReportingOverflow(by: l.unitPriceMinor)
+            let (sum, o2) = merchandise.addingReportingOverflow(product)
+            guard !o1, !o2, sum <= amountMax else { return "the order's total is out of range" }
+            merchandise = sum
+        }
+        var authorized: Int64 = 0
+        for i in 0..<count(.payments) {
+            let p = record(.payments, i, as: PaymentRecord.self)
+            for v in [p.authorized, p.captured, p.voided, p.refunded] where v < 0 || v > amountMax { return "payment \(i): amount out of range" }
+            guard p.authorizations <= eventsMax, p.failures <= eventsMax else { return "payment \(i): counts out of range" }
+            authorized += p.authorized
+            guard authorized <= amountMax else { return "authorizations out of range" }
+        }
+        var refunded: Int64 = 0
+        for i in 0..<count(.refunds) {
+            let r = record(.refunds, i, as: RefundRecord.self)
+            guard r.amountMinor >= 0, r.amountMinor <= amountMax else { return "refund \(i): amount out of range" }
+            refunded += r.amountMinor
+            guard refunded <= amountMax else { return "refunds out of range" }
+        }
+        for i in 0..<count(.units) {
+            let u = record(.units, i, as: UnitRecord.self)
+            guard u.qty >= 0, u.qty <= quantityMax, u.cancelled >= 0, u.cancelled <= u.qty else { return "unit \(i): quantity out of range" }
+        }
+        return nil
     }
 }

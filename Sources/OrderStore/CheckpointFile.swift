@@ -92,7 +92,7 @@ enum CheckpointFile {
     static func decodeHeader(_ b: UnsafeRawBufferPointer) -> Header? {
         guard b.count >= headerBytes, Array(b[0..<8]) == magic else { return nil }
         guard b.u32(60) == crc(UnsafeRawBufferPointer(rebasing: b[0..<60])) else { return nil }
-        guard b.u32(8) == formatVersion, b.u32(12) == OrderSnapshot.storedStateLayout else { return nil }
+        guard b.u32(8) == formatVersion, b.u32(12) == OrderSnapshot.storedStateLayout, b.u64(16) >= 1, b.u32(56) == 0 else { return nil }
         return Header(position: b.u64(16), orders: b.u64(24), firstChecksum: b.u32(32), lastChecksum: b.u32(36),
                       writtenAt: Int64(bitPattern: b.u64(40)), customers: b.u32(48), rows: b.u32(52))
     }
@@ -123,7 +123,7 @@ enum CheckpointFile {
         for c in customers { out.text32(c) }
         for r in rows {
             out.text32(r.currency); out.text32(r.channel)
-            out.u64(UInt64(r.orders)); out.u64(UInt64(bitPattern: r.total)); out.u64(UInt64(bitPattern: r.captured)); out.u64(UInt64(bitPattern: r.refunded))
+            out.u64(UInt64(bitPattern: Int64(r.orders))); out.u64(UInt64(bitPattern: r.total)); out.u64(UInt64(bitPattern: r.captured)); out.u64(UInt64(bitPattern: r.refunded))
         }
         return out.bytes
     }
@@ -228,9 +228,9 @@ enum CheckpointFile {
             var summaries: [Summary] = []
             summaries.reserveCapacity(n)
             for _ in 0..<n {
-                let s = Summary(entryOffset: r.u64(), placedPosition: r.u64(), lastPosition: r.u64(), customer: r.u32(), row: r.u32(), status: UInt8(truncatingIfNeeded: r.u32()))
-                _ = r.u32()
-                summaries.append(s)
+                let (offset, placed, last, customer, row, status, zero) = (r.u64(), r.u64(), r.u64(), r.u32(), r.u32(), r.u32(), r.u32())
+                guard status < 256, zero == 0 else { throw problem(.damaged, "a summary's status \(status) or reserved field is out of range") }
+                summaries.append(Summary(entryOffset: offset, placedPosition: placed, lastPosition: last, customer: customer, row: row, status: UInt8(status)))
             }
             var ids: [OrderID] = []
             ids.reserveCapacity(n)
@@ -247,18 +247,25 @@ enum CheckpointFile {
             for k in 0..<Int(header.rows) {
                 guard let currency = r.text32(), let channel = r.text32(), let orders = r.u64Checked(), let total = r.u64Checked(),
                       let captured = r.u64Checked(), let refunded = r.u64Checked() else { throw problem(.damaged, "totals row \(k) does not read") }
-                rows.append(TotalsRow(currency: currency, channel: channel, orders: Int(truncatingIfNeeded: orders), total: Int64(bitPattern: total),
+                guard orders <= UInt64(header.orders) else { throw problem(.damaged, "totals row \(k) counts \(orders) orders") }
+                rows.append(TotalsRow(currency: currency, channel: channel, orders: Int(orders), total: Int64(bitPattern: total),
                                       captured: Int64(bitPattern: captured), refunded: Int64(bitPattern: refunded)))
             }
             guard !r.failed, r.atEnd else { throw problem(.damaged, "index section does not read to its end") }
             let statuses = OrderSnapshot.Status.allCases.count
+            // Each row counts exactly the orders whose summaries name it.
+            var counted = [Int](repeating: 0, count: rows.count)
             for (k, s) in summaries.enumerated() {
-                guard Int(s.customer) < customers.count, s.row == .max || Int(s.row) < rows.count, Int(s.status) < statuses,
+                guard Int(s.customer) < customers.count, Int(s.row) < rows.count, Int(s.status) < statuses,
                       s.lastPosition < header.position, s.placedPosition <= s.lastPosition, s.entryOffset >= UInt64(headerBytes), s.entryOffset < indexOffset else {
                     throw problem(.damaged, "order \(ids[k])'s summary is out of range")
                 }
                 // Handles are in placement order.
                 if k > 0 && s.placedPosition <= summaries[k - 1].placedPosition { throw problem(.damaged, "orders not in placement order at \(ids[k])") }
+                counted[Int(s.row)] += 1
+            }
+            if let r = rows.indices.first(where: { rows[$0].orders != counted[$0] }) {
+                throw problem(.damaged, "totals row \(r) counts \(rows[r].orders) orders; \(counted[r]) summaries name it")
             }
             self.summaries = summaries
             self.ids = ids
@@ -285,7 +292,10 @@ enum CheckpointFile {
             do throws(OrderError) { s = try OrderSnapshot(orderID: ids[k], storedState: e.state) } catch {
                 throw Problem(file: path, kind: .damaged, message: error.message)
             }
-            guard s.exists, s.lastPosition == summaries[k].lastPosition, s.placedPosition == summaries[k].placedPosition else {
+            let summary = summaries[k], row = rows[Int(summary.row)]
+            guard s.exists, s.lastPosition == summary.lastPosition, s.placedPosition == summary.placedPosition,
+                  OrderIndexes.statusCode(s.status) == summary.status, customers[Int(summary.customer)] == s.customerID,
+                  row.currency == s.currency, row.channel == s.channel else {
                 throw Problem(file: path, kind: .damaged, message: "order \(ids[k])'s state does not match its summary")
             }
             return s
@@ -416,7 +426,6 @@ final class MappedFile {
         guard size > 0 else { base = nil; bytes = UnsafeRawBufferPointer(start: nil, count: 0); return }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw StoreError(.storage, "cannot map \(path): \(String(cString: strerror(errno)))") }
-        _ = madvise(p, size, MADV_SEQUENTIAL)
         base = p
         bytes = UnsafeRawBufferPointer(start: p, count: size)
     }

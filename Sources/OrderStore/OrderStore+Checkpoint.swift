@@ -15,6 +15,9 @@ struct CheckpointTracking: Sendable {
     private(set) var dirtyList: [OrderHandle] = []
     /// A checkpoint is being written (one at a time).
     var running = false
+    /// The store's position when a write last failed: the next try waits for as many new
+    /// events as make one due (no retry after every batch).
+    var failedAt: UInt64 = 0
     /// Why the newest checkpoint files were not used at open, or why the last write failed.
     var problems: [String] = []
 
@@ -53,10 +56,13 @@ extension OrderStore {
     /// The newest checkpoint file that opens and fits `log` (its entries are read later, as
     /// needed); every newer one passed over is reported in `problems`. Leftover temporary
     /// files are removed.
-    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem]) -> CheckpointFile.Reader? {
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
-            for n in names where n.hasSuffix(".ckpt.tmp") { unlink(directory + "/" + n) }
+    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem], removingTemporaryFiles: Bool = false) -> CheckpointFile.Reader? {
+        // Only open removes them: an audit beside a store writing one must leave it be.
+        if removingTemporaryFiles {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+                for n in names where n.hasSuffix(".ckpt.tmp") { unlink(directory + "/" + n) }
+            }
         }
         for (_, file) in CheckpointFile.list(directory) {
             do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log) } catch { problems.append(error) }
@@ -171,21 +177,45 @@ extension OrderStore {
     /// is a small multiple of its last one, and a restart replays at most about an eighth.
     func checkpointDue(_ s: State) -> Bool {
         let every = configuration.checkpointEvents
-        guard every > 0, !s.checkpoint.running, s.failure == nil else { return false }
+        guard every > 0, !s.checkpoint.running, !s.closing, s.failure == nil, s.totalsValid else { return false }
         let since = s.nextPosition - s.checkpoint.position
         return since >= UInt64(every) && since >= s.checkpoint.position / 8
+            && s.nextPosition - max(s.checkpoint.position, s.checkpoint.failedAt) >= UInt64(every)
     }
 
-    /// Starts writing a checkpoint on a thread of its own if one is due.
+    /// Starts writing a checkpoint on a thread of its own if one is due. The write is claimed
+    /// under the lock (`running`, the group entered), so `close` either sees it and waits or
+    /// keeps it from starting.
     func checkpointIfDue() {
-        guard state.withLock({ checkpointDue($0) }) else { return }
-        checkpointGroup.enter()
+        let claimed = state.withLock { s -> Taken? in
+            guard checkpointDue(s) else { return nil }
+            return claim(&s)
+        }
+        guard let claimed else { return }
         Thread.detachNewThread { [self] in
-            defer { checkpointGroup.leave() }
-            do { _ = try writeCheckpoint() } catch {
+            do { _ = try write(claimed) } catch {
                 logger.error("checkpoint not written", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// What a checkpoint write takes under the lock.
+    struct Taken {
+        var position: UInt64
+        var table: OrderTable
+        var totals: RunningTotals
+        var changed: [OrderHandle]
+        var cached: [OrderSnapshot?]
+        var previous: String?
+    }
+
+    /// Marks a write as running (the group entered) and takes what it needs.
+    private func claim(_ s: inout State) -> Taken {
+        s.checkpoint.running = true
+        checkpointGroup.enter()
+        let changed = s.checkpoint.take()
+        return Taken(position: s.nextPosition, table: s.table, totals: s.totals, changed: changed,
+                     cached: changed.map { s.cache[$0] }, previous: s.checkpoint.path)
     }
 
     /// Writes a checkpoint of every order's state as of the store's current position, in the
@@ -197,19 +227,18 @@ extension OrderStore {
     /// on; the changed orders are kept for the next one).
     @discardableResult
     public func writeCheckpoint() throws -> CheckpointInfo? {
+        let claimed = state.withLock { s -> Taken? in
+            guard !s.checkpoint.running, !s.closing, s.failure == nil, s.totalsValid, s.nextPosition > s.checkpoint.position else { return nil }
+            return claim(&s)
+        }
+        guard let claimed else { return nil }
+        return try write(claimed)
+    }
+
+    /// Writes the checkpoint `taken` describes; always ends the claim (running, the group).
+    private func write(_ taken: Taken) throws -> CheckpointInfo {
+        defer { checkpointGroup.leave() }
         let started = DispatchTime.now()
-        struct Taken {
-            var position: UInt64; var table: OrderTable; var totals: RunningTotals
-            var changed: [OrderHandle]; var cached: [OrderSnapshot?]; var previous: String?
-        }
-        let taken: Taken? = state.withLock { s in
-            guard !s.checkpoint.running, s.failure == nil, s.totalsValid, s.nextPosition > s.checkpoint.position else { return nil }
-            s.checkpoint.running = true
-            let changed = s.checkpoint.take()
-            return Taken(position: s.nextPosition, table: s.table, totals: s.totals, changed: changed,
-                         cached: changed.map { s.cache[$0] }, previous: s.checkpoint.path)
-        }
-        guard let taken else { return nil }
         var writer: CheckpointFile.Writer?
         do {
             let info = try writeCheckpoint(taken.position, table: taken.table, totals: taken.totals, changed: taken.changed, cached: taken.cached,
@@ -219,16 +248,19 @@ extension OrderStore {
                 s.checkpoint.position = info.position
                 s.checkpoint.path = info.path
             }
-            // The newest two are kept: the one just written, and the one before it.
-            for (_, old) in CheckpointFile.list(Self.checkpointDirectory(log.path)).dropFirst(2) { unlink(old) }
+            // Kept: the one just written and the one it was made from (both valid); any other
+            // file — older, or one open passed over — goes.
+            for (_, other) in CheckpointFile.list(Self.checkpointDirectory(log.path)) where other != info.path && other != taken.previous { unlink(other) }
             logger.info("checkpoint written", metadata: ["position": "\(info.position)", "orders": "\(info.orders)", "changed": "\(info.changedOrders)", "bytes": "\(info.bytes)"])
             return info
         } catch {
             writer?.abandon()
             state.withLock { s in
                 s.checkpoint.running = false
+                s.checkpoint.failedAt = taken.position
                 for h in taken.changed { s.checkpoint.mark(h) }
                 s.checkpoint.problems.append("checkpoint at \(taken.position) not written: \(error)")
+                if s.checkpoint.problems.count > 20 { s.checkpoint.problems.removeFirst(s.checkpoint.problems.count - 20) }
             }
             throw StoreError.storage(error)
         }
@@ -280,9 +312,10 @@ extension OrderStore {
         var replayed: [OrderID: OrderSnapshot] = [:]
         let uncached = zip(changed, cached).lazy.filter { $0.1 == nil }.count
         if uncached > 50_000 && uncached > n / 4 {
+            // A record that does not read is skipped, as open skips it.
             let parts = try ParallelReplay.run(log: log, end: LogPosition(position), makePart: { _ in ReplayPart(capacity: uncached / 2) }) { part, view in
-                let k = try part.order(of: view)
-                let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+                guard let k = try? part.order(of: view), let type = try? StoredEvent.type(of: view),
+                      let event = try? EventView.read(type: type, view.payload) else { return }
                 try? part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
             }
             replayed.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
@@ -291,7 +324,7 @@ extension OrderStore {
         func stateNow(_ k: Int, _ id: OrderID) throws -> OrderSnapshot {
             if slot[k] >= 0, let s = cached[Int(slot[k])] { return s }
             if let s = replayed.removeValue(forKey: id) { return s }
-            return try replay(id, through: { p, _ in p < position })
+            return try replay(id, through: { p, _ in p < position }, skippingUnreadable: true)
         }
         var fresh = 0
         var buffer: [UInt8] = []
@@ -300,9 +333,9 @@ extension OrderStore {
             let h = OrderHandle(raw: UInt32(k))
             let id = table[h]
             let offset = UInt64(w.offset)
-            if slot[k] < 0, let prev, k < prev.ids.count, prev.ids[k] == id {
-                // Unchanged since the previous checkpoint: its entry as it is.
-                let e = try prev.entry(k)
+            // Unchanged since the previous checkpoint: its entry as it is — unless that entry
+            // fails its checks (a damaged entry no open needed): then from its state.
+            if slot[k] < 0, let prev, k < prev.ids.count, prev.ids[k] == id, let e = try? prev.entry(k) {
                 var summary = prev.summaries[k]
                 summary.entryOffset = offset
                 summary.customer = customer(prev.customers[Int(summary.customer)])

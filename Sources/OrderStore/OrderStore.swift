@@ -116,6 +116,8 @@ public final class OrderStore: Sendable {
         var totalsValid = true
         /// The newest checkpoint, and the orders changed since.
         var checkpoint = CheckpointTracking()
+        /// `close` was called: no checkpoint starts.
+        var closing = false
     }
 
     let state: Locked<State>
@@ -139,7 +141,7 @@ public final class OrderStore: Sendable {
         // The newest checkpoint that fits the log, and the log after it; else the whole log.
         var problems: [CheckpointProblem] = []
         var restored = false
-        if let reader = openNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems) {
+        if let reader = openNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems, removingTemporaryFiles: true) {
             do throws(CheckpointProblem) {
                 try restore(from: reader, log: log, into: &state, logger: logger)
                 restored = true
@@ -222,6 +224,8 @@ public final class OrderStore: Sendable {
     }
 
     public func close() throws {
+        // No checkpoint starts from now on; one being written is waited for.
+        state.withLock { $0.closing = true }
         checkpointGroup.wait()
         do { try log.close() } catch { throw StoreError.storage(error) }
     }
@@ -268,8 +272,10 @@ public final class OrderStore: Sendable {
     /// Replays `id`'s events, oldest first, while `include` (given the event's position and
     /// recorded time) holds, applying each from its stored bytes. A stored event the rules
     /// refuse is logged and skipped (stored events are replayed, not judged); one that does not
-    /// read throws, as `history` does.
-    func replay(_ id: OrderID, through include: ((_ position: UInt64, _ recordedAt: Int64) -> Bool)?, includingUnsynced: Bool = false) throws -> OrderSnapshot {
+    /// read throws, as `history` does — or, `skippingUnreadable`, is logged and skipped as open
+    /// skips it (what a checkpoint must hold: the state open would compute).
+    func replay(_ id: OrderID, through include: ((_ position: UInt64, _ recordedAt: Int64) -> Bool)?, includingUnsynced: Bool = false,
+                skippingUnreadable: Bool = false) throws -> OrderSnapshot {
         let records: [Record]
         do { records = try log.records(forKey: try LogKey(id.value), includingUnsynced: includingUnsynced) } catch { throw StoreError.storage(error) }
         var snapshot = OrderSnapshot(orderID: id)
@@ -277,6 +283,10 @@ public final class OrderStore: Sendable {
             let position = record.position.rawValue, recordedAt = record.recordedAt.rawValue
             if let include, !include(position, recordedAt) { break }
             guard let type = EventType(code: record.type.rawValue) else {
+                if skippingUnreadable {
+                    logger.error("stored event does not decode", metadata: ["position": "\(position)", "error": "unknown event type code \(record.type.rawValue)"])
+                    continue
+                }
                 throw StoreError.storage(OrderError(.corruptPayload, "record \(position) has unknown event type code \(record.type.rawValue)", orderID: id.value))
             }
             // Outer result: the record reads; inner: the rules' answer.
@@ -292,6 +302,10 @@ public final class OrderStore: Sendable {
             switch outcome {
             case .failure(var error):
                 error.orderID = id.value
+                if skippingUnreadable {
+                    logger.error("stored event does not decode", metadata: ["position": "\(position)", "error": "\(error)"])
+                    continue
+                }
                 throw StoreError.storage(error)
             case .success(let refused?):
                 logger.error("stored event breaks a rule", metadata: ["position": "\(position)", "error": "\(refused)"])

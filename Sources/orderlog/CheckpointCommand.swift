@@ -19,8 +19,9 @@ struct CheckpointCommand: ParsableCommand {
         defer { try? store.close() }
         guard let info = try store.writeCheckpoint() else {
             let status = store.checkpointStatus
-            print(status.position > 0 ? "checkpoint at \(status.position) is current: nothing to write" : "the store is empty: nothing to write")
-            return
+            if store.endPosition == 0 { print("the store is empty: nothing to write"); return }
+            if status.position == store.endPosition { print("checkpoint at \(status.position) is current: nothing to write"); return }
+            throw CLIError("no checkpoint could be started (the store's totals are unsure after a failed write: reopen it)")
         }
         print("checkpoint at position \(info.position): \(info.orders) orders (\(info.changedOrders) written afresh), \(info.bytes) bytes in \(String(format: "%.2f", info.seconds)) s → \(info.path)")
     }

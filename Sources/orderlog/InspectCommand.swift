@@ -35,7 +35,8 @@ struct InspectCommand: ParsableCommand {
         for segment in segments {
             print("\(segment.sealed ? "sealed" : "active") \(segment.base) \(segment.path)")
         }
-        // The one an open loads is the first without a problem (its entries are checked then).
+        // Checked here by header and fingerprints only: open tries them newest first and also
+        // checks the index, and the entries it reads (verify reads them all).
         for c in checkpoints {
             print("checkpoint \(c.position) \(c.path): \(c.orders) orders, \(c.bytes >> 20) MiB" + (c.problem.map { " — not usable: \($0.kind.rawValue): \($0.message)" } ?? ""))
         }

@@ -222,4 +222,83 @@ struct CheckpointTests {
         #expect(try StoreAnswers(f.store, ids: ids) == (try answersWithoutCheckpoints(f, ids: ids)))
         #expect(Log.verify(path: f.path).isEmpty)
     }
+    /// Rewrites the checkpoint at `path` after `change` edits its bytes, sealing what it
+    /// changed with correct checksums: the header's, entry 0's (at 64), the index's and the
+    /// trailer's. What a crafted file or a bug would look like: every checksum right.
+    func reseal(_ path: String, _ change: (inout [UInt8]) -> Void) throws {
+        var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        change(&b)
+        func put(_ v: UInt32, at o: Int) { withUnsafeBytes(of: v.littleEndian) { for k in 0..<4 { b[o + k] = $0[k] } } }
+        func crc(_ r: Range<Int>) -> UInt32 { b.withUnsafeBytes { orderlog_crc32c_extend(0, $0.baseAddress! + r.lowerBound, r.count) } }
+        put(crc(0..<60), at: 60)
+        let length = Int(UInt32(littleEndian: b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 64, as: UInt32.self) }))
+        put(crc(64..<(68 + length)), at: 68 + length)
+        let t = b.count - CheckpointFile.trailerBytes
+        let indexOffset = Int(UInt64(littleEndian: b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: t + 16, as: UInt64.self) }))
+        put(crc(indexOffset..<t), at: t + 32)
+        put(crc(t..<(t + 40)), at: t + 40)
+        try Data(b).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("a checkpoint with every checksum right but a position of 0, or a state no rule allows (an order of 2^63 units), is passed over as damaged: no trap")
+    func craftedCheckpointsAreRefused() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint()
+        let expected = try answersWithoutCheckpoints(f, ids: ids)
+        let original = try Data(contentsOf: URL(fileURLWithPath: info.path))
+        // Position 0.
+        try reseal(info.path) { b in for k in 16..<24 { b[k] = 0 } }
+        #expect(OrderStore.verifyCheckpoints(path: f.path).map(\.kind) == [.damaged])
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == 0)
+        #expect(try StoreAnswers(f.store, ids: ids) == expected)
+        // Order 0's first line ordered Int64.max units: the entry's state starts after its
+        // 4-byte length, 1-byte id length and id; lines come first in the buffer, after the
+        // 144-byte header and 4-byte buffer length; `ordered` is at 16 in a line.
+        try original.write(to: URL(fileURLWithPath: info.path))
+        try reseal(info.path) { b in
+            let idLength = Int(b[68])
+            let ordered = 64 + 4 + 1 + idLength + 144 + 4 + 16
+            for k in 0..<8 { b[ordered + k] = k == 7 ? 0x7F : 0xFF }
+        }
+        #expect(OrderStore.verifyCheckpoints(path: f.path).map(\.kind) == [.damaged])
+        #expect(f.store.audit().violations.map(\.code) == ["checkpoint_mismatch"])
+        try f.reopen()
+        #expect(try StoreAnswers(f.store, ids: ids) == expected)
+    }
+
+    @Test("a damaged entry no open needed does not stop later checkpoints: the order is written from its state")
+    func damagedUnreadEntryDoesNotBlockCheckpoints() async throws {
+        let (f, ids, info) = try await storeWithCheckpoint(checkpointAfter: 0.95)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: info.path)))
+        bytes[64 + 10] ^= 0x40  // order 0's entry, long finished: no record after the checkpoint touches it
+        try Data(bytes).write(to: URL(fileURLWithPath: info.path))
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == info.position)  // its index is sound; open did not need entry 0
+        _ = try await f.store.append([AppendEvent(placed("O-after"))])
+        let next = try #require(try f.store.writeCheckpoint())
+        #expect(next.position > info.position)
+        #expect(OrderStore.verifyCheckpoints(path: f.path).count == 1)  // the old, damaged one, kept as the one it was made from
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == next.position)
+        #expect(f.store.audit().checkpoint?.differences == 0)
+        #expect(try StoreAnswers(f.store, ids: ids + [oid("O-after")]) == (try answersWithoutCheckpoints(f, ids: ids + [oid("O-after")])))
+    }
+
+    @Test("a record that does not read is skipped in a checkpoint as open skips it, and the checkpoint is written")
+    func unreadableRecordIsSkippedAsOpenSkipsIt() async throws {
+        let f = try StoreFixture { $0.checkpointEvents = 0; $0.snapshotCacheMax = 0 }
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O5"), type: RecordType(999), payload: [1, 0]))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O5"), type: RecordType(EventType.orderPlaced.code), payload: placed("O5").encodeBinary()))
+        _ = try await f.store.log.append(AppendRequest(key: try LogKey("O6"), type: RecordType(EventType.orderPlaced.code), payload: placed("O6").encodeBinary()))
+        try f.reopen()
+        let info = try #require(try f.store.writeCheckpoint())
+        #expect(info.orders == 2)
+        try f.reopen()
+        #expect(f.store.checkpointStatus.position == info.position)
+        // (A snapshot read of O5 reports its unreadable record, as before; the lists have it.)
+        #expect(f.store.orders(withStatus: .placed) == [oid("O5"), oid("O6")])
+        let audit = f.store.audit()
+        #expect(audit.checkpoint?.differences == 0)
+        #expect(audit.violations.map(\.code) == ["corrupt_payload"])
+    }
 }
