@@ -61,6 +61,13 @@ extension Log {
     /// `always`): what the single writer above the log (the order store) must validate new
     /// appends against, since they will be durable before anything after them.
     public func records(forKey key: LogKey, includingUnsynced: Bool = false) throws -> [Record] {
+        try records(forKey: key, includingUnsynced: includingUnsynced, from: LogPosition(0))
+    }
+
+    /// The committed records of `key` at or after position `start`, oldest first: the chain is
+    /// walked back from the newest and stops at the first record below `start` (a reader that
+    /// holds the key's state as of `start` — a checkpoint — reads only what follows it).
+    public func records(forKey key: LogKey, includingUnsynced: Bool = false, from start: LogPosition) throws -> [Record] {
         let hash = KeyHash(key)
         guard let head = keys.withLock({ $0.lookup(hash) }) else { return [] }
         let end = includingUnsynced ? UInt64.max : committed.load(ordering: .acquiring)
@@ -71,6 +78,8 @@ extension Log {
         var next: UInt64? = head.position
         var expectedSequence = head.sequence
         while let position = next {
+            // Below `start`: the caller has what came before. (The full-chain checks end here.)
+            if position < start.rawValue { expectedSequence = 0; break }
             next = try withAnyRecord(at: position) { (view) throws -> UInt64? in
                 guard view.keyBytes.elementsEqual(key.bytes) else {
                     throw LogError(.corruption, "record \(position) in the chain of key \(key) belongs to another key (hash collision or damaged chain)")

@@ -215,7 +215,7 @@ extension OrderStore {
                 } else if case .replayed(let ready) = found, ready.lastPosition == head {
                     working.append(ready)
                 } else if replayUnderLock {
-                    do { working.append(try replay(id, through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
+                    do { working.append(try replay(id, through: nil, includingUnsynced: true, underLock: s)) } catch { throw StoreError.storage(error) }
                 } else {
                     putBack()
                     return nil

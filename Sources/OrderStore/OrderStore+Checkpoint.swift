@@ -243,10 +243,13 @@ extension OrderStore {
         do {
             let info = try writeCheckpoint(taken.position, table: taken.table, totals: taken.totals, changed: taken.changed, cached: taken.cached,
                                            previous: taken.previous, started: started, writer: &writer)
+            // The new checkpoint serves cold reads from now on (its index read here, off the lock).
+            let reader = try? CheckpointFile.Reader(path: info.path, log: log)
             state.withLock { s in
                 s.checkpoint.running = false
                 s.checkpoint.position = info.position
                 s.checkpoint.path = info.path
+                s.checkpointReader = reader
             }
             // Kept: the one just written and the one it was made from (both valid); any other
             // file — older, or one open passed over — goes.
@@ -366,6 +369,17 @@ extension OrderStore {
         let final = try w.commit(header: CheckpointFile.encodeHeader(header))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         return CheckpointInfo(path: final, position: position, orders: n, changedOrders: fresh, bytes: w.bytesWritten, seconds: seconds)
+    }
+
+    /// The open checkpoint and the order's entry in it, when it holds the order: an order's
+    /// handle is its entry's index (both in placement order), checked by id.
+    func checkpointEntry(of id: OrderID) -> (CheckpointFile.Reader, Int)? {
+        state.withLock { Self.checkpointEntry(of: id, in: $0) }
+    }
+
+    static func checkpointEntry(of id: OrderID, in s: State) -> (CheckpointFile.Reader, Int)? {
+        guard let reader = s.checkpointReader, let h = s.table.find(id), h.index < reader.ids.count, reader.ids[h.index] == id else { return nil }
+        return (reader, h.index)
     }
 
     /// The newest checkpoint's position (0: none) and what was wrong with any passed over.

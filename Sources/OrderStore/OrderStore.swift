@@ -118,6 +118,8 @@ public final class OrderStore: Sendable {
         var checkpoint = CheckpointTracking()
         /// `close` was called: no checkpoint starts.
         var closing = false
+        /// The newest checkpoint, open: a cold order's state starts from its entry there.
+        var checkpointReader: CheckpointFile.Reader?
     }
 
     let state: Locked<State>
@@ -145,11 +147,11 @@ public final class OrderStore: Sendable {
             do throws(CheckpointProblem) {
                 try restore(from: reader, log: log, into: &state, logger: logger)
                 restored = true
+                state.checkpointReader = reader
             } catch {
                 problems.append(error)
                 state = fresh()
             }
-            reader.close()
         }
         for p in problems { logger.warning("checkpoint not used", metadata: ["file": "\(p.file)", "problem": "\(p.kind.rawValue)", "message": "\(p.message)"]) }
         state.checkpoint.problems = problems.map(\.description)
@@ -274,11 +276,31 @@ public final class OrderStore: Sendable {
     /// refuse is logged and skipped (stored events are replayed, not judged); one that does not
     /// read throws, as `history` does — or, `skippingUnreadable`, is logged and skipped as open
     /// skips it (what a checkpoint must hold: the state open would compute).
+    ///
+    /// The order's current state (`include` nil) starts, when the newest checkpoint holds the
+    /// order, from its state there, and applies only the records after it: a cold read costs
+    /// the order's events since the checkpoint, not its whole history. A checkpoint entry that
+    /// fails its checks is logged and the order replayed from its first record.
+    ///
+    /// `underLock`: the caller holds the store's lock (`s`), where the checkpoint is looked up.
     func replay(_ id: OrderID, through include: ((_ position: UInt64, _ recordedAt: Int64) -> Bool)?, includingUnsynced: Bool = false,
-                skippingUnreadable: Bool = false) throws -> OrderSnapshot {
-        let records: [Record]
-        do { records = try log.records(forKey: try LogKey(id.value), includingUnsynced: includingUnsynced) } catch { throw StoreError.storage(error) }
+                skippingUnreadable: Bool = false, underLock s: State? = nil) throws -> OrderSnapshot {
         var snapshot = OrderSnapshot(orderID: id)
+        var start: UInt64 = 0
+        var entry: (CheckpointFile.Reader, Int)?
+        if include == nil {
+            if let s { entry = Self.checkpointEntry(of: id, in: s) } else { entry = checkpointEntry(of: id) }
+        }
+        if let (reader, k) = entry {
+            do throws(CheckpointProblem) {
+                snapshot = try reader.snapshot(k)
+                start = reader.header.position
+            } catch {
+                logger.error("checkpoint entry not usable: the order is replayed from the log", metadata: ["order": "\(id)", "problem": "\(error)"])
+            }
+        }
+        let records: [Record]
+        do { records = try log.records(forKey: try LogKey(id.value), includingUnsynced: includingUnsynced, from: LogPosition(start)) } catch { throw StoreError.storage(error) }
         for record in records {
             let position = record.position.rawValue, recordedAt = record.recordedAt.rawValue
             if let include, !include(position, recordedAt) { break }

@@ -8,7 +8,7 @@ struct OrderLogCommand: AsyncParsableCommand {
         version: OrderLogServer.version,
         subcommands: [
             ServeCommand.self, TailCommand.self, BenchCommand.self, GenerateCommand.self, ImportCommand.self, ExportCommand.self, ShowCommand.self, HistoryCommand.self, OrdersCommand.self,
-            TotalsCommand.self, AuditCommand.self, VerifyCommand.self, CheckpointCommand.self, InspectCommand.self, DemoCommand.self, StorageBenchCommand.self, StoreBenchCommand.self,
+            TotalsCommand.self, AuditCommand.self, VerifyCommand.self, CheckpointCommand.self, InspectCommand.self, DemoCommand.self, StorageBenchCommand.self, StoreBenchCommand.self, QueryBenchCommand.self,
         ]
     )
 }

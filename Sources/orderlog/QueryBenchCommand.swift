@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import OrderModel
+import OrderStore
+import OrderWorkload
+
+/// Measures an existing store as its users query it (issue 12's targets): how long it takes to
+/// open and what it then holds, snapshots of random orders (cold: the cache off by default),
+/// a customer's orders, the first page of each status list, totals now and as of a time in the
+/// middle of history. Embedded: no network in the figures.
+struct QueryBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query-bench",
+        abstract: "Benchmark the queries of an existing store: open, cold snapshots, lists, pages, totals.")
+
+    @Option(help: "Data directory of an existing store (not changed).") var data: String
+    @Option(help: "Random orders to read (snapshots, and their customers' lists).") var reads = 20_000
+    @Option(help: "Snapshots kept in memory (0: every read is cold).") var cache = 0
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+
+    func run() throws {
+        var configuration = StoreConfiguration()
+        configuration.snapshotCacheMax = cache
+        configuration.checkpointEvents = 0
+        let started = ContinuousClock.now
+        let store = try OrderStore.open(path: data, configuration: configuration)
+        defer { try? store.close() }
+        let openSeconds = (ContinuousClock.now - started).seconds
+        let status = store.checkpointStatus
+        print(String(format: "open: %.2f s, RSS %d MiB after (peak %d MiB); from checkpoint at %llu of %llu events", openSeconds,
+                     residentMiB("VmRSS"), residentMiB("VmHWM"), status.position, store.endPosition))
+
+        // Every order, from the status lists (by id), to sample from.
+        var ids: [OrderID] = []
+        for s in OrderSnapshot.Status.allCases { ids += store.orders(withStatus: s) }
+        guard !ids.isEmpty else { print("the store has no orders"); return }
+        var rng = SplitMix64(seed: seed)
+        let sample = (0..<reads).map { _ in ids[Int(rng.next() % UInt64(ids.count))] }
+
+        var snapshots = histogram(), customers = histogram()
+        var customerIDs: [String] = []
+        customerIDs.reserveCapacity(reads)
+        for id in sample {
+            let t = ContinuousClock.now
+            let s = try store.snapshot(id)
+            snapshots.record(nanoseconds(since: t))
+            if let s { customerIDs.append(s.customerID) }
+        }
+        for c in customerIDs {
+            let t = ContinuousClock.now
+            _ = try store.orders(ofCustomer: c, after: nil, limit: 100)
+            customers.record(nanoseconds(since: t))
+        }
+        print("snapshot of a random order (\(cache == 0 ? "cold" : "cache \(cache)")), \(reads) reads: " + percentiles(snapshots))
+        print("a customer's orders (first page of 100), \(customerIDs.count) customers: " + percentiles(customers))
+
+        var pages = histogram()
+        var slowest = (status: "", ms: 0.0, total: 0)
+        for s in OrderSnapshot.Status.allCases {
+            for _ in 0..<20 {
+                let t = ContinuousClock.now
+                let page = store.orders(withStatus: s, after: nil, limit: 100)
+                let ns = nanoseconds(since: t)
+                pages.record(ns)
+                if Double(ns) / 1e6 > slowest.ms { slowest = (s.rawValue, Double(ns) / 1e6, page.total) }
+            }
+        }
+        print("first page (100) of a status list, every status ×20: " + percentiles(pages)
+              + String(format: "; slowest %@ (%d orders) %.2f ms", slowest.status, slowest.total, slowest.ms))
+
+        var totalsNow = histogram()
+        for _ in 0..<200 {
+            let t = ContinuousClock.now
+            _ = try store.totals()
+            totalsNow.record(nanoseconds(since: t))
+        }
+        print("totals now: " + percentiles(totalsNow))
+        let middle = store.endPosition / 2
+        let t = ContinuousClock.now
+        let rows = try store.totals(before: middle)
+        print(String(format: "totals as of the middle of history (before position %llu): %.2f s, %d rows", middle, (ContinuousClock.now - t).seconds, rows.count))
+    }
+
+    func histogram() -> Histogram<UInt64> { Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three) }
+
+    func nanoseconds(since t: ContinuousClock.Instant) -> UInt64 {
+        let d = ContinuousClock.now - t
+        return UInt64(max(1, d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000))
+    }
+
+    func percentiles(_ h: Histogram<UInt64>) -> String {
+        func us(_ p: Double) -> String { String(format: "%.1f", Double(h.valueAtPercentile(p)) / 1000) }
+        return "p50 \(us(50)) µs, p99 \(us(99)) µs, max \(String(format: "%.1f", Double(h.max) / 1000)) µs"
+    }
+
+    /// A line of /proc/self/status, in MiB.
+    func residentMiB(_ field: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
+    }
+}
