@@ -41,10 +41,15 @@ struct CorruptDrill: AsyncParsableCommand {
         guard imported.succeeded else { throw DrillFailure("import failed: \(imported.summary)") }
         builder.signal(SIGTERM)
         guard builder.waitForExit(), !builder.crashed() else { throw DrillFailure("the server did not stop cleanly") }
+        // A checkpoint of every order's state (docs/FORMAT.md §13): damaged too.
+        let checkpointed = try runProgram(orderlog, ["checkpoint", "--data", pristine])
+        guard checkpointed.succeeded else { throw DrillFailure("checkpoint failed: \(checkpointed.summary)") }
         let clean = try runProgram(orderlog, ["verify", "--data", pristine])
         guard clean.succeeded else { throw DrillFailure("the undamaged directory does not verify: \(clean.summary)") }
         let reference = try await served(orderlog: orderlog, data: try copy(pristine, to: work + "/reference"), port: port, logs: work).events
-        let files = try FileManager.default.contentsOfDirectory(atPath: pristine).filter { $0 != "LOCK" }.sorted()
+        let referenceAnswers = try answers(orderlog: orderlog, data: work + "/reference")
+        let files = try FileManager.default.contentsOfDirectory(atPath: pristine).filter { $0 != "LOCK" && $0 != "checkpoints" }.sorted()
+            + (try FileManager.default.contentsOfDirectory(atPath: pristine + "/checkpoints")).map { "checkpoints/" + $0 }
         print("directory: \(files.count) files (\(files.filter { $0.hasSuffix(".seg") }.count) sealed segments), \(reference.count) events")
 
         var failures: [String] = []
@@ -57,10 +62,13 @@ struct CorruptDrill: AsyncParsableCommand {
             guard let what = try apply(damage, to: path, rng: &rng) else { continue }
             let label = "trial \(trial): \(what) in \(file)"
 
-            // verify must say what and where.
+            // verify must say what and where. (A checkpoint deleted is no damage: the state is
+            // rebuilt from the log.)
+            let isCheckpoint = file.hasPrefix("checkpoints/")
             let verify = try runProgram(orderlog, ["verify", "--data", dir, "--json"])
             let problems = parseProblems(verify.output)
             if verify.crashed { failures.append("\(label): verify crashed (\(verify.summary))") }
+            else if isCheckpoint && damage == .delete { if verify.status != 0 { failures.append("\(label): verify reports a deleted checkpoint: \(verify.summary)") } }
             else if verify.status == 0 { failures.append("\(label): verify found nothing") }
             else if !problems.contains(where: { $0.file.hasSuffix(file) || $0.message.contains(file) || (damage == .delete && $0.kind == "gap") }) {
                 failures.append("\(label): verify did not name \(file): \(problems.map(\.text).joined(separator: "; "))")
@@ -90,6 +98,11 @@ struct CorruptDrill: AsyncParsableCommand {
                     outcome = "recovered, all \(events.count) events"
                 }
                 if result.crashed { failures.append("\(label): the server crashed or did not stop on SIGTERM") }
+                // A damaged checkpoint is passed over (or only its damaged entries): the store
+                // must answer as the undamaged one does.
+                if isCheckpoint, try answers(orderlog: orderlog, data: dir) != referenceAnswers {
+                    failures.append("\(label): with the damaged checkpoint the store's totals or lists differ from the undamaged store's")
+                }
                 if result.log.contains("stopped answering") { failures.append("\(label): \(result.log.prefix(300))") }
             } catch let refusal as Refusal {
                 if refusal.crashed { failures.append("\(label): the server crashed at start: \(refusal.message)") }
@@ -111,6 +124,15 @@ struct CorruptDrill: AsyncParsableCommand {
             print("work directory kept: \(work)")
             throw ExitCode(1)
         }
+    }
+
+    /// What a store answers beyond its events: the totals and every status list.
+    func answers(orderlog: String, data: String) throws -> [String] {
+        var out = [try runProgram(orderlog, ["totals", "--data", data, "--json"]).output]
+        for status in OrderSnapshot.Status.allCases {
+            out.append(try runProgram(orderlog, ["orders", "--data", data, "--status", status.rawValue, "--limit", "1000000", "--json"]).output)
+        }
+        return out
     }
 
     struct Problem {
