@@ -275,6 +275,9 @@ enum CheckpointFile {
 
         func close() { file.close() }
 
+        /// See `MappedFile.dropResidentPages`.
+        func dropResidentPages() { file.dropResidentPages() }
+
         /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `ids[k]`'s.
         func entry(_ k: Int) throws(Problem) -> EntryView {
             switch CheckpointFile.entry(in: file.bytes, at: Int(summaries[k].entryOffset), end: entriesEnd) {
@@ -428,6 +431,13 @@ final class MappedFile {
         guard let p, p != MAP_FAILED else { throw StoreError(.storage, "cannot map \(path): \(String(cString: strerror(errno)))") }
         base = p
         bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// Gives back the pages read so far (they are the file's: read again when next needed),
+    /// so what a restore or an index read touched does not stay in the process's memory.
+    func dropResidentPages() {
+        guard !closed, let base else { return }
+        _ = madvise(base, bytes.count, MADV_DONTNEED)
     }
 
     private var closed = false

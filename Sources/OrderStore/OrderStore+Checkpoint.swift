@@ -245,6 +245,7 @@ extension OrderStore {
                                            previous: taken.previous, started: started, writer: &writer)
             // The new checkpoint serves cold reads from now on (its index read here, off the lock).
             let reader = try? CheckpointFile.Reader(path: info.path, log: log)
+            reader?.dropResidentPages()
             state.withLock { s in
                 s.checkpoint.running = false
                 s.checkpoint.position = info.position

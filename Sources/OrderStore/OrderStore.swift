@@ -147,6 +147,8 @@ public final class OrderStore: Sendable {
             do throws(CheckpointProblem) {
                 try restore(from: reader, log: log, into: &state, logger: logger)
                 restored = true
+                // Kept open for cold reads; the pages the restore read go back to the file.
+                reader.dropResidentPages()
                 state.checkpointReader = reader
             } catch {
                 problems.append(error)
@@ -162,6 +164,11 @@ public final class OrderStore: Sendable {
             }
         }
         state.nextPosition = log.endPosition.rawValue
+        // The replay's transient states are freed; give their memory back to the system (glibc
+        // keeps freed memory in its arenas otherwise, and the process looks as large as at its peak).
+        #if os(Linux)
+        _ = orderlog_malloc_trim(0)
+        #endif
         // The newest record may carry a restore's time still ahead of the clock.
         if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
             state.aheadUntil = last.recordedAt.rawValue
@@ -437,3 +444,9 @@ public final class OrderStore: Sendable {
         } catch { throw StoreError.storage(error) }
     }
 }
+
+#if os(Linux)
+/// glibc's `malloc_trim` (in <malloc.h>, which the Glibc module does not bring in).
+@_silgen_name("malloc_trim")
+private func orderlog_malloc_trim(_ pad: Int) -> Int32
+#endif
