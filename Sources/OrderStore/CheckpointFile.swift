@@ -182,12 +182,16 @@ enum CheckpointFile {
         // called once no reader uses it.
         let path: String
         let header: Header
-        let summaries: [Summary]
-        let ids: [OrderID]
+        /// Orders (entries, summaries).
+        let count: Int
+        /// The orders' ids in handle order — until `takeIDs` hands them to the store's table
+        /// (not held twice: an entry read later is checked against the id its caller expects).
+        private(set) var ids: [OrderID]
         let customers: [String]
         let rows: [TotalsRow]
         private let file: MappedFile
-        /// Where the entries end (the index section starts).
+        /// Where the entries end (the index section starts), which is where the summaries
+        /// are: read from the mapping when asked, not held.
         private let entriesEnd: Int
 
         init(path: String, log: Log?) throws(Problem) {
@@ -225,12 +229,10 @@ enum CheckpointFile {
             var r = ByteReader(index)
             let n = Int(clamping: header.orders)
             guard n <= index.count / CheckpointFile.summaryBytes else { throw problem(.damaged, "index section too short for \(n) orders") }
-            var summaries: [Summary] = []
-            summaries.reserveCapacity(n)
             for _ in 0..<n {
-                let (offset, placed, last, customer, row, status, zero) = (r.u64(), r.u64(), r.u64(), r.u32(), r.u32(), r.u32(), r.u32())
+                let (status, zero) = (index.u32(r.i + 32), index.u32(r.i + 36))
                 guard status < 256, zero == 0 else { throw problem(.damaged, "a summary's status \(status) or reserved field is out of range") }
-                summaries.append(Summary(entryOffset: offset, placedPosition: placed, lastPosition: last, customer: customer, row: row, status: UInt8(status)))
+                r.i += CheckpointFile.summaryBytes
             }
             var ids: [OrderID] = []
             ids.reserveCapacity(n)
@@ -255,19 +257,22 @@ enum CheckpointFile {
             let statuses = OrderSnapshot.Status.allCases.count
             // Each row counts exactly the orders whose summaries name it.
             var counted = [Int](repeating: 0, count: rows.count)
-            for (k, s) in summaries.enumerated() {
+            var previous: Summary?
+            for k in 0..<n {
+                let s = Self.summary(k, in: index)
                 guard Int(s.customer) < customers.count, Int(s.row) < rows.count, Int(s.status) < statuses,
                       s.lastPosition < header.position, s.placedPosition <= s.lastPosition, s.entryOffset >= UInt64(headerBytes), s.entryOffset < indexOffset else {
                     throw problem(.damaged, "order \(ids[k])'s summary is out of range")
                 }
                 // Handles are in placement order.
-                if k > 0 && s.placedPosition <= summaries[k - 1].placedPosition { throw problem(.damaged, "orders not in placement order at \(ids[k])") }
+                if let previous, s.placedPosition <= previous.placedPosition { throw problem(.damaged, "orders not in placement order at \(ids[k])") }
+                previous = s
                 counted[Int(s.row)] += 1
             }
             if let r = rows.indices.first(where: { rows[$0].orders != counted[$0] }) {
                 throw problem(.damaged, "totals row \(r) counts \(rows[r].orders) orders; \(counted[r]) summaries name it")
             }
-            self.summaries = summaries
+            self.count = n
             self.ids = ids
             self.customers = customers
             self.rows = rows
@@ -278,24 +283,41 @@ enum CheckpointFile {
         /// See `MappedFile.dropResidentPages`.
         func dropResidentPages() { file.dropResidentPages() }
 
-        /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `ids[k]`'s.
-        func entry(_ k: Int) throws(Problem) -> EntryView {
-            switch CheckpointFile.entry(in: file.bytes, at: Int(summaries[k].entryOffset), end: entriesEnd) {
+        /// The ids, moved out (the reader keeps none afterwards).
+        func takeIDs() -> [OrderID] {
+            defer { ids = [] }
+            return ids
+        }
+
+        /// Order `k`'s summary, read from the index section (checked when the file was opened).
+        func summary(_ k: Int) -> Summary {
+            Self.summary(k, in: UnsafeRawBufferPointer(rebasing: file.bytes[entriesEnd...]))
+        }
+
+        static func summary(_ k: Int, in index: UnsafeRawBufferPointer) -> Summary {
+            let o = k * CheckpointFile.summaryBytes
+            return Summary(entryOffset: index.u64(o), placedPosition: index.u64(o + 8), lastPosition: index.u64(o + 16),
+                           customer: index.u32(o + 24), row: index.u32(o + 28), status: UInt8(truncatingIfNeeded: index.u32(o + 32)))
+        }
+
+        /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `id`'s.
+        func entry(_ k: Int, id: OrderID) throws(Problem) -> EntryView {
+            switch CheckpointFile.entry(in: file.bytes, at: Int(summary(k).entryOffset), end: entriesEnd) {
             case .failure(let p): throw Problem(file: path, kind: .damaged, message: p.message)
             case .success(let e):
-                guard e.id.elementsEqual(ids[k].value.utf8) else { throw Problem(file: path, kind: .damaged, message: "entry \(k) is not order \(ids[k])'s") }
+                guard e.id.elementsEqual(id.value.utf8) else { throw Problem(file: path, kind: .damaged, message: "entry \(k) is not order \(id)'s") }
                 return e
             }
         }
 
-        /// Order `k`'s state, as stored, checked (and that it is at or before its summary's position).
-        func snapshot(_ k: Int) throws(Problem) -> OrderSnapshot {
-            let e = try entry(k)
+        /// Order `k`'s state (order `id`), as stored, checked (and that it agrees with its summary).
+        func snapshot(_ k: Int, id: OrderID) throws(Problem) -> OrderSnapshot {
+            let e = try entry(k, id: id)
             let s: OrderSnapshot
-            do throws(OrderError) { s = try OrderSnapshot(orderID: ids[k], storedState: e.state) } catch {
+            do throws(OrderError) { s = try OrderSnapshot(orderID: id, storedState: e.state) } catch {
                 throw Problem(file: path, kind: .damaged, message: error.message)
             }
-            let summary = summaries[k], row = rows[Int(summary.row)]
+            let summary = summary(k), row = rows[Int(summary.row)]
             guard s.exists, s.lastPosition == summary.lastPosition, s.placedPosition == summary.placedPosition,
                   OrderIndexes.statusCode(s.status) == summary.status, customers[Int(summary.customer)] == s.customerID,
                   row.currency == s.currency, row.channel == s.channel else {
@@ -304,14 +326,14 @@ enum CheckpointFile {
             return s
         }
 
-        /// Checks every entry: frame, checksum, id, state and its summary; entries must tile
+        /// Checks every entry (before `takeIDs`): frame, checksum, id, state and its summary; entries must tile
         /// the space between the header and the index.
         func verifyEntries() throws(Problem) {
             var expected = UInt64(headerBytes)
-            for k in 0..<summaries.count {
-                guard summaries[k].entryOffset == expected else { throw Problem(file: path, kind: .damaged, message: "entry \(k) at \(summaries[k].entryOffset), expected at \(expected)") }
-                _ = try snapshot(k)
-                expected += UInt64(try entry(k).whole.count)
+            for k in 0..<count {
+                guard summary(k).entryOffset == expected else { throw Problem(file: path, kind: .damaged, message: "entry \(k) at \(summary(k).entryOffset), expected at \(expected)") }
+                _ = try snapshot(k, id: ids[k])
+                expected += UInt64(try entry(k, id: ids[k]).whole.count)
             }
             guard expected == UInt64(entriesEnd) else { throw Problem(file: path, kind: .damaged, message: "\(UInt64(entriesEnd) - expected) bytes between the last entry and the index") }
         }

@@ -176,8 +176,8 @@ extension OrderStore {
                     try reader.verifyEntries()
                     var seen = 0
                     var sums: [String: TotalsRow] = [:]
-                    for k in 0..<reader.ids.count {
-                        let s = try reader.snapshot(k)
+                    for k in 0..<reader.count {
+                        let s = try reader.snapshot(k, id: reader.ids[k])
                         var id = s.orderID.value
                         let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
                         let replayed = id.withUTF8 { handoff[w].orders.table.find(bytes: UnsafeRawBufferPointer($0), hash: OrderTable.hash(bytes: UnsafeRawBufferPointer($0))) }
@@ -187,7 +187,7 @@ extension OrderStore {
                             continue
                         }
                         seen += 1
-                        let summary = reader.summaries[k]
+                        let summary = reader.summary(k)
                         if !replayed.hasSameState(as: s) {
                             differ(id, "the checkpoint's state (version \(s.version), total \(s.totalMinor), \(s.status.rawValue)) is not the replay's (version \(replayed.version), total \(replayed.totalMinor), \(replayed.status.rawValue))")
                         } else if summary.status != OrderIndexes.statusCode(replayed.status) || reader.customers[Int(summary.customer)] != replayed.customerID {
@@ -213,7 +213,7 @@ extension OrderStore {
                 } catch {
                     differ(nil, "\(error)")
                 }
-                report.checkpoint = .init(path: reader.path, position: reader.header.position, orders: reader.ids.count, differences: differences.count)
+                report.checkpoint = .init(path: reader.path, position: reader.header.position, orders: reader.count, differences: differences.count)
                 report.violations += differences
             }
             let box = Handoff(handoff)

@@ -75,16 +75,17 @@ extension OrderStore {
     /// states of the orders it touches — those alone are read from the checkpoint. Throws
     /// when an entry it needs is damaged (open then starts again from the log alone).
     static func restore(from reader: CheckpointFile.Reader, log: Log, into state: inout State, logger: Logger) throws(CheckpointProblem) {
-        let n = reader.ids.count
+        let n = reader.count
+        let ids = reader.takeIDs()
         func damaged(_ message: String) -> CheckpointProblem { CheckpointProblem(file: reader.path, kind: .damaged, message: message) }
         var table = OrderTable(capacity: n + n / 4)
         var indexes = OrderIndexes()
         var rowOf: [UInt32] = []
         rowOf.reserveCapacity(n)
         for k in 0..<n {
-            let h = table.intern(reader.ids[k])
-            guard h.index == k else { throw damaged("order \(reader.ids[k]) is in it twice") }
-            let summary = reader.summaries[k]
+            let h = table.intern(ids[k])
+            guard h.index == k else { throw damaged("order \(ids[k]) is in it twice") }
+            let summary = reader.summary(k)
             indexes.update(h, status: summary.status, customer: reader.customers[Int(summary.customer)], table)
             rowOf.append(summary.row)
         }
@@ -111,7 +112,7 @@ extension OrderStore {
                     if let s = part.touched.removeValue(forKey: h.index) {
                         snapshot = s
                     } else {
-                        do throws(CheckpointProblem) { snapshot = try reader.snapshot(h.index) } catch { part.failure = error; return }
+                        do throws(CheckpointProblem) { snapshot = try reader.snapshot(h.index, id: lookup[h]) } catch { part.failure = error; return }
                         part.before[h.index] = RunningTotals.Amounts(snapshot)
                     }
                 } else if let s = part.fresh.removeValue(forKey: key) {
@@ -339,8 +340,8 @@ extension OrderStore {
             let offset = UInt64(w.offset)
             // Unchanged since the previous checkpoint: its entry as it is — unless that entry
             // fails its checks (a damaged entry no open needed): then from its state.
-            if slot[k] < 0, let prev, k < prev.ids.count, prev.ids[k] == id, let e = try? prev.entry(k) {
-                var summary = prev.summaries[k]
+            if slot[k] < 0, let prev, k < prev.count, let e = try? prev.entry(k, id: id) {
+                var summary = prev.summary(k)
                 summary.entryOffset = offset
                 summary.customer = customer(prev.customers[Int(summary.customer)])
                 summary.row = totals.row(of: h)
@@ -379,7 +380,8 @@ extension OrderStore {
     }
 
     static func checkpointEntry(of id: OrderID, in s: State) -> (CheckpointFile.Reader, Int)? {
-        guard let reader = s.checkpointReader, let h = s.table.find(id), h.index < reader.ids.count, reader.ids[h.index] == id else { return nil }
+        // Which order entry `h` holds is checked when it is read.
+        guard let reader = s.checkpointReader, let h = s.table.find(id), h.index < reader.count else { return nil }
         return (reader, h.index)
     }
 

@@ -300,7 +300,7 @@ public final class OrderStore: Sendable {
         }
         if let (reader, k) = entry {
             do throws(CheckpointProblem) {
-                snapshot = try reader.snapshot(k)
+                snapshot = try reader.snapshot(k, id: id)
                 start = reader.header.position
             } catch {
                 logger.error("checkpoint entry not usable: the order is replayed from the log", metadata: ["order": "\(id)", "problem": "\(error)"])
