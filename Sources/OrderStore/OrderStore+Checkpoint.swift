@@ -124,19 +124,8 @@ extension OrderStore {
                     }
                     snapshot = OrderSnapshot(orderID: id)
                 }
-                defer { if let h = known { part.touched[h.index] = snapshot } else { part.fresh[key] = snapshot } }
-                let outcome = Result { () throws(OrderError) -> OrderError? in
-                    let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
-                    do throws(OrderError) {
-                        try snapshot.apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
-                        return nil
-                    } catch { return error }
-                }
-                switch outcome {
-                case .failure(let e): logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(e)"])
-                case .success(let refused?): logger.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(refused)"])
-                case .success(nil): break
-                }
+                snapshot.apply(stored: view, logger: logger)
+                if let h = known { part.touched[h.index] = snapshot } else { part.fresh[key] = snapshot }
             }
         } catch {
             throw CheckpointProblem(file: reader.path, kind: .unreadable, message: "the log after it does not read: \(error)")
@@ -319,9 +308,8 @@ extension OrderStore {
         if uncached > 50_000 && uncached > n / 4 {
             // A record that does not read is skipped, as open skips it.
             let parts = try ParallelReplay.run(log: log, end: LogPosition(position), makePart: { _ in ReplayPart(capacity: uncached / 2) }) { part, view in
-                guard let k = try? part.order(of: view), let type = try? StoredEvent.type(of: view),
-                      let event = try? EventView.read(type: type, view.payload) else { return }
-                try? part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+                guard let k = try? part.order(of: view) else { return }
+                part.snapshots[k].apply(stored: view, logger: nil)
             }
             replayed.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
             for part in parts { for s in part.snapshots where s.exists { replayed[s.orderID] = s } }

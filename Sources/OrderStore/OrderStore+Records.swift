@@ -1,4 +1,5 @@
 import LogStorage
+import Logging
 import OrderModel
 
 /// One stored event as the log holds it, seen in place during a scan: valid only inside the
@@ -124,5 +125,26 @@ extension OrderStore {
                              orderID: id.value, type: $0.type.rawValue, payload: $0.payload)
             }
         } catch { throw StoreError.storage(error) }
+    }
+}
+
+extension OrderSnapshot {
+    /// Applies a stored record to this order's state as every replay of the log does (open,
+    /// a checkpoint's restore and its writer): an event that does not read, or that the rules
+    /// refuse, changes nothing and is logged — stored events are replayed, not judged; `audit`
+    /// reports them. One implementation, so that every way of rebuilding a state agrees.
+    mutating func apply(stored view: RecordView, logger: Logger?) {
+        let outcome = Result { () throws(OrderError) -> OrderError? in
+            let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
+            do throws(OrderError) {
+                try apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
+                return nil
+            } catch { return error }
+        }
+        switch outcome {
+        case .failure(let e): logger?.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(e)"])
+        case .success(let refused?): logger?.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(refused)"])
+        case .success(nil): break
+        }
     }
 }

@@ -188,19 +188,11 @@ public final class OrderStore: Sendable {
         do {
             parts = try ParallelReplay.run(log: log, workers: workers, makePart: { _ in ReplayPart(capacity: expectedOrders) }) { part, view in
                 let k: Int
-                let event: EventView
-                do throws(OrderError) {
-                    k = try part.order(of: view)
-                    event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
-                } catch {
+                do throws(OrderError) { k = try part.order(of: view) } catch {
                     logger.error("stored event does not decode", metadata: ["position": "\(view.position)", "error": "\(error)"])
                     return
                 }
-                do throws(OrderError) {
-                    try part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
-                } catch {
-                    logger.error("stored event breaks a rule", metadata: ["position": "\(view.position)", "error": "\(error)"])
-                }
+                part.snapshots[k].apply(stored: view, logger: logger)
             }
         } catch {
             throw StoreError.storage(error)
