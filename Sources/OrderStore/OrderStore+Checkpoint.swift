@@ -303,20 +303,38 @@ extension OrderStore {
         // Changed orders neither cached nor copied are replayed. Many of them (the first
         // checkpoint of a store, or after an unreadable one): one scan of the log below the
         // position on every core, instead of one order's key chain at a time.
-        var replayed: [OrderID: OrderSnapshot] = [:]
-        let uncached = zip(changed, cached).lazy.filter { $0.1 == nil }.count
-        if uncached > 50_000 && uncached > n / 4 {
-            // A record that does not read is skipped, as open skips it.
-            let parts = try ParallelReplay.run(log: log, end: LogPosition(position), makePart: { _ in ReplayPart(capacity: uncached / 2) }) { part, view in
-                guard let k = try? part.order(of: view) else { return }
-                part.snapshots[k].apply(stored: view, logger: nil)
+        // Changed orders not cached, when many: replayed together in one partitioned scan of
+        // the log from the previous checkpoint's position (each starting from its state there)
+        // or, without one, from the start — only the records of those orders applied, only
+        // their states kept. Else each is replayed through its key chain below.
+        var replayed: [Int: OrderSnapshot] = [:]
+        var needed = [Bool](repeating: false, count: n)
+        var uncached = 0
+        for (k, h) in changed.enumerated() where cached[k] == nil { needed[h.index] = true; uncached += 1 }
+        let from = prev?.header.position ?? 0
+        if uncached > configuration.checkpointScanMin && (prev != nil || uncached > n / 4) {
+            struct Part: Sendable { var states: [Int: OrderSnapshot] = [:] }
+            let parts = try ParallelReplay.run(log: log, from: LogPosition(from), end: LogPosition(position), makePart: { _ in Part() }) { [needed, prev] part, view in
+                guard let h = table.find(bytes: view.keyBytes, hash: OrderTable.hash(bytes: view.keyBytes)), needed[h.index] else { return }
+                var state: OrderSnapshot
+                if let s = part.states.removeValue(forKey: h.index) {
+                    state = s
+                } else if let prev, h.index < prev.count {
+                    // Its state at the previous checkpoint; a damaged entry: replayed alone below.
+                    guard let s = try? prev.snapshot(h.index, id: table[h]) else { return }
+                    state = s
+                } else {
+                    state = OrderSnapshot(orderID: table[h])
+                }
+                state.apply(stored: view, logger: nil)
+                part.states[h.index] = state
             }
-            replayed.reserveCapacity(parts.reduce(0) { $0 + $1.snapshots.count })
-            for part in parts { for s in part.snapshots where s.exists { replayed[s.orderID] = s } }
+            for part in parts { replayed.merge(part.states) { a, _ in a } }
         }
         func stateNow(_ k: Int, _ id: OrderID) throws -> OrderSnapshot {
             if slot[k] >= 0, let s = cached[Int(slot[k])] { return s }
-            if let s = replayed.removeValue(forKey: id) { return s }
+            // (An order whose previous entry is damaged is not there: replayed alone.)
+            if let s = replayed.removeValue(forKey: k) { return s }
             return try replay(id, through: { p, _ in p < position }, skippingUnreadable: true)
         }
         var fresh = 0

@@ -37,6 +37,9 @@ public struct StoreConfiguration: Sendable {
     /// For drills only: a pause in the middle of each checkpoint write and another before
     /// its rename, µs, so a kill lands while one is being written. Default 0.
     public var checkpointWritePause = 0
+    /// Changed orders to replay past which a checkpoint write replays them in one scan of the
+    /// log rather than each through its key chain (tests lower it to drive that path).
+    var checkpointScanMin = 10_000
 
     public init() {}
 }
