@@ -107,6 +107,7 @@ public final class OrderLogServer: Sendable {
     /// cancelled; then waits for the connections to finish.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.sampleStore() }
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
                     let count = connections.add(1, ordering: .relaxed).newValue
@@ -123,6 +124,20 @@ public final class OrderLogServer: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Records the store's gauges twice a second until the server stops.
+    private func sampleStore() async {
+        while !stopping.load(ordering: .acquiring) {
+            let s = store.statistics
+            metrics.orders.record(s.orders)
+            metrics.cachedSnapshots.record(s.cachedSnapshots)
+            metrics.cacheBytes.record(s.cacheBytes)
+            metrics.logEnd.record(Int64(clamping: s.endPosition))
+            metrics.checkpointPosition.record(Int64(clamping: s.checkpointPosition))
+            metrics.eventsSinceCheckpoint.record(Int64(clamping: s.endPosition - min(s.endPosition, s.checkpointPosition)))
+            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 

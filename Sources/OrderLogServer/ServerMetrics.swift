@@ -13,6 +13,13 @@ struct ServerMetrics: Sendable {
     let subscriptions = Gauge(label: "orderlog_subscriptions")
     let subscriptionLag = Recorder(label: "orderlog_subscription_lag_events")
     let protocolErrors = Counter(label: "orderlog_protocol_errors_total")
+    // The store, sampled twice a second: its size, its memory, its checkpoints.
+    let orders = Gauge(label: "orderlog_orders")
+    let cachedSnapshots = Gauge(label: "orderlog_snapshot_cache_orders")
+    let cacheBytes = Gauge(label: "orderlog_snapshot_cache_bytes")
+    let logEnd = Gauge(label: "orderlog_log_end_position")
+    let checkpointPosition = Gauge(label: "orderlog_checkpoint_position")
+    let eventsSinceCheckpoint = Gauge(label: "orderlog_events_since_checkpoint")
 
     func rejected(_ code: String) {
         Counter(label: "orderlog_events_rejected_total", dimensions: [("code", code)]).increment()

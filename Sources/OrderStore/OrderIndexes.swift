@@ -21,6 +21,26 @@ struct OrderIndexes: Sendable {
         update(h, status: Self.code(snapshot.status), customer: snapshot.customerID, table)
     }
 
+    /// The lists of orders `0 ..< statuses.count` (handles in placement order), built at once:
+    /// each order's status code and its customer's index in `customers` — what a checkpoint's
+    /// index holds. Each status list is sorted once and each customer looked up once, instead
+    /// of an insertion and a hash of the customer's id per order.
+    init(statuses: [UInt8], customerOf: [UInt32], customers: [String], _ table: OrderTable) {
+        statusOf = statuses
+        orderCount = statuses.count
+        var byStatus = [[UInt32]](repeating: [], count: Self.statuses.count)
+        for (h, s) in statuses.enumerated() { byStatus[Int(s)].append(UInt32(h)) }
+        for (s, handles) in byStatus.enumerated() {
+            ordersByStatus[s] = SortedHandles(sorted: handles.sorted(by: table.idLess))
+        }
+        var byCustomer = [[OrderHandle]](repeating: [], count: customers.count)
+        for (h, c) in customerOf.enumerated() { byCustomer[Int(c)].append(OrderHandle(raw: UInt32(h))) }
+        ordersByCustomer.reserveCapacity(customers.count)
+        for (c, handles) in byCustomer.enumerated() where !handles.isEmpty { ordersByCustomer[customers[c], default: []] += handles }
+    }
+
+    init() {}
+
     /// An order's status code (its index in `Status.allCases`), for a checkpoint.
     static func statusCode(_ status: OrderSnapshot.Status) -> UInt8 { code(status) }
 

@@ -79,16 +79,19 @@ extension OrderStore {
         let ids = reader.takeIDs()
         func damaged(_ message: String) -> CheckpointProblem { CheckpointProblem(file: reader.path, kind: .damaged, message: message) }
         var table = OrderTable(capacity: n + n / 4)
-        var indexes = OrderIndexes()
-        var rowOf: [UInt32] = []
+        var rowOf: [UInt32] = [], statuses: [UInt8] = [], customerOf: [UInt32] = []
         rowOf.reserveCapacity(n)
+        statuses.reserveCapacity(n)
+        customerOf.reserveCapacity(n)
         for k in 0..<n {
             let h = table.intern(ids[k])
             guard h.index == k else { throw damaged("order \(ids[k]) is in it twice") }
             let summary = reader.summary(k)
-            indexes.update(h, status: summary.status, customer: reader.customers[Int(summary.customer)], table)
             rowOf.append(summary.row)
+            statuses.append(summary.status)
+            customerOf.append(summary.customer)
         }
+        var indexes = OrderIndexes(statuses: statuses, customerOf: customerOf, customers: reader.customers, table)
         var totals = RunningTotals(rows: reader.rows, rowOf: rowOf)
         // The records after the checkpoint, each applied to its order's state as of it, on
         // every core: each worker owns the orders `ParallelReplay` gives it, reading their
@@ -454,6 +457,29 @@ extension OrderStore {
                 s.problem = CheckpointProblem(file: file, kind: .unreadable, message: "\(error)")
             }
             return s
+        }
+    }
+}
+
+/// What a store holds now, for metrics and `inspect`-like reports.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Orders stored (each with a handle).
+    public var orders: Int
+    /// Snapshots in the cache, and their bytes (the bound `snapshotCacheBytesMax` holds).
+    public var cachedSnapshots: Int
+    public var cacheBytes: Int
+    /// The position after the newest event written.
+    public var endPosition: UInt64
+    /// The newest checkpoint's position (0: none), and whether one is being written.
+    public var checkpointPosition: UInt64
+    public var checkpointRunning: Bool
+}
+
+extension OrderStore {
+    public var statistics: StoreStatistics {
+        state.withLock { s in
+            StoreStatistics(orders: s.table.count, cachedSnapshots: s.cache.count, cacheBytes: s.cache.bytes, endPosition: s.nextPosition,
+                            checkpointPosition: s.checkpoint.position, checkpointRunning: s.checkpoint.running)
         }
     }
 }

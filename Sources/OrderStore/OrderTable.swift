@@ -123,14 +123,22 @@ struct OrderTable: Sendable {
 
     /// The id's handle, given it one if it has none.
     mutating func intern(_ id: OrderID, hash: UInt64) -> OrderHandle {
-        if let h = find(id, hash: hash) { return h }
+        // One walk of the slot chain: it ends at the id, or at the empty slot the id takes (a
+        // table of millions is mostly cache misses; walking it twice doubled them).
+        let short = UInt32(truncatingIfNeeded: hash)
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while slots[s] != 0 {
+            let h = Int(slots[s] - 1)
+            if hashes[h] == short && ids[h] == id { return OrderHandle(raw: UInt32(h)) }
+            s = (s + 1) & mask
+        }
         precondition(ids.count < Int(UInt32.max), "more than 2^32 - 1 orders in one store")
         let handle = OrderHandle(raw: UInt32(ids.count))
         ids.append(id)
         arena.append(contentsOf: id.value.utf8)
         starts.append(UInt32(arena.count))
-        hashes.append(UInt32(truncatingIfNeeded: hash))
-        if ids.count * 2 > slots.count { grow() } else { place(handle, hash: hash) }
+        hashes.append(short)
+        if ids.count * 2 > slots.count { grow() } else { slots[s] = handle.raw + 1 }
         return handle
     }
 

@@ -91,6 +91,16 @@ struct SortedHandles: Sendable {
         return (out, false)
     }
 
+    /// The list of `sorted` (already in order), in chunks of half the maximum: built in one
+    /// pass, as an open builds a status list from a checkpoint.
+    init(sorted: [UInt32]) {
+        count = sorted.count
+        let half = Self.chunkMax / 2
+        chunks = stride(from: 0, to: sorted.count, by: half).map { Array(sorted[$0..<min($0 + half, sorted.count)]) }
+    }
+
+    init() {}
+
     /// Every element, in order.
     var all: [UInt32] { chunks.flatMap { $0 } }
 }
