@@ -103,7 +103,7 @@ extension OrderStore {
             var failure: CheckpointProblem?
         }
         let lookup = table
-        let parts: [Part]
+        var parts: [Part]
         do {
             parts = try ParallelReplay.run(log: log, from: LogPosition(reader.header.position), makePart: { _ in Part() }) { part, view in
                 guard part.failure == nil else { return }
@@ -134,9 +134,11 @@ extension OrderStore {
             throw CheckpointProblem(file: reader.path, kind: .unreadable, message: "the log after it does not read: \(error)")
         }
         if let failure = parts.compactMap(\.failure).first { throw failure }
+        // The workers' orders are disjoint: taken part by part, each part freed as it is
+        // merged (merging them all while the parts lived held every state twice).
         var touched: [Int: OrderSnapshot] = [:], before: [Int: RunningTotals.Amounts?] = [:], fresh: [String: OrderSnapshot] = [:]
-        for part in parts {
-            touched.merge(part.touched) { a, _ in a }
+        while var part = parts.popLast() {
+            if touched.isEmpty { swap(&touched, &part.touched) } else { touched.merge(part.touched) { a, _ in a } }
             before.merge(part.before) { a, _ in a }
             fresh.merge(part.fresh) { a, _ in a }
         }
@@ -310,14 +312,17 @@ extension OrderStore {
         // the log from the previous checkpoint's position (each starting from its state there)
         // or, without one, from the start — only the records of those orders applied, only
         // their states kept. Else each is replayed through its key chain below.
-        var replayed: [Int: OrderSnapshot] = [:]
+        // Each worker's states stay in its part (an order's part: the worker its key maps to),
+        // taken out as they are written: never all held twice.
+        struct Part: Sendable { var states: [Int: OrderSnapshot] = [:] }
+        var replayed: [Part] = []
+        let workers = ParallelReplay.defaultWorkers
         var needed = [Bool](repeating: false, count: n)
         var uncached = 0
         for (k, h) in changed.enumerated() where cached[k] == nil { needed[h.index] = true; uncached += 1 }
         let from = prev?.header.position ?? 0
         if uncached > configuration.checkpointScanMin && (prev != nil || uncached > n / 4) {
-            struct Part: Sendable { var states: [Int: OrderSnapshot] = [:] }
-            let parts = try ParallelReplay.run(log: log, from: LogPosition(from), end: LogPosition(position), makePart: { _ in Part() }) { [needed, prev] part, view in
+            replayed = try ParallelReplay.run(log: log, from: LogPosition(from), end: LogPosition(position), workers: workers, makePart: { _ in Part() }) { [needed, prev] part, view in
                 guard let h = table.find(bytes: view.keyBytes, hash: OrderTable.hash(bytes: view.keyBytes)), needed[h.index] else { return }
                 var state: OrderSnapshot
                 if let s = part.states.removeValue(forKey: h.index) {
@@ -332,12 +337,15 @@ extension OrderStore {
                 state.apply(stored: view, logger: nil)
                 part.states[h.index] = state
             }
-            for part in parts { replayed.merge(part.states) { a, _ in a } }
         }
         func stateNow(_ k: Int, _ id: OrderID) throws -> OrderSnapshot {
             if slot[k] >= 0, let s = cached[Int(slot[k])] { return s }
             // (An order whose previous entry is damaged is not there: replayed alone.)
-            if let s = replayed.removeValue(forKey: k) { return s }
+            if !replayed.isEmpty {
+                var bytes = id.value
+                let w = bytes.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
+                if let s = replayed[w].states.removeValue(forKey: k) { return s }
+            }
             return try replay(id, through: { p, _ in p < position }, skippingUnreadable: true)
         }
         var fresh = 0
