@@ -321,9 +321,17 @@ extension OrderStore {
         var uncached = 0
         for (k, h) in changed.enumerated() where cached[k] == nil { needed[h.index] = true; uncached += 1 }
         let from = prev?.header.position ?? 0
-        if uncached > configuration.checkpointScanMin && (prev != nil || uncached > n / 4) {
+        let scanning = uncached > configuration.checkpointScanMin && (prev != nil || uncached > n / 4)
+        // The scan goes by ranges of handles holding at most `checkpointScanBatch` of those
+        // orders, so the states held at once are bounded (one scan of the log a range).
+        var scannedUpTo = 0
+        func scan(from start: Int) throws {
+            var end = start, count = 0
+            while end < n && count < configuration.checkpointScanBatch { if needed[end] { count += 1 }; end += 1 }
+            replayed = []
+            let rangeEnd = end
             replayed = try ParallelReplay.run(log: log, from: LogPosition(from), end: LogPosition(position), workers: workers, makePart: { _ in Part() }) { [needed, prev] part, view in
-                guard let h = table.find(bytes: view.keyBytes, hash: OrderTable.hash(bytes: view.keyBytes)), needed[h.index] else { return }
+                guard let h = table.find(bytes: view.keyBytes, hash: OrderTable.hash(bytes: view.keyBytes)), h.index >= start, h.index < rangeEnd, needed[h.index] else { return }
                 var state: OrderSnapshot
                 if let s = part.states.removeValue(forKey: h.index) {
                     state = s
@@ -337,6 +345,7 @@ extension OrderStore {
                 state.apply(stored: view, logger: nil)
                 part.states[h.index] = state
             }
+            scannedUpTo = end
         }
         func stateNow(_ k: Int, _ id: OrderID) throws -> OrderSnapshot {
             if slot[k] >= 0, let s = cached[Int(slot[k])] { return s }
@@ -352,6 +361,7 @@ extension OrderStore {
         var buffer: [UInt8] = []
         var paused = configuration.checkpointWritePause == 0
         for k in 0..<n {
+            if scanning && k >= scannedUpTo { try scan(from: k) }
             let h = OrderHandle(raw: UInt32(k))
             let id = table[h]
             let offset = UInt64(w.offset)

@@ -40,6 +40,9 @@ public struct StoreConfiguration: Sendable {
     /// Changed orders to replay past which a checkpoint write replays them in one scan of the
     /// log rather than each through its key chain (tests lower it to drive that path).
     var checkpointScanMin = 10_000
+    /// Orders whose states one such scan holds at most (about 1.2 KB each); more take more
+    /// scans. Default 500,000.
+    var checkpointScanBatch = 500_000
 
     public init() {}
 }

@@ -307,8 +307,9 @@ struct CheckpointTests {
         // scan of the log after the first (a tiny cache: every changed order needs a replay).
         var infos: [CheckpointInfo] = []
         var answers: [StoreAnswers] = []
-        for scanMin in [Int.max, 0] {
-            let f = try StoreFixture { $0.checkpointEvents = 0; $0.snapshotCacheMax = 1; $0.checkpointScanMin = scanMin }
+        // Order by order; one scan; one scan for every 7 orders it replays.
+        for (scanMin, batch) in [(Int.max, 500_000), (0, 500_000), (0, 7)] {
+            let f = try StoreFixture { $0.checkpointEvents = 0; $0.snapshotCacheMax = 1; $0.checkpointScanMin = scanMin; $0.checkpointScanBatch = batch }
             let (batches, ids) = generatedBatches(orders: 300, seed: 21)
             let cut = batches.count / 2
             for b in batches[..<cut] { _ = try await f.store.append(b) }
@@ -325,7 +326,8 @@ struct CheckpointTests {
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: second.path)))
             infos[infos.count - 1].path = String(bytes[64...].reduce(0 as UInt64) { $0 &* 31 &+ UInt64($1) })
         }
-        #expect(answers[0] == answers[1])
+        #expect(answers[0] == answers[1] && answers[0] == answers[2])
         #expect(infos[0].path == infos[1].path && infos[0].bytes == infos[1].bytes)
+        #expect(infos[0].path == infos[2].path && infos[0].bytes == infos[2].bytes)
     }
 }
