@@ -331,6 +331,7 @@ enum CheckpointFile {
         func verifyEntries() throws(Problem) {
             var expected = UInt64(headerBytes)
             for k in 0..<count {
+                if k % 65_536 == 65_535 { dropResidentPages() }
                 guard summary(k).entryOffset == expected else { throw Problem(file: path, kind: .damaged, message: "entry \(k) at \(summary(k).entryOffset), expected at \(expected)") }
                 _ = try snapshot(k, id: ids[k])
                 expected += UInt64(try entry(k, id: ids[k]).whole.count)

@@ -177,6 +177,7 @@ extension OrderStore {
                     var seen = 0
                     var sums: [String: TotalsRow] = [:]
                     for k in 0..<reader.count {
+                        if k % 65_536 == 65_535 { reader.dropResidentPages() }
                         let s = try reader.snapshot(k, id: reader.ids[k])
                         var id = s.orderID.value
                         let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
