@@ -469,7 +469,11 @@ extension OrderStore {
                     return s
                 }
                 (s.position, s.orders, s.writtenAt) = (h.position, h.orders, h.writtenAt)
-                if h.position > log.endPosition.rawValue {
+                let b = mapped.bytes, t = b.count - CheckpointFile.trailerBytes
+                if t < CheckpointFile.headerBytes || Array(b[t..<(t + 8)]) != CheckpointFile.endMagic
+                    || b.u32(t + 40) != CheckpointFile.crc(UnsafeRawBufferPointer(rebasing: b[t..<(t + 40)])) || b.u64(t + 8) != h.orders {
+                    s.problem = CheckpointProblem(file: file, kind: .damaged, message: "trailer missing or not matching the header (a torn write?)")
+                } else if h.position > log.endPosition.rawValue {
                     s.problem = CheckpointProblem(file: file, kind: .stale, message: "covers \(h.position) records; the log holds \(log.endPosition.rawValue)")
                 } else if let prints = CheckpointFile.fingerprints(of: log, at: h.position), prints != (h.firstChecksum, h.lastChecksum) {
                     s.problem = CheckpointProblem(file: file, kind: .foreign, message: "its fingerprints of records 0 and \(h.position - 1) are not the log's")
