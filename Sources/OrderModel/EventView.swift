@@ -183,9 +183,6 @@ public struct LinesView: Sequence {
     }
 
     public func makeIterator() -> Iterator { Iterator(r: BinaryReader(bytes: bytes), left: count) }
-
-    /// The lines as values (for state that keeps them).
-    public var values: [SkuQuantity] { map { SkuQuantity(sku: $0.sku.string, qty: $0.qty) } }
 }
 
 /// OrderPlaced's lines (sku, qty, unit price) inside an event's bytes.

@@ -110,11 +110,7 @@ struct JSONLineDecoder {
                 }
             default: throw Bail()
             }
-            guard seen & field == 0 else { throw Bail() }
-            seen |= field
-            space()
-            if peek == 0x2C { i += 1; continue }
-            try expect(0x7D)
+            if try member(field, seen: &seen) { continue }
             break
         }
         space()
@@ -230,11 +226,7 @@ struct JSONLineDecoder {
                 case 14 where same(key, "fulfillment_id"): field = 1 << 17; f.fulfillmentID = try text()
                 default: throw Bail()
                 }
-                guard seen & field == 0 else { throw Bail() }
-                seen |= field
-                space()
-                if peek == 0x2C { i += 1; continue }
-                try expect(0x7D)
+                if try member(field, seen: &seen) { continue }
                 break
             }
         }
@@ -391,6 +383,17 @@ struct JSONLineDecoder {
 
     @inline(__always) private mutating func space() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    /// After an object member's value: records its field (a field given twice is not judged
+    /// here), then true when a `,` follows, false at the object's closing `}`.
+    @inline(__always) private mutating func member<Mask: FixedWidthInteger>(_ field: Mask, seen: inout Mask) throws(Bail) -> Bool {
+        guard seen & field == 0 else { throw Bail() }
+        seen |= field
+        space()
+        if peek == 0x2C { i += 1; return true }
+        try expect(0x7D)
+        return false
     }
 
     @inline(__always) private mutating func expect(_ c: UInt8) throws(Bail) {

@@ -377,12 +377,7 @@ extension OrderSnapshot {
     /// A unit for `sku` of line `line`: its own spelling kept only when its bytes differ from
     /// the line's.
     private mutating func unit(_ sku: TextView, line: Int, qty: Int64) -> UnitRecord {
-        let lineSku = lineRecord(line).sku
-        let same = state.storage.withUnsafeBytes { b in
-            let texts = UnsafeRawBufferPointer(rebasing: b[state.textStart...])
-            let l = lineSku.bytes(in: texts)
-            return l.count == sku.bytes.count && sameBytes(l.baseAddress, sku.bytes.baseAddress, l.count)
-        }
+        let same = state.text(lineRecord(line).sku, hasBytesOf: sku)
         return UnitRecord(line: UInt32(line), qty: qty, sku: same ? .none : state.text(sku))
     }
 
@@ -534,11 +529,7 @@ extension OrderSnapshot {
 
     /// Whether `sku` has the same bytes as unit `u`'s sku.
     private func unitSpelled(_ u: UnitRecord, as sku: TextView) -> Bool {
-        let ref = u.sku.isNone ? lineRecord(Int(u.line)).sku : u.sku
-        return state.storage.withUnsafeBytes { b in
-            let mine = ref.bytes(in: UnsafeRawBufferPointer(rebasing: b[state.textStart...]))
-            return mine.count == sku.bytes.count && sameBytes(mine.baseAddress, sku.bytes.baseAddress, mine.count)
-        }
+        state.text(u.sku.isNone ? lineRecord(Int(u.line)).sku : u.sku, hasBytesOf: sku)
     }
 
     private mutating func updatePayment(_ id: TextView, _ body: (inout PaymentRecord) -> Void) {

@@ -75,9 +75,6 @@ struct OrderState: Sendable {
     /// Where the text starts in `storage`: after the last table.
     @inline(__always) var textStart: Int { Int((header.counts &* Table.sizes).wrappedSum()) }
 
-    /// Bytes held: the header and the buffer.
-    var byteCount: Int { MemoryLayout<Header>.size + storage.count }
-
     @inline(__always) func record<R: BitwiseCopyable>(_ t: Table, _ i: Int, as _: R.Type = R.self) -> R {
         precondition(i >= 0 && i < count(t))
         let o = start(t) + i * MemoryLayout<R>.size
@@ -172,10 +169,13 @@ struct OrderState: Sendable {
         return storage.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[at..<(at + Int(ref.length))]), as: UTF8.self) }
     }
 
-    /// Whether the text `ref` refers to is `t` (as `TextView ==` compares).
-    func text(_ ref: TextRef, equals t: TextView) -> Bool {
-        guard !ref.isNone else { return false }
-        return storage.withUnsafeBytes { b in sameText(ref.bytes(in: UnsafeRawBufferPointer(rebasing: b[textStart...])), t.bytes) }
+    /// Whether the text `ref` refers to has exactly `t`'s bytes (no Unicode equivalence: the
+    /// question is whether a spelling must be kept, not whether two skus are one).
+    func text(_ ref: TextRef, hasBytesOf t: TextView) -> Bool {
+        storage.withUnsafeBytes { b in
+            let mine = ref.bytes(in: UnsafeRawBufferPointer(rebasing: b[textStart...]))
+            return mine.count == t.bytes.count && sameBytes(mine.baseAddress, t.bytes.baseAddress, mine.count)
+        }
     }
 }
 

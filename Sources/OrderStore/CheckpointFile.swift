@@ -372,12 +372,6 @@ enum CheckpointFile {
             if buffer.count >= 1 << 20 { try flush() }
         }
 
-        /// The buffer to append an entry to directly (then `didAppend`).
-        func withBuffer(_ body: (inout [UInt8]) -> Void) throws {
-            body(&buffer)
-            if buffer.count >= 1 << 20 { try flush() }
-        }
-
         private func flush() throws {
             var done = 0
             while done < buffer.count {
