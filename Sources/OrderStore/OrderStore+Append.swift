@@ -149,7 +149,10 @@ extension OrderStore {
                 do { prepared[k] = .replayed(try replay(orders.ids[k], through: nil, includingUnsynced: true)) } catch { throw StoreError.storage(error) }
             }
             if let written = try write(checked, prepared: &prepared, seen: seen, now: now, replayUnderLock: attempt == 2) {
-                if written.pending != nil { checkpointIfDue() }
+                if written.pending != nil {
+                    persistTotalsMarks()
+                    checkpointIfDue()
+                }
                 return written
             }
         }
@@ -284,6 +287,7 @@ extension OrderStore {
                 s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), the log is at \(log.nextPosition)); reopen the store")
                 s.cache.removeAll()
                 s.totalsValid = false
+                s.pendingMarks = []
                 throw s.failure!
             }
             let pending: PendingAppend
@@ -294,6 +298,7 @@ extension OrderStore {
                 s.failure = StoreError(.storage, "the log was appended to outside the store (expected position \(s.nextPosition), got \(pending.receipt.firstPosition)); reopen the store")
                 s.cache.removeAll()
                 s.totalsValid = false
+                s.pendingMarks = []
                 throw s.failure!
             }
             s.nextPosition += UInt64(requests.count)
@@ -315,6 +320,7 @@ extension OrderStore {
                 s.cache.insert(snapshot, for: h)
             }
             s.cache.trim()
+            Self.takeTotalsMarkIfDue(&s, interval: configuration.totalsMarkEvents)
             return (results, pending)
         }
         guard let (results, pending) = outcome else { return nil }
@@ -339,6 +345,7 @@ extension OrderStore {
                     s.failure = StoreError(.storage, "an append could not be made durable (\(failure.message)); reopen the store", logError: failure.logError)
                     s.cache.removeAll()
                     s.totalsValid = false
+                    s.pendingMarks = []
                 }
                 throw failure
             }

@@ -265,42 +265,6 @@ extension OrderStore {
         if time == .max { return log.endPosition.rawValue }
         do { return try log.firstPosition(recordedAtOrAfter: RecordTimestamp(rawValue: time + 1)).rawValue } catch { throw StoreError.storage(error) }
     }
-
-    /// Totals per currency and channel over the events before position `end` (clamped to the
-    /// log's end): the same answer however often it is asked, which is how a client reads
-    /// them page by page.
-    public func totals(before end: UInt64) throws -> [TotalsRow] {
-        // Through everything written: the running totals, no replay.
-        if let current = currentTotals(), end >= current.end { return current.rows }
-        // A replay of the events before `end` on every core, each applied from its bytes.
-        let stop = LogPosition(min(end, log.endPosition.rawValue))
-        let parts: [[TotalsRow]]
-        do {
-            parts = try ParallelReplay.run(log: log, end: stop, makePart: { _ in ReplayPart(capacity: 1024) }, body: { part, view in
-                // A record that does not read ends the replay with an error (as reading the log
-                // does); an event the rules refuse is skipped, as at open.
-                let k = try part.order(of: view)
-                let event = try EventView.read(type: try StoredEvent.type(of: view), view.payload)
-                try? part.snapshots[k].apply(event, position: view.position.rawValue, time: event.ts?.microseconds ?? view.recordedAt.rawValue)
-            }, finish: { (part: consuming ReplayPart) -> [TotalsRow] in
-                var totals = RunningTotals()
-                for s in part.snapshots { totals.add(s, sign: 1) }
-                return totals.current
-            })
-        } catch { throw StoreError.storage(error) }
-        // Each order is in one part; rows of the same currency and channel are summed.
-        var merged: [String: TotalsRow] = [:]
-        for row in parts.joined() {
-            let key = row.currency + "\u{0}" + row.channel
-            var m = merged[key] ?? TotalsRow(currency: row.currency, channel: row.channel)
-            m.orders += row.orders
-            m.total &+= row.total
-            m.captured &+= row.captured
-            m.refunded &+= row.refunded
-            merged[key] = m
-        }
-        return RunningTotals.sorted(Array(merged.values))
-    }
 }
 
 /// Totals per currency and channel kept up to date as events are stored (issue 11: `totals`
@@ -366,6 +330,8 @@ struct RunningTotals: Sendable {
 
     /// Every row, in the order first seen (what a checkpoint stores), and each order's row.
     var allRows: [TotalsRow] { rows }
+    /// How many rows, counting those with no orders left.
+    var rowCount: Int { rows.count }
     func row(of h: OrderHandle) -> UInt32 { h.index < rowOf.count && rowOf[h.index] >= 0 ? UInt32(rowOf[h.index]) : .max }
 
     init() {}

@@ -34,6 +34,10 @@ public struct StoreConfiguration: Sendable {
     /// then replays only the log after it. 0: none in the background (`writeCheckpoint()`
     /// still writes one). Default 1,000,000.
     public var checkpointEvents = 1_000_000
+    /// The running totals are marked (written to `checkpoints/totals.marks`, docs/FORMAT.md
+    /// §14) at the first batch end after each this many events: totals as of a time replay
+    /// at most about this many events from the nearest mark. 0: no marks. Default 500,000.
+    public var totalsMarkEvents = 500_000
     /// For drills only: a pause in the middle of each checkpoint write and another before
     /// its rename, µs, so a kill lands while one is being written. Default 0.
     public var checkpointWritePause = 0
@@ -126,11 +130,18 @@ public final class OrderStore: Sendable {
         var closing = false
         /// The newest checkpoint, open: a cold order's state starts from its entry there.
         var checkpointReader: CheckpointFile.Reader?
+        /// Totals marks that fit the log, by position; those taken but not yet written (their
+        /// events not all durable yet); where the next is due.
+        var marks: [TotalsMarks.Mark] = []
+        var pendingMarks: [(position: UInt64, rows: [TotalsRow])] = []
+        var nextMarkAt: UInt64 = 0
     }
 
     let state: Locked<State>
     /// Entered while a background checkpoint is written: `close` waits for it.
     let checkpointGroup = DispatchGroup()
+    /// Held while totals marks are appended to their file (one writer at a time).
+    let marksFileLock = NSLock()
 
     private init(log: Log, configuration: StoreConfiguration, logger: Logger, state: State) {
         self.log = log
@@ -170,6 +181,7 @@ public final class OrderStore: Sendable {
             }
         }
         state.nextPosition = log.endPosition.rawValue
+        loadTotalsMarks(log: log, into: &state, interval: configuration.totalsMarkEvents, logger: logger)
         // The replay's transient states are freed; give their memory back to the system (glibc
         // keeps freed memory in its arenas otherwise, and the process looks as large as at its peak).
         #if os(Linux)
@@ -234,6 +246,7 @@ public final class OrderStore: Sendable {
         // No checkpoint starts from now on; one being written is waited for.
         state.withLock { $0.closing = true }
         checkpointGroup.wait()
+        persistTotalsMarks()
         do { try log.close() } catch { throw StoreError.storage(error) }
     }
 

@@ -22,13 +22,14 @@ struct InspectCommand: ParsableCommand {
         let stats = log.keyDirectoryStatistics
         let segments = log.segmentSummaries
         let checkpoints = OrderStore.checkpointSummaries(path: data, log: log)
+        let marks = OrderStore.totalsMarksSummary(path: data, log: log)
         if json {
             print("{\"records\":\(log.endPosition),\"keys\":\(stats.keys),\"key_directory_bytes\":\(stats.bytes),\"segments\":["
                 + segments.map { "{\"base\":\($0.base),\"path\":\(JSONWriter.quoted($0.path)),\"sealed\":\($0.sealed)}" }.joined(separator: ",") + "],\"checkpoints\":["
                 + checkpoints.map { c in
                     "{\"path\":\(JSONWriter.quoted(c.path)),\"position\":\(c.position),\"orders\":\(c.orders),\"bytes\":\(c.bytes),\"problem\":"
                         + (c.problem.map { "{\"kind\":\(JSONWriter.quoted($0.kind.rawValue)),\"message\":\(JSONWriter.quoted($0.message))}" } ?? "null") + "}"
-                }.joined(separator: ",") + "]}")
+                }.joined(separator: ",") + "],\"totals_marks\":{\"read\":\(marks.read),\"fitting\":\(marks.fitting),\"newest\":\(marks.newest),\"clean\":\(marks.clean)}}")
             return
         }
         print("records: \(log.endPosition)  keys: \(stats.keys)  key directory: \(stats.bytes >> 20) MiB")
@@ -40,5 +41,8 @@ struct InspectCommand: ParsableCommand {
         for c in checkpoints {
             print("checkpoint \(c.position) \(c.path): \(c.orders) orders, \(c.bytes >> 20) MiB" + (c.problem.map { " — not usable: \($0.kind.rawValue): \($0.message)" } ?? ""))
         }
+        // What totals as of a time start from (docs/FORMAT.md §14).
+        print("totals marks: \(marks.fitting) fit the log" + (marks.newest > 0 ? " (newest at \(marks.newest))" : "")
+            + (marks.read > marks.fitting ? ", \(marks.read - marks.fitting) passed over" : "") + (marks.clean ? "" : ", torn or damaged after the last whole mark"))
     }
 }
