@@ -17,6 +17,13 @@ public struct OrderID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// For ids read back from storage, which were validated when they were stored.
     public init(trusted value: String) { self.value = value }
 
+    /// Whether `bytes` spell a valid order id (as `init` checks it), without making a String.
+    public static func isValid(bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= lengthMax else { return false }
+        for b in bytes where !allowed(b) { return false }
+        return true
+    }
+
     @inline(__always) static func allowed(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x3A || b == 0x2D
     }

@@ -18,7 +18,7 @@ enum CheckpointFile {
     static let directoryName = "checkpoints"
     static let magic = Array("ORDCKPT1".utf8)
     static let endMagic = Array("ORDCKEND".utf8)
-    static let formatVersion: UInt32 = 2
+    static let formatVersion: UInt32 = 3
     static let headerBytes = 64
     static let trailerBytes = 48
     static let summaryBytes = 40
@@ -111,31 +111,6 @@ enum CheckpointFile {
         withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    /// The index section: every order's summary, its id, the customers, the totals rows.
-    static func encodeIndex(summaries: [Summary], ids: [OrderID], customers: [String], rows: [TotalsRow]) -> [UInt8] {
-        var out = ByteWriter()
-        out.bytes.reserveCapacity(summaries.count * (summaryBytes + 16))
-        for s in summaries {
-            out.u64(s.entryOffset); out.u64(s.placedPosition); out.u64(s.lastPosition)
-            out.u32(s.customer); out.u32(s.row); out.u32(UInt32(s.status)); out.u32(0)
-        }
-        for id in ids { out.text8(id.value) }
-        for c in customers { out.text32(c) }
-        for r in rows {
-            out.text32(r.currency); out.text32(r.channel)
-            out.u64(UInt64(bitPattern: Int64(r.orders))); out.u64(UInt64(bitPattern: r.total)); out.u64(UInt64(bitPattern: r.captured)); out.u64(UInt64(bitPattern: r.refunded))
-        }
-        return out.bytes
-    }
-
-    static func encodeTrailer(orders: UInt64, indexOffset: UInt64, index: [UInt8]) -> [UInt8] {
-        var out = ByteWriter(endMagic)
-        out.u64(orders); out.u64(indexOffset); out.u64(UInt64(index.count))
-        out.u32(index.withUnsafeBytes { crc($0) }); out.u32(0)
-        out.u32(out.bytes.withUnsafeBytes { crc($0) }); out.u32(0)
-        return out.bytes
-    }
-
     /// One entry read in place: its bytes (length field to checksum, for copying verbatim),
     /// the id's bytes and the stored state's.
     struct EntryView {
@@ -184,11 +159,9 @@ enum CheckpointFile {
         let header: Header
         /// Orders (entries, summaries).
         let count: Int
-        /// The orders' ids in handle order — until `takeIDs` hands them to the store's table
-        /// (not held twice: an entry read later is checked against the id its caller expects).
-        private(set) var ids: [OrderID]
-        let customers: [String]
         let rows: [TotalsRow]
+        /// The index section's parts after the summaries, located and bounds-checked.
+        private let layout: IndexLayout
         private let file: MappedFile
         /// Where the entries end (the index section starts), which is where the summaries
         /// are: read from the mapping when asked, not held.
@@ -234,17 +207,11 @@ enum CheckpointFile {
                 guard status < 256, zero == 0 else { throw problem(.damaged, "a summary's status \(status) or reserved field is out of range") }
                 r.i += CheckpointFile.summaryBytes
             }
-            var ids: [OrderID] = []
-            ids.reserveCapacity(n)
-            for k in 0..<n {
-                guard let text = r.text8(), let id = try? OrderID(text) else { throw problem(.damaged, "order id \(k) in the index does not read") }
-                ids.append(id)
+            let layout: IndexLayout
+            do throws(ParseProblem) { layout = try IndexLayout(index: index, orders: n, customers: Int(header.customers)) } catch {
+                throw problem(.damaged, error.message)
             }
-            var customers: [String] = []
-            for k in 0..<Int(header.customers) {
-                guard let c = r.text32() else { throw problem(.damaged, "customer \(k) in the index does not read") }
-                customers.append(c)
-            }
+            r.i = layout.rowsOffset
             var rows: [TotalsRow] = []
             for k in 0..<Int(header.rows) {
                 guard let currency = r.text32(), let channel = r.text32(), let orders = r.u64Checked(), let total = r.u64Checked(),
@@ -260,12 +227,12 @@ enum CheckpointFile {
             var previous: Summary?
             for k in 0..<n {
                 let s = Self.summary(k, in: index)
-                guard Int(s.customer) < customers.count, Int(s.row) < rows.count, Int(s.status) < statuses,
+                guard Int(s.customer) < Int(header.customers), Int(s.row) < rows.count, Int(s.status) < statuses,
                       s.lastPosition < header.position, s.placedPosition <= s.lastPosition, s.entryOffset >= UInt64(headerBytes), s.entryOffset < indexOffset else {
-                    throw problem(.damaged, "order \(ids[k])'s summary is out of range")
+                    throw problem(.damaged, "order \(k)'s summary is out of range")
                 }
                 // Handles are in placement order.
-                if let previous, s.placedPosition <= previous.placedPosition { throw problem(.damaged, "orders not in placement order at \(ids[k])") }
+                if let previous, s.placedPosition <= previous.placedPosition { throw problem(.damaged, "orders not in placement order at order \(k)") }
                 previous = s
                 counted[Int(s.row)] += 1
             }
@@ -273,8 +240,7 @@ enum CheckpointFile {
                 throw problem(.damaged, "totals row \(r) counts \(rows[r].orders) orders; \(counted[r]) summaries name it")
             }
             self.count = n
-            self.ids = ids
-            self.customers = customers
+            self.layout = layout
             self.rows = rows
         }
 
@@ -283,11 +249,25 @@ enum CheckpointFile {
         /// See `MappedFile.dropResidentPages`.
         func dropResidentPages() { file.dropResidentPages() }
 
-        /// The ids, moved out (the reader keeps none afterwards).
-        func takeIDs() -> [OrderID] {
-            defer { ids = [] }
-            return ids
+        /// The order table, read in place (the reader stays mapped while it is used).
+        var orderIDs: MappedOrderIDs {
+            MappedOrderIDs(owner: self, count: count, starts: layout.idStarts, hashes: layout.idHashes, slots: layout.slots, blob: layout.idBlob)
         }
+
+        /// Each customer's orders, read in place.
+        var customerLists: MappedCustomerLists {
+            MappedCustomerLists(owner: self, starts: layout.customerStarts, blob: layout.customerBlob, byID: layout.customersByID,
+                                orderStarts: layout.customerOrderStarts, orders: layout.customerOrders)
+        }
+
+        /// Per status (`Status.allCases` order), its orders sorted by id.
+        var statusLists: [U32Array] { layout.statusLists }
+
+        /// Order `k`'s id.
+        func id(_ k: Int) -> OrderID { OrderID(trusted: String(decoding: orderIDs.bytes(k), as: UTF8.self)) }
+
+        /// Customer `c`'s id.
+        func customer(_ c: Int) -> String { String(decoding: customerLists.customer(c), as: UTF8.self) }
 
         /// Order `k`'s summary, read from the index section (checked when the file was opened).
         func summary(_ k: Int) -> Summary {
@@ -319,9 +299,9 @@ enum CheckpointFile {
             }
             let summary = summary(k), row = rows[Int(summary.row)]
             guard s.exists, s.lastPosition == summary.lastPosition, s.placedPosition == summary.placedPosition,
-                  OrderIndexes.statusCode(s.status) == summary.status, customers[Int(summary.customer)] == s.customerID,
+                  OrderIndexes.statusCode(s.status) == summary.status, customerLists.customer(Int(summary.customer)).elementsEqual(s.customerID.utf8),
                   row.currency == s.currency, row.channel == s.channel else {
-                throw Problem(file: path, kind: .damaged, message: "order \(ids[k])'s state does not match its summary")
+                throw Problem(file: path, kind: .damaged, message: "order \(id)'s state does not match its summary")
             }
             return s
         }
@@ -333,10 +313,46 @@ enum CheckpointFile {
             for k in 0..<count {
                 if k % 65_536 == 65_535 { dropResidentPages() }
                 guard summary(k).entryOffset == expected else { throw Problem(file: path, kind: .damaged, message: "entry \(k) at \(summary(k).entryOffset), expected at \(expected)") }
-                _ = try snapshot(k, id: ids[k])
-                expected += UInt64(try entry(k, id: ids[k]).whole.count)
+                _ = try snapshot(k, id: id(k))
+                expected += UInt64(try entry(k, id: id(k)).whole.count)
             }
             guard expected == UInt64(entriesEnd) else { throw Problem(file: path, kind: .damaged, message: "\(UInt64(entriesEnd) - expected) bytes between the last entry and the index") }
+            try verifyIndex()
+        }
+
+        /// What open does not check of the index (it needs a second reading): each id's hash
+        /// and slot, each id once; the status lists sorted by id, each order in its summary's
+        /// status; the customers sorted, each order in its summary's customer's list, in
+        /// placement order.
+        func verifyIndex() throws(Problem) {
+            func damaged(_ m: String) -> Problem { Problem(file: path, kind: .damaged, message: m) }
+            let ids = orderIDs
+            for k in 0..<count {
+                let b = ids.bytes(k)
+                let hash = OrderTable.hash(bytes: b)
+                guard ids.hashes[k] == UInt32(truncatingIfNeeded: hash) else { throw damaged("order \(id(k))'s hash is not its id's") }
+                guard ids.find(bytes: b, hash: hash) == k else { throw damaged("order \(id(k)) is not found at its slot, or is in the table twice") }
+            }
+            var seen = [Bool](repeating: false, count: count)
+            for (s, list) in statusLists.enumerated() {
+                for i in 0..<list.count {
+                    let h = Int(list[i])
+                    guard !seen[h], summary(h).status == UInt8(s) else { throw damaged("order \(id(h)) is in status list \(s) wrongly") }
+                    seen[h] = true
+                    if i > 0 { guard OrderTable.less(ids.bytes(Int(list[i - 1])), ids.bytes(h)) else { throw damaged("status list \(s) is not sorted by id") } }
+                }
+            }
+            let lists = customerLists
+            for i in 1..<max(1, lists.customerCount) {
+                guard OrderTable.less(lists.customer(Int(lists.byID[i - 1])), lists.customer(Int(lists.byID[i]))) else { throw damaged("the customers are not sorted by id") }
+            }
+            for c in 0..<lists.customerCount {
+                let orders = lists.orders(of: c)
+                for i in 0..<orders.count {
+                    let h = Int(orders[i])
+                    guard summary(h).customer == UInt32(c), i == 0 || orders[i - 1] < orders[i] else { throw damaged("customer \(c)'s list holds order \(id(h)) wrongly") }
+                }
+            }
         }
     }
 

@@ -1,10 +1,17 @@
 import OrderModel
 
 /// The lists kept up to date as events arrive: each customer's orders, and the orders in each
-/// status — by order handle, so keeping them costs no hashing of order ids. In memory; rebuilt
-/// from the log at open.
+/// status — by order handle, so keeping them costs no hashing of order ids.
+///
+/// Customers' lists: those of the checkpoint the store opened from (or last wrote) are read in
+/// place from its file (`customerBase`, sorted by customer id, each list in placement order);
+/// only the orders placed after it are in memory (`laterByCustomer`). Status lists: in memory,
+/// four bytes an order, loaded already sorted from the checkpoint.
 struct OrderIndexes: Sendable {
-    private var ordersByCustomer: [String: [OrderHandle]] = [:]
+    private var customerBase: MappedCustomerLists?
+    /// Orders placed after the base (handles from `customerBaseCount` on), by customer.
+    private var laterByCustomer: [String: [OrderHandle]] = [:]
+    private var customerBaseCount = 0
     /// Per status, its orders sorted by id (what a page walks).
     private var ordersByStatus = [SortedHandles](repeating: SortedHandles(), count: OrderSnapshot.Status.allCases.count)
     /// Per handle: its status's index in `Status.allCases`, or `none`.
@@ -21,25 +28,39 @@ struct OrderIndexes: Sendable {
         update(h, status: Self.code(snapshot.status), customer: snapshot.customerID, table)
     }
 
-    /// The lists of orders `0 ..< statuses.count` (handles in placement order), built at once:
-    /// each order's status code and its customer's index in `customers` — what a checkpoint's
-    /// index holds. Each status list is sorted once and each customer looked up once, instead
-    /// of an insertion and a hash of the customer's id per order.
-    init(statuses: [UInt8], customerOf: [UInt32], customers: [String], _ table: OrderTable) {
-        statusOf = statuses
-        orderCount = statuses.count
-        var byStatus = [[UInt32]](repeating: [], count: Self.statuses.count)
-        for (h, s) in statuses.enumerated() { byStatus[Int(s)].append(UInt32(h)) }
-        for (s, handles) in byStatus.enumerated() {
-            ordersByStatus[s] = SortedHandles(sorted: handles.sorted(by: table.idLess))
+    /// The lists of a checkpoint's `count` orders (handles `0 ..< count`): its status lists
+    /// (sorted by id) copied, its customers' lists read in place.
+    init(statusLists: [U32Array], customers: MappedCustomerLists, count: Int) {
+        statusOf = [UInt8](repeating: Self.none, count: count)
+        for (s, list) in statusLists.enumerated() {
+            var handles = [UInt32](repeating: 0, count: list.count)
+            handles.withUnsafeMutableBytes { $0.copyMemory(from: list.bytes) }
+            for h in handles { statusOf[Int(h)] = UInt8(s) }
+            ordersByStatus[s] = SortedHandles(sorted: handles)
         }
-        var byCustomer = [[OrderHandle]](repeating: [], count: customers.count)
-        for (h, c) in customerOf.enumerated() { byCustomer[Int(c)].append(OrderHandle(raw: UInt32(h))) }
-        ordersByCustomer.reserveCapacity(customers.count)
-        for (c, handles) in byCustomer.enumerated() where !handles.isEmpty { ordersByCustomer[customers[c], default: []] += handles }
+        orderCount = count
+        customerBase = customers
+        customerBaseCount = count
     }
 
     init() {}
+
+    /// These lists on a newer checkpoint's customer lists (`count` orders: every order below
+    /// that handle is in them): only the orders placed after it stay in memory.
+    mutating func rebase(customers: MappedCustomerLists, count: Int) {
+        customerBase = customers
+        customerBaseCount = count
+        var later: [String: [OrderHandle]] = [:]
+        for (c, handles) in laterByCustomer {
+            let kept = handles.filter { $0.index >= count }
+            if !kept.isEmpty { later[c] = kept }
+        }
+        laterByCustomer = later
+    }
+
+    /// Per status, its orders sorted by id (what a checkpoint stores; a copy that shares the
+    /// lists' storage until they change).
+    var statusLists: [SortedHandles] { ordersByStatus }
 
     /// An order's status code (its index in `Status.allCases`), for a checkpoint.
     static func statusCode(_ status: OrderSnapshot.Status) -> UInt8 { code(status) }
@@ -56,7 +77,7 @@ struct OrderIndexes: Sendable {
         guard old != status else { return }
         if old == Self.none {
             orderCount += 1
-            ordersByCustomer[customer(), default: []].append(h)
+            laterByCustomer[customer(), default: []].append(h)
         } else {
             ordersByStatus[Int(old)].remove(h.raw, table.idLess)
         }
@@ -64,8 +85,31 @@ struct OrderIndexes: Sendable {
         ordersByStatus[Int(status)].insert(h.raw, table.idLess)
     }
 
+    /// A customer's orders, oldest first: the base's, then the later ones.
+    private struct CustomerList {
+        var base: U32Array?
+        var later: [OrderHandle]
+        var count: Int { (base?.count ?? 0) + later.count }
+        subscript(i: Int) -> OrderHandle {
+            if let base, i < base.count { return OrderHandle(raw: base[i]) }
+            return later[i - (base?.count ?? 0)]
+        }
+    }
+
+    private func list(ofCustomer customer: String) -> CustomerList {
+        var base: U32Array?
+        if let customerBase {
+            var c = customer
+            if let k = c.withUTF8({ customerBase.find(UnsafeRawBufferPointer($0)) }) { base = customerBase.orders(of: k) }
+        }
+        return CustomerList(base: base, later: laterByCustomer[customer] ?? [])
+    }
+
     /// A customer's orders, newest (most recently placed) first.
-    func orders(ofCustomer customer: String, _ table: OrderTable) -> [OrderID] { (ordersByCustomer[customer] ?? []).reversed().map { table[$0] } }
+    func orders(ofCustomer customer: String, _ table: OrderTable) -> [OrderID] {
+        let all = list(ofCustomer: customer)
+        return (0..<all.count).reversed().map { table[all[$0]] }
+    }
 
     func orders(withStatus status: OrderSnapshot.Status, _ table: OrderTable) -> [OrderID] {
         ordersByStatus[Int(Self.code(status))].all.map { table[OrderHandle(raw: $0)] }
@@ -75,7 +119,7 @@ struct OrderIndexes: Sendable {
     /// newest end, so the cursor is the count of older orders still to come (a decimal
     /// number): pages stay exact while orders are placed between them.
     func page(ofCustomer customer: String, after cursor: String?, limit: Int, _ table: OrderTable) throws(StoreError) -> OrderPage {
-        let all = ordersByCustomer[customer] ?? []
+        let all = list(ofCustomer: customer)
         var end = all.count
         if let cursor {
             guard let n = Int(cursor), n >= 0, n <= all.count else {
@@ -84,7 +128,7 @@ struct OrderIndexes: Sendable {
             end = n
         }
         let start = max(0, end - max(0, limit))
-        return OrderPage(ids: all[start..<end].reversed().map { table[$0] }, total: all.count, next: start > 0 ? String(start) : nil)
+        return OrderPage(ids: (start..<end).reversed().map { table[all[$0]] }, total: all.count, next: start > 0 ? String(start) : nil)
     }
 
     /// One page of the orders in a status, by id; the cursor is the last id of the page

@@ -178,7 +178,7 @@ extension OrderStore {
                     var sums: [String: TotalsRow] = [:]
                     for k in 0..<reader.count {
                         if k % 65_536 == 65_535 { reader.dropResidentPages() }
-                        let s = try reader.snapshot(k, id: reader.ids[k])
+                        let s = try reader.snapshot(k, id: reader.id(k))
                         var id = s.orderID.value
                         let w = id.withUTF8 { ParallelReplay.owner(UnsafeRawBufferPointer($0), workers) }
                         let replayed = id.withUTF8 { handoff[w].orders.table.find(bytes: UnsafeRawBufferPointer($0), hash: OrderTable.hash(bytes: UnsafeRawBufferPointer($0))) }
@@ -191,7 +191,7 @@ extension OrderStore {
                         let summary = reader.summary(k)
                         if !replayed.hasSameState(as: s) {
                             differ(id, "the checkpoint's state (version \(s.version), total \(s.totalMinor), \(s.status.rawValue)) is not the replay's (version \(replayed.version), total \(replayed.totalMinor), \(replayed.status.rawValue))")
-                        } else if summary.status != OrderIndexes.statusCode(replayed.status) || reader.customers[Int(summary.customer)] != replayed.customerID {
+                        } else if summary.status != OrderIndexes.statusCode(replayed.status) || reader.customer(Int(summary.customer)) != replayed.customerID {
                             differ(id, "the checkpoint's index gives the order another status or customer than its state")
                         }
                         let key = replayed.currency + "\u{0}" + replayed.channel
@@ -274,9 +274,12 @@ struct RunningTotals: Sendable {
     /// Rows in the order first seen; a row whose orders all left it stays, with 0 orders.
     private var rows: [TotalsRow] = []
     private var rowIndex: [String: Int] = [:]
-    /// Per order handle: its row (an order's currency and channel are fixed when it is
-    /// placed), or -1 before it is known. Spares the write path a string key per order.
+    /// Per order handle from `rowBase` on: its row (an order's currency and channel are fixed
+    /// when it is placed), or -1 before it is known. Spares the write path a string key per
+    /// order. Below `rowBase`, the orders of the checkpoint `base`, whose summaries say it.
     private var rowOf: [Int32] = []
+    private var rowBase = 0
+    private var base: CheckpointFile.Reader?
 
     /// What one order adds to its row's sums.
     struct Amounts: Sendable {
@@ -308,7 +311,10 @@ struct RunningTotals: Sendable {
     }
 
     private mutating func row(of s: OrderSnapshot, handle: OrderHandle?) -> Int {
-        if let h = handle, h.index < rowOf.count, rowOf[h.index] >= 0 { return Int(rowOf[h.index]) }
+        if let h = handle {
+            if let base, h.index < rowBase { return Int(base.summary(h.index).row) }
+            if h.index - rowBase < rowOf.count, rowOf[h.index - rowBase] >= 0 { return Int(rowOf[h.index - rowBase]) }
+        }
         let key = s.currency + "\u{0}" + s.channel
         let r: Int
         if let known = rowIndex[key] {
@@ -318,9 +324,10 @@ struct RunningTotals: Sendable {
             rows.append(TotalsRow(currency: s.currency, channel: s.channel))
             rowIndex[key] = r
         }
-        if let h = handle {
-            if h.index >= rowOf.count { rowOf.append(contentsOf: repeatElement(-1, count: max(h.index + 1 - rowOf.count, rowOf.count / 2 + 1024))) }
-            rowOf[h.index] = Int32(r)
+        if let h = handle, h.index >= rowBase {
+            let i = h.index - rowBase
+            if i >= rowOf.count { rowOf.append(contentsOf: repeatElement(-1, count: max(i + 1 - rowOf.count, rowOf.count / 2 + 1024))) }
+            rowOf[i] = Int32(r)
         }
         return r
     }
@@ -332,15 +339,30 @@ struct RunningTotals: Sendable {
     var allRows: [TotalsRow] { rows }
     /// How many rows, counting those with no orders left.
     var rowCount: Int { rows.count }
-    func row(of h: OrderHandle) -> UInt32 { h.index < rowOf.count && rowOf[h.index] >= 0 ? UInt32(rowOf[h.index]) : .max }
+    func row(of h: OrderHandle) -> UInt32 {
+        if let base, h.index < rowBase { return base.summary(h.index).row }
+        let i = h.index - rowBase
+        return i < rowOf.count && rowOf[i] >= 0 ? UInt32(rowOf[i]) : .max
+    }
 
     init() {}
 
-    /// The totals a checkpoint stored: its rows, and each order's row.
-    init(rows: [TotalsRow], rowOf: [UInt32]) {
+    /// The totals a checkpoint stored: its rows; each of its orders' row is read from its
+    /// summary there when needed (an order's row never changes).
+    init(rows: [TotalsRow], checkpoint: CheckpointFile.Reader) {
         self.rows = rows
         for (k, r) in rows.enumerated() { rowIndex[r.currency + "\u{0}" + r.channel] = k }
-        self.rowOf = rowOf.map { $0 == .max ? -1 : Int32($0) }
+        base = checkpoint
+        rowBase = checkpoint.count
+    }
+
+    /// These totals on a newer checkpoint of the same orders (its rows are these rows as they
+    /// were when it was taken: the same indices).
+    mutating func rebase(on checkpoint: CheckpointFile.Reader) {
+        let drop = min(rowOf.count, max(0, checkpoint.count - rowBase))
+        rowOf.removeFirst(drop)
+        base = checkpoint
+        rowBase = checkpoint.count
     }
 
     var sorted: [TotalsRow] { Self.sorted(current) }

@@ -71,28 +71,16 @@ extension OrderStore {
     }
 
     /// Open's work from a checkpoint: the orders' handles, lists and totals from its index
-    /// section (no order's state is read), then the log after its position replayed onto the
+    /// section, read in place (no order's state is read), then the log after its position replayed onto the
     /// states of the orders it touches — those alone are read from the checkpoint. Throws
     /// when an entry it needs is damaged (open then starts again from the log alone).
     static func restore(from reader: CheckpointFile.Reader, log: Log, into state: inout State, logger: Logger) throws(CheckpointProblem) {
         let n = reader.count
-        let ids = reader.takeIDs()
-        func damaged(_ message: String) -> CheckpointProblem { CheckpointProblem(file: reader.path, kind: .damaged, message: message) }
-        var table = OrderTable(capacity: n + n / 4)
-        var rowOf: [UInt32] = [], statuses: [UInt8] = [], customerOf: [UInt32] = []
-        rowOf.reserveCapacity(n)
-        statuses.reserveCapacity(n)
-        customerOf.reserveCapacity(n)
-        for k in 0..<n {
-            let h = table.intern(ids[k])
-            guard h.index == k else { throw damaged("order \(ids[k]) is in it twice") }
-            let summary = reader.summary(k)
-            rowOf.append(summary.row)
-            statuses.append(summary.status)
-            customerOf.append(summary.customer)
-        }
-        var indexes = OrderIndexes(statuses: statuses, customerOf: customerOf, customers: reader.customers, table)
-        var totals = RunningTotals(rows: reader.rows, rowOf: rowOf)
+        // The order table, the lists and each order's totals row are read in place from the
+        // checkpoint: nothing of its orders is interned, sorted or copied but the status lists.
+        var table = OrderTable(base: reader.orderIDs)
+        var indexes = OrderIndexes(statusLists: reader.statusLists, customers: reader.customerLists, count: n)
+        var totals = RunningTotals(rows: reader.rows, checkpoint: reader)
         // The records after the checkpoint, each applied to its order's state as of it, on
         // every core: each worker owns the orders `ParallelReplay` gives it, reading their
         // states from the checkpoint (read-only, shared) as it first meets them.
@@ -198,6 +186,8 @@ extension OrderStore {
     struct Taken {
         var position: UInt64
         var table: OrderTable
+        /// The status lists (sorted by id) as of `position`.
+        var statusLists: [SortedHandles]
         var totals: RunningTotals
         var changed: [OrderHandle]
         var cached: [OrderSnapshot?]
@@ -209,7 +199,7 @@ extension OrderStore {
         s.checkpoint.running = true
         checkpointGroup.enter()
         let changed = s.checkpoint.take()
-        return Taken(position: s.nextPosition, table: s.table, totals: s.totals, changed: changed,
+        return Taken(position: s.nextPosition, table: s.table, statusLists: s.indexes.statusLists, totals: s.totals, changed: changed,
                      cached: changed.map { s.cache[$0] }, previous: s.checkpoint.path)
     }
 
@@ -236,7 +226,7 @@ extension OrderStore {
         let started = DispatchTime.now()
         var writer: CheckpointFile.Writer?
         do {
-            let info = try writeCheckpoint(taken.position, table: taken.table, totals: taken.totals, changed: taken.changed, cached: taken.cached,
+            let info = try writeCheckpoint(taken.position, table: taken.table, statusLists: taken.statusLists, totals: taken.totals, changed: taken.changed, cached: taken.cached,
                                            previous: taken.previous, started: started, writer: &writer)
             // The new checkpoint serves cold reads from now on (its index read here, off the lock).
             let reader = try? CheckpointFile.Reader(path: info.path, log: log)
@@ -245,6 +235,14 @@ extension OrderStore {
                 s.checkpoint.running = false
                 s.checkpoint.position = info.position
                 s.checkpoint.path = info.path
+                // Its orders (every handle below its count) are read from it from now on:
+                // the table, the customers' lists and the totals rows keep in memory only
+                // the orders stored after it.
+                if let reader, reader.count <= s.table.count {
+                    s.table = s.table.rebased(on: reader.orderIDs)
+                    s.indexes.rebase(customers: reader.customerLists, count: reader.count)
+                    s.totals.rebase(on: reader)
+                }
                 s.checkpointReader = reader
             }
             // Kept: the one just written and the one it was made from (both valid); any other
@@ -265,7 +263,7 @@ extension OrderStore {
         }
     }
 
-    private func writeCheckpoint(_ position: UInt64, table: OrderTable, totals: RunningTotals, changed: [OrderHandle], cached: [OrderSnapshot?],
+    private func writeCheckpoint(_ position: UInt64, table: OrderTable, statusLists: [SortedHandles], totals: RunningTotals, changed: [OrderHandle], cached: [OrderSnapshot?],
                                  previous: String?, started: DispatchTime, writer: inout CheckpointFile.Writer?) throws -> CheckpointInfo {
         // Only records already durable go into a checkpoint (readers see just those).
         let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
@@ -373,7 +371,7 @@ extension OrderStore {
             if slot[k] < 0, let prev, k < prev.count, let e = try? prev.entry(k, id: id) {
                 var summary = prev.summary(k)
                 summary.entryOffset = offset
-                summary.customer = customer(prev.customers[Int(summary.customer)])
+                summary.customer = customer(prev.customer(Int(summary.customer)))
                 summary.row = totals.row(of: h)
                 summaries.append(summary)
                 try w.append(e.whole)
@@ -392,9 +390,12 @@ extension OrderStore {
             if !paused && k >= n / 2 { usleep(UInt32(configuration.checkpointWritePause)); paused = true }
         }
         let indexOffset = UInt64(w.offset)
-        let index = CheckpointFile.encodeIndex(summaries: summaries, ids: table.ids, customers: customers, rows: totals.allRows)
-        try w.append(index)
-        try w.append(CheckpointFile.encodeTrailer(orders: UInt64(n), indexOffset: indexOffset, index: index))
+        guard table.idBytes < Int(UInt32.max) else { throw StoreError(.storage, "the order ids take \(table.idBytes) bytes; a checkpoint holds at most 4 GiB of them") }
+        let ids = table.encodedSections()
+        let parts = CheckpointFile.IndexParts(idStarts: ids.starts, idHashes: ids.hashes, slots: ids.slots, idBlob: ids.blob,
+                                              statusLists: statusLists.map(\.all), customers: customers, rows: totals.allRows)
+        let (indexLength, indexCRC) = try CheckpointFile.writeIndex(summaries: summaries, parts, to: w)
+        try w.append(CheckpointFile.encodeTrailer(orders: UInt64(n), indexOffset: indexOffset, indexLength: indexLength, indexCRC: indexCRC))
         if configuration.checkpointWritePause > 0 { usleep(UInt32(configuration.checkpointWritePause)) }
         let header = CheckpointFile.Header(position: position, orders: UInt64(n), firstChecksum: prints.first, lastChecksum: prints.last,
                                            writtenAt: Self.clock(), customers: UInt32(customers.count), rows: UInt32(totals.allRows.count))
@@ -438,6 +439,7 @@ extension OrderStore {
                 problems.append(error)
             }
         }
+        if let marks = TotalsMarks.problem(path: totalsMarksPath(path)) { problems.append(marks) }
         return problems
     }
 }

@@ -12,22 +12,28 @@ struct OrderHandle: Hashable, Sendable {
 }
 
 /// The interning table of order ids: id → handle by an open-addressing hash table over the
-/// id's bytes (linear probing, at most half full), handle → id by an array.
+/// id's bytes (linear probing, at most half full), handle → id bytes by an arena.
+///
+/// Two levels: the orders of the checkpoint the store opened from (or last wrote) are its
+/// `base`, read in place from the checkpoint's mapping (handles `0 ..< base.count`: nothing
+/// read or interned at open, no memory of the process's own); orders first stored after it
+/// are in the arrays here (handles from `base.count` on). A lookup tries the base, then the
+/// rest.
 ///
 /// Only stored orders get a handle (a rejected batch leaves none behind), so the table holds
 /// exactly the orders of the log: a client sending events for ever-new ids that are refused
 /// cannot grow it.
 struct OrderTable: Sendable {
-    /// Ids by handle.
-    private(set) var ids: [OrderID] = []
-    /// Each id's hash (the low 32 bits), by handle: a probe compares these before the ids'
-    /// bytes, and growing the table does not hash the ids again.
+    /// The checkpoint's orders (handles below `baseCount`).
+    private(set) var base: MappedOrderIDs?
+    private var baseCount = 0
+    /// The later orders', by handle − baseCount: each id's hash (the low 32 bits; a probe
+    /// compares these before the ids' bytes, and growing the table does not hash the ids again)
     private var hashes: [UInt32] = []
-    /// Every id's bytes back to back, id `h` from `starts[h]` to `starts[h + 1]`: what the
-    /// lists ordered by id compare (`idLess`) — bytes with `memcmp`, not Strings.
+    /// and every id's bytes back to back, id `i` from `starts[i]` to `starts[i + 1]`.
     private var arena: [UInt8] = []
     private var starts: [UInt32] = [0]
-    /// handle + 1 at each slot; 0: empty.
+    /// handle − baseCount + 1 at each slot; 0: empty.
     private var slots: [UInt32]
     private var mask: Int
 
@@ -36,19 +42,39 @@ struct OrderTable: Sendable {
         while size < capacity * 2 { size <<= 1 }
         slots = Array(repeating: 0, count: size)
         mask = size - 1
-        ids.reserveCapacity(capacity)
         hashes.reserveCapacity(capacity)
         starts.reserveCapacity(capacity + 1)
         arena.reserveCapacity(capacity * 12)
     }
 
-    var count: Int { ids.count }
+    /// The table of a checkpoint's orders, and room for `capacity` more.
+    init(base: MappedOrderIDs, capacity: Int = 0) {
+        self.init(capacity: capacity)
+        self.base = base
+        baseCount = base.count
+    }
 
-    subscript(handle: OrderHandle) -> OrderID { ids[handle.index] }
+    var count: Int { baseCount + hashes.count }
+
+    /// Bytes of all the ids (a checkpoint holds at most 4 GiB of them).
+    var idBytes: Int { (base?.blob.count ?? 0) + arena.count }
+
+    /// Order `handle`'s id bytes, for the length of `body`.
+    @inline(__always)
+    func withIDBytes<R>(_ h: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if h < baseCount { return body(base!.bytes(h)) }
+        let i = h - baseCount
+        return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(starts[i])..<Int(starts[i + 1])])) }
+    }
+
+    subscript(handle: OrderHandle) -> OrderID {
+        withIDBytes(handle.index) { OrderID(trusted: String(decoding: $0, as: UTF8.self)) }
+    }
 
     /// The id's hash: FNV-1a over its UTF-8 bytes, with a final mix so that ids differing in
     /// their last characters (`ORD-00000001`, `ORD-00000002`) spread over the table. Cheap
-    /// enough to compute for every event outside the store's lock.
+    /// enough to compute for every event outside the store's lock. A checkpoint stores its
+    /// low 32 bits (docs/FORMAT.md §13): it must not change.
     static func hash(_ id: OrderID) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in id.value.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
@@ -73,29 +99,33 @@ struct OrderTable: Sendable {
 
     /// The handle of the id whose bytes are `bytes` (a record's key), without making a String.
     func find(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle? {
-        probe(hash) { h in
-            ids[h].value.utf8.withContiguousStorageIfAvailable { u in
-                u.count == bytes.count && (u.isEmpty || memcmp(u.baseAddress!, bytes.baseAddress!, u.count) == 0)
-            } ?? ids[h].value.utf8.elementsEqual(bytes)
+        if let base, let h = base.find(bytes: bytes, hash: hash) { return OrderHandle(raw: UInt32(h)) }
+        return arena.withUnsafeBytes { a in
+            probe(hash) { i in
+                let id = UnsafeRawBufferPointer(rebasing: a[Int(starts[i])..<Int(starts[i + 1])])
+                return id.count == bytes.count && memcmp(id.baseAddress!, bytes.baseAddress!, id.count) == 0
+            }.map { OrderHandle(raw: UInt32(baseCount + $0)) }
         }
     }
 
     func find(_ id: OrderID) -> OrderHandle? { find(id, hash: Self.hash(id)) }
 
+    func find(_ id: OrderID, hash: UInt64) -> OrderHandle? {
+        var value = id.value
+        return value.withUTF8 { find(bytes: UnsafeRawBufferPointer($0), hash: hash) }
+    }
+
     /// Order ids compare as their bytes (ASCII, so as Strings compare them): whether id `a`
     /// sorts before id `b`.
     @inline(__always)
     func idLess(_ a: UInt32, _ b: UInt32) -> Bool {
-        arena.withUnsafeBytes { r in
-            let (a0, a1, b0, b1) = (Int(starts[Int(a)]), Int(starts[Int(a) + 1]), Int(starts[Int(b)]), Int(starts[Int(b) + 1]))
-            return Self.less(UnsafeRawBufferPointer(rebasing: r[a0..<a1]), UnsafeRawBufferPointer(rebasing: r[b0..<b1]))
-        }
+        withIDBytes(Int(a)) { x in withIDBytes(Int(b)) { y in Self.less(x, y) } }
     }
 
     /// Whether id `h` sorts after `bytes`.
     @inline(__always)
     func id(_ h: UInt32, isAfter bytes: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBytes { r in Self.less(bytes, UnsafeRawBufferPointer(rebasing: r[Int(starts[Int(h)])..<Int(starts[Int(h) + 1])])) }
+        withIDBytes(Int(h)) { Self.less(bytes, $0) }
     }
 
     @inline(__always)
@@ -105,49 +135,60 @@ struct OrderTable: Sendable {
         return c < 0 || (c == 0 && x.count < y.count)
     }
 
-    func find(_ id: OrderID, hash: UInt64) -> OrderHandle? { probe(hash) { ids[$0] == id } }
-
-    /// The handle whose id `matches`, among those with this hash's slot chain.
+    /// The later order (index from `baseCount`) whose id `matches`, among those with this
+    /// hash's slot chain.
     @inline(__always)
-    private func probe(_ hash: UInt64, _ matches: (Int) -> Bool) -> OrderHandle? {
+    private func probe(_ hash: UInt64, _ matches: (Int) -> Bool) -> Int? {
         let short = UInt32(truncatingIfNeeded: hash)
         var s = Int(truncatingIfNeeded: hash) & mask
         while true {
             let v = slots[s]
             if v == 0 { return nil }
-            let h = Int(v - 1)
-            if hashes[h] == short && matches(h) { return OrderHandle(raw: v - 1) }
+            let i = Int(v - 1)
+            if hashes[i] == short && matches(i) { return i }
             s = (s + 1) & mask
         }
     }
 
     /// The id's handle, given it one if it has none.
     mutating func intern(_ id: OrderID, hash: UInt64) -> OrderHandle {
+        var value = id.value
+        return value.withUTF8 { intern(bytes: UnsafeRawBufferPointer($0), hash: hash) }
+    }
+
+    mutating func intern(bytes: UnsafeRawBufferPointer, hash: UInt64) -> OrderHandle {
+        if let base, let h = base.find(bytes: bytes, hash: hash) { return OrderHandle(raw: UInt32(h)) }
         // One walk of the slot chain: it ends at the id, or at the empty slot the id takes (a
         // table of millions is mostly cache misses; walking it twice doubled them).
         let short = UInt32(truncatingIfNeeded: hash)
         var s = Int(truncatingIfNeeded: hash) & mask
         while slots[s] != 0 {
-            let h = Int(slots[s] - 1)
-            if hashes[h] == short && ids[h] == id { return OrderHandle(raw: UInt32(h)) }
+            let i = Int(slots[s] - 1)
+            if hashes[i] == short {
+                let same = arena.withUnsafeBytes { a in
+                    let id = UnsafeRawBufferPointer(rebasing: a[Int(starts[i])..<Int(starts[i + 1])])
+                    return id.count == bytes.count && memcmp(id.baseAddress!, bytes.baseAddress!, id.count) == 0
+                }
+                if same { return OrderHandle(raw: UInt32(baseCount + i)) }
+            }
             s = (s + 1) & mask
         }
-        precondition(ids.count < Int(UInt32.max), "more than 2^32 - 1 orders in one store")
-        let handle = OrderHandle(raw: UInt32(ids.count))
-        ids.append(id)
-        arena.append(contentsOf: id.value.utf8)
+        precondition(count < Int(UInt32.max) - 1, "more than 2^32 - 2 orders in one store")
+        let i = hashes.count
+        arena.append(contentsOf: bytes)
+        precondition(arena.count < Int(UInt32.max), "more than 4 GiB of order ids added since the last checkpoint")
         starts.append(UInt32(arena.count))
         hashes.append(short)
-        if ids.count * 2 > slots.count { grow() } else { slots[s] = handle.raw + 1 }
-        return handle
+        if hashes.count * 2 > slots.count { grow() } else { slots[s] = UInt32(i + 1) }
+        return OrderHandle(raw: UInt32(baseCount + i))
     }
 
     mutating func intern(_ id: OrderID) -> OrderHandle { intern(id, hash: Self.hash(id)) }
 
-    private mutating func place(_ handle: OrderHandle, hash: UInt64) {
+    private mutating func place(_ i: Int, hash: UInt64) {
         var s = Int(truncatingIfNeeded: hash) & mask
         while slots[s] != 0 { s = (s + 1) & mask }
-        slots[s] = handle.raw + 1
+        slots[s] = UInt32(i + 1)
     }
 
     /// Doubles the slots. Only the low 32 bits of each hash are kept, which is what places
@@ -156,7 +197,51 @@ struct OrderTable: Sendable {
         let size = slots.count * 2
         slots = Array(repeating: 0, count: size)
         mask = size - 1
-        for h in 0..<ids.count { place(OrderHandle(raw: UInt32(h)), hash: UInt64(hashes[h])) }
+        for i in 0..<hashes.count { place(i, hash: UInt64(hashes[i])) }
+    }
+
+    /// This table on a newer checkpoint's orders (`newBase`: handles `0 ..< newBase.count`,
+    /// the same orders under the same handles as here): only the orders after it stay in
+    /// the process's memory.
+    func rebased(on newBase: MappedOrderIDs) -> OrderTable {
+        precondition(newBase.count >= baseCount && newBase.count <= count)
+        var t = OrderTable(base: newBase, capacity: count - newBase.count)
+        for h in newBase.count..<count {
+            withIDBytes(h) { b in _ = t.intern(bytes: b, hash: Self.hash(bytes: b)) }
+        }
+        return t
+    }
+
+    /// The table as a checkpoint stores it (docs/FORMAT.md §13): each id's offset in the
+    /// ids' bytes, its hash, the slots (a power of two, at most half full), the bytes.
+    func encodedSections() -> (starts: [UInt32], hashes: [UInt32], slots: [UInt32], blob: [UInt8]) {
+        let n = count
+        var starts: [UInt32] = [0], hashes: [UInt32] = [], blob: [UInt8] = []
+        starts.reserveCapacity(n + 1)
+        hashes.reserveCapacity(n)
+        if let base {
+            blob.append(contentsOf: base.blob)
+            for k in 0..<baseCount {
+                starts.append(base.starts[k + 1])
+                hashes.append(base.hashes[k])
+            }
+        }
+        let offset = UInt32(blob.count)
+        blob.append(contentsOf: arena)
+        for i in 0..<self.hashes.count {
+            starts.append(offset + self.starts[i + 1])
+            hashes.append(self.hashes[i])
+        }
+        var size = 1024
+        while size < n * 2 { size <<= 1 }
+        var slots = [UInt32](repeating: 0, count: size)
+        let m = size - 1
+        for h in 0..<n {
+            var s = Int(hashes[h]) & m
+            while slots[s] != 0 { s = (s + 1) & m }
+            slots[s] = UInt32(h + 1)
+        }
+        return (starts, hashes, slots, blob)
     }
 }
 

@@ -88,6 +88,19 @@ enum TotalsMarks {
         return (marks, valid == data.count)
     }
 
+    /// What is wrong with the file at `path`, if anything: bytes after its last whole mark
+    /// (a torn append, or damage), or a size past what is read. A missing file, or one of
+    /// whole marks, has nothing wrong (marks are derived: fewer only cost a longer replay).
+    static func problem(path: String) -> CheckpointProblem? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard data.count <= fileBytesMax else {
+            return CheckpointProblem(file: path, kind: .damaged, message: "\(data.count) bytes: more than the \(fileBytesMax) read")
+        }
+        let (marks, valid) = data.withUnsafeBytes { decode($0) }
+        guard valid < data.count else { return nil }
+        return CheckpointProblem(file: path, kind: .damaged, message: "\(marks.count) whole mark(s), then \(data.count - valid) bytes at offset \(valid) that do not read as one (a torn append, or damage)")
+    }
+
     /// The marks of `read` that fit `log`: within its end, with its fingerprints; sorted by
     /// position, one a position.
     static func fitting(_ marks: [Mark], log: Log) -> [Mark] {

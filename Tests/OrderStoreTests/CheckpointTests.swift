@@ -331,3 +331,88 @@ struct CheckpointTests {
         #expect(infos[0].path == infos[2].path && infos[0].bytes == infos[2].bytes)
     }
 }
+
+@Suite("Checkpoints as the order table and lists")
+struct CheckpointBaseTests {
+    /// Every customer's list walked in pages of 2 (cursor to cursor), every status list in
+    /// pages of 3: the same orders as the whole lists.
+    func pagesMatchLists(_ store: OrderStore, _ answers: StoreAnswers) throws {
+        for (customer, all) in answers.customers {
+            var walked: [OrderID] = [], cursor: String?
+            repeat {
+                let page = try store.orders(ofCustomer: customer, after: cursor, limit: 2)
+                #expect(page.total == all.count)
+                walked += page.ids
+                cursor = page.next
+            } while cursor != nil
+            #expect(walked == all, "customer \(customer)")
+        }
+        for status in OrderSnapshot.Status.allCases {
+            var walked: [OrderID] = [], cursor: String?
+            repeat {
+                let page = store.orders(withStatus: status, after: cursor, limit: 3)
+                walked += page.ids
+                cursor = page.next
+            } while cursor != nil
+            #expect(walked == answers.statuses[status.rawValue], "status \(status)")
+        }
+    }
+
+    @Test("a running store answers the same before and after each checkpoint it writes (its table and customer lists then read from the file), and as a store that never had one")
+    func liveStoreAcrossCheckpoints() async throws {
+        let f = try StoreFixture { $0.checkpointEvents = 0 }
+        let (batches, ids) = generatedBatches(orders: 400, seed: 21)
+        let reference = try StoreFixture { $0.checkpointEvents = 0 }
+        for (k, b) in batches.enumerated() {
+            _ = try await f.store.append(b)
+            _ = try await reference.store.append(b)
+            if k % 9 == 8 {
+                let before = try StoreAnswers(f.store, ids: ids)
+                _ = try f.store.writeCheckpoint()
+                let after = try StoreAnswers(f.store, ids: ids)
+                #expect(after == before, "after the checkpoint at batch \(k)")
+                #expect(after == (try StoreAnswers(reference.store, ids: ids)))
+                try pagesMatchLists(f.store, after)
+            }
+        }
+        let last = try StoreAnswers(f.store, ids: ids)
+        #expect(last == (try StoreAnswers(reference.store, ids: ids)))
+        try f.reopen()
+        let reopened = try StoreAnswers(f.store, ids: ids)
+        #expect(reopened == last)
+        try pagesMatchLists(f.store, reopened)
+        #expect(f.store.audit().isClean)
+        // verify reads the index a second time: hashes, slots, sorted lists, customers.
+        let path = try #require(f.store.checkpointStatus.path)
+        let reader = try CheckpointFile.Reader(path: path, log: nil)
+        try reader.verifyEntries()
+    }
+
+    @Test("a checkpoint index with two ids' hashes swapped, every checksum right, opens without a trap; verify and audit report it")
+    func reorderedIndexIsReported() async throws {
+        let f = try StoreFixture { $0.checkpointEvents = 0 }
+        let (batches, _) = generatedBatches(orders: 200, seed: 5)
+        for b in batches { _ = try await f.store.append(b) }
+        let info = try #require(try f.store.writeCheckpoint())
+        try f.store.close()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: info.path)))
+        let t = bytes.count - CheckpointFile.trailerBytes
+        let indexOffset = Int(bytes.withUnsafeBytes { $0.u64(t + 16) })
+        // The first two orders' id hashes (after the summaries and the n + 1 id offsets), swapped.
+        let n = info.orders
+        let hashes = indexOffset + n * CheckpointFile.summaryBytes + (n + 1) * 4
+        for k in 0..<4 { bytes.swapAt(hashes + k, hashes + 4 + k) }
+        // Checksums made right again: the index's, then the trailer's.
+        let index = bytes[indexOffset..<t].withUnsafeBytes { CheckpointFile.crc($0) }
+        withUnsafeBytes(of: index.littleEndian) { for k in 0..<4 { bytes[t + 32 + k] = $0[k] } }
+        let trailer = bytes[t..<(t + 40)].withUnsafeBytes { CheckpointFile.crc($0) }
+        withUnsafeBytes(of: trailer.littleEndian) { for k in 0..<4 { bytes[t + 40 + k] = $0[k] } }
+        try Data(bytes).write(to: URL(fileURLWithPath: info.path))
+        let reader = try CheckpointFile.Reader(path: info.path, log: nil)
+        #expect(throws: CheckpointProblem.self) { try reader.verifyEntries() }
+        // Open uses it (its checks are bounds, not a second reading) and does not trap; audit
+        // reports what is wrong.
+        f.store = try OrderStore.open(path: f.path, configuration: f.configuration)
+        #expect(!f.store.audit().isClean)
+    }
+}
