@@ -137,6 +137,10 @@ public final class OrderLogServer: Sendable {
             metrics.logEnd.record(Int64(clamping: s.endPosition))
             metrics.checkpointPosition.record(Int64(clamping: s.checkpointPosition))
             metrics.eventsSinceCheckpoint.record(Int64(clamping: s.endPosition - min(s.endPosition, s.checkpointPosition)))
+            metrics.memoryLimit.record(s.memoryBytes)
+            metrics.residentBytes.record(s.residentBytes)
+            metrics.keyDirectoryBytes.record(s.keyDirectoryBytes)
+            metrics.ordersInMemory.record(s.ordersInMemory)
             try? await Task.sleep(for: .milliseconds(500))
         }
     }

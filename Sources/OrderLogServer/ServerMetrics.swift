@@ -20,6 +20,10 @@ struct ServerMetrics: Sendable {
     let logEnd = Gauge(label: "orderlog_log_end_position")
     let checkpointPosition = Gauge(label: "orderlog_checkpoint_position")
     let eventsSinceCheckpoint = Gauge(label: "orderlog_events_since_checkpoint")
+    let memoryLimit = Gauge(label: "orderlog_memory_limit_bytes")
+    let residentBytes = Gauge(label: "orderlog_resident_bytes")
+    let keyDirectoryBytes = Gauge(label: "orderlog_key_directory_bytes")
+    let ordersInMemory = Gauge(label: "orderlog_orders_in_memory")
 
     func rejected(_ code: String) {
         Counter(label: "orderlog_events_rejected_total", dimensions: [("code", code)]).increment()

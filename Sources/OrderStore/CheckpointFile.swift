@@ -2,6 +2,7 @@ import CCRC32C
 import Foundation
 import LogStorage
 import OrderModel
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -162,12 +163,20 @@ enum CheckpointFile {
         let rows: [TotalsRow]
         /// The index section's parts after the summaries, located and bounds-checked.
         private let layout: IndexLayout
+        /// The file's pages a process has read stay in its resident set while mapped (they
+        /// count in its RSS, though the page cache holds them): after about this many bytes
+        /// of cold reads the mapping's pages are given back (`dropResidentPages`), so random
+        /// reads of a 10 GB checkpoint do not make a 10 GB process. Set by the store from its
+        /// memory (`StoreConfiguration.checkpointResidentBytesMax`); 0: never.
+        let residentBudget: Int
+        private let touchedSinceDrop = Atomic<Int>(0)
         private let file: MappedFile
         /// Where the entries end (the index section starts), which is where the summaries
         /// are: read from the mapping when asked, not held.
         private let entriesEnd: Int
 
-        init(path: String, log: Log?) throws(Problem) {
+        init(path: String, log: Log?, residentBudget: Int = 64 << 20) throws(Problem) {
+            self.residentBudget = residentBudget
             func problem(_ kind: Problem.Kind, _ message: String) -> Problem { Problem(file: path, kind: kind, message: message) }
             let file: MappedFile
             do { file = try MappedFile(path: path) } catch { throw problem(.unreadable, "\(error)") }
@@ -242,12 +251,31 @@ enum CheckpointFile {
             self.count = n
             self.layout = layout
             self.rows = rows
+            // Its index was read in order above; from now on it is read an entry at a time.
+            file.adviseRandom()
         }
 
         func close() { file.close() }
 
         /// See `MappedFile.dropResidentPages`.
-        func dropResidentPages() { file.dropResidentPages() }
+        func dropResidentPages() {
+            touchedSinceDrop.store(0, ordering: .relaxed)
+            file.dropResidentPages()
+        }
+
+        /// What one entry's read maps: it touches about four places (its summary, its entry,
+        /// the table's slot and id), and the kernel maps up to 16 cached pages around each
+        /// page fault of a file mapping ("fault-around", which `MADV_RANDOM` does not turn off).
+        static let bytesMappedPerRead = 4 * 16 * 4096
+
+        /// Counts one entry's read as what it maps, and gives the mapping's pages back when
+        /// they pass the budget. An estimate, not a count of resident pages: cheap on every read.
+        @inline(__always)
+        private func noteRead() {
+            guard residentBudget > 0 else { return }
+            let touched = touchedSinceDrop.add(Self.bytesMappedPerRead, ordering: .relaxed).newValue
+            if touched >= residentBudget { dropResidentPages() }
+        }
 
         /// The order table, read in place (the reader stays mapped while it is used).
         var orderIDs: MappedOrderIDs {
@@ -282,6 +310,7 @@ enum CheckpointFile {
 
         /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `id`'s.
         func entry(_ k: Int, id: OrderID) throws(Problem) -> EntryView {
+            noteRead()
             switch CheckpointFile.entry(in: file.bytes, at: Int(summary(k).entryOffset), end: entriesEnd) {
             case .failure(let p): throw Problem(file: path, kind: .damaged, message: p.message)
             case .success(let e):
@@ -464,6 +493,13 @@ final class MappedFile {
         guard let p, p != MAP_FAILED else { throw StoreError(.storage, "cannot map \(path): \(String(cString: strerror(errno)))") }
         base = p
         bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// Reads from here on are random (cold reads of single entries): no readahead or
+    /// fault-around, which would map 16 pages around each one read.
+    func adviseRandom() {
+        guard !closed, let base else { return }
+        _ = madvise(base, bytes.count, MADV_RANDOM)
     }
 
     /// Gives back the pages read so far (they are the file's: read again when next needed),

@@ -56,7 +56,8 @@ extension OrderStore {
     /// The newest checkpoint file that opens and fits `log` (its entries are read later, as
     /// needed); every newer one passed over is reported in `problems`. Leftover temporary
     /// files are removed.
-    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem], removingTemporaryFiles: Bool = false) -> CheckpointFile.Reader? {
+    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem], removingTemporaryFiles: Bool = false,
+                                     residentBudget: Int = 64 << 20) -> CheckpointFile.Reader? {
         // Only open removes them: an audit beside a store writing one must leave it be.
         if removingTemporaryFiles {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -65,7 +66,7 @@ extension OrderStore {
             }
         }
         for (_, file) in CheckpointFile.list(directory) {
-            do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log) } catch { problems.append(error) }
+            do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log, residentBudget: residentBudget) } catch { problems.append(error) }
         }
         return nil
     }
@@ -229,7 +230,7 @@ extension OrderStore {
             let info = try writeCheckpoint(taken.position, table: taken.table, statusLists: taken.statusLists, totals: taken.totals, changed: taken.changed, cached: taken.cached,
                                            previous: taken.previous, started: started, writer: &writer)
             // The new checkpoint serves cold reads from now on (its index read here, off the lock).
-            let reader = try? CheckpointFile.Reader(path: info.path, log: log)
+            let reader = try? CheckpointFile.Reader(path: info.path, log: log, residentBudget: configuration.checkpointResidentBytesMax)
             reader?.dropResidentPages()
             state.withLock { s in
                 s.checkpoint.running = false
@@ -500,13 +501,35 @@ public struct StoreStatistics: Sendable, Equatable {
     /// The newest checkpoint's position (0: none), and whether one is being written.
     public var checkpointPosition: UInt64
     public var checkpointRunning: Bool
+    /// The memory the caches are sized from (`StoreConfiguration.memoryBytes`), and the
+    /// process's resident set now (Linux: /proc/self/statm; 0 elsewhere).
+    public var memoryBytes: Int
+    public var residentBytes: Int
+    /// What every order costs however it is used, beside the caches: the log's key directory,
+    /// the status lists (4 bytes an order, and 2 more of per-order flags), and the orders
+    /// stored after the checkpoint the store reads its table and customers' lists from (in
+    /// memory: each id, hash and slot, about 30 bytes, and its customer list's entry).
+    public var keyDirectoryBytes: Int
+    public var statusListBytes: Int
+    public var ordersInMemory: Int
 }
 
 extension OrderStore {
     public var statistics: StoreStatistics {
         state.withLock { s in
             StoreStatistics(orders: s.table.count, cachedSnapshots: s.cache.count, cacheBytes: s.cache.bytes, endPosition: s.nextPosition,
-                            checkpointPosition: s.checkpoint.position, checkpointRunning: s.checkpoint.running)
+                            checkpointPosition: s.checkpoint.position, checkpointRunning: s.checkpoint.running,
+                            memoryBytes: configuration.memoryBytes, residentBytes: Self.residentBytes(),
+                            keyDirectoryBytes: log.keyDirectoryStatistics.bytes, statusListBytes: s.table.count * 6,
+                            ordersInMemory: s.table.count - (s.table.base?.count ?? 0))
         }
+    }
+
+    /// The process's resident set, bytes (Linux); 0 where it cannot be read.
+    public static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

@@ -33,6 +33,10 @@ struct InspectCommand: ParsableCommand {
             return
         }
         print("records: \(log.endPosition)  keys: \(stats.keys)  key directory: \(stats.bytes >> 20) MiB")
+        // What a server holds beside the caches its --memory-mib sizes (docs/FORMAT.md §13).
+        let newest = checkpoints.first { $0.problem == nil }
+        print("memory beside the caches when served: key directory \(stats.bytes >> 20) MiB, status lists ~\((stats.keys * 6) >> 20) MiB, "
+            + "\(stats.keys - Int(newest?.orders ?? 0)) orders not in the newest usable checkpoint (~\(((stats.keys - Int(newest?.orders ?? 0)) * 80) >> 20) MiB in memory)")
         for segment in segments {
             print("\(segment.sealed ? "sealed" : "active") \(segment.base) \(segment.path)")
         }

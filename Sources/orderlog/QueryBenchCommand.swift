@@ -18,9 +18,13 @@ struct QueryBenchCommand: ParsableCommand {
     @Option(help: "Random orders to read (snapshots, and their customers' lists).") var reads = 20_000
     @Option(help: "Snapshots kept in memory (0: every read is cold).") var cache = 0
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Print the resident set every 100,000 reads.") var verbose = false
+    @Option(help: "The store's memory in MiB (as serve's --memory-mib).") var memoryMib = 1024
 
     func run() throws {
         var configuration = StoreConfiguration()
+        guard (16...1 << 20).contains(memoryMib) else { throw ValidationError("--memory-mib must be 16…1048576, got \(memoryMib)") }
+        configuration.memory(memoryMib << 20)
         configuration.snapshotCacheMax = cache
         configuration.checkpointEvents = 0
         let started = ContinuousClock.now
@@ -31,28 +35,35 @@ struct QueryBenchCommand: ParsableCommand {
         print(String(format: "open: %.2f s, RSS %d MiB after (peak %d MiB); from checkpoint at %llu of %llu events", openSeconds,
                      residentMiB("VmRSS"), residentMiB("VmHWM"), status.position, store.endPosition))
 
-        // Every order, from the status lists (by id), to sample from.
-        var ids: [OrderID] = []
-        for s in OrderSnapshot.Status.allCases { ids += store.orders(withStatus: s) }
-        guard !ids.isEmpty else { print("the store has no orders"); return }
+        let st = store.statistics
+        print("memory: --memory-mib \(st.memoryBytes >> 20); beside it the key directory \(st.keyDirectoryBytes >> 20) MiB, status lists \(st.statusListBytes >> 20) MiB, \(st.ordersInMemory) orders after the checkpoint in memory")
+        // Random orders by their placement index (no list of every id is made: at 10 M orders
+        // that list alone would be most of the memory measured).
+        let orders = store.orderCount
+        guard orders > 0 else { print("the store has no orders"); return }
         var rng = SplitMix64(seed: seed)
-        let sample = (0..<reads).map { _ in ids[Int(rng.next() % UInt64(ids.count))] }
-
         var snapshots = histogram(), customers = histogram()
         var customerIDs: [String] = []
-        customerIDs.reserveCapacity(reads)
-        for id in sample {
+        var peakDuringReads = 0
+        for k in 0..<reads {
+            guard let id = store.orderID(placedIndex: Int(rng.next() % UInt64(orders))) else { continue }
             let t = ContinuousClock.now
             let s = try store.snapshot(id)
             snapshots.record(nanoseconds(since: t))
-            if let s { customerIDs.append(s.customerID) }
+            if let s, customerIDs.count < 20_000 { customerIDs.append(s.customerID) }
+            if k % 100_000 == 99_999 {
+                peakDuringReads = max(peakDuringReads, residentMiB("VmRSS"))
+                if verbose { print("  after \(k + 1) reads: RSS \(residentMiB("VmRSS")) MiB (anonymous \(residentMiB("RssAnon")), file \(residentMiB("RssFile")))") }
+            }
         }
+        let afterReads = residentMiB("VmRSS")
         for c in customerIDs {
             let t = ContinuousClock.now
             _ = try store.orders(ofCustomer: c, after: nil, limit: 100)
             customers.record(nanoseconds(since: t))
         }
         print("snapshot of a random order (\(cache == 0 ? "cold" : "cache \(cache)")), \(reads) reads: " + percentiles(snapshots))
+        print("RSS after the reads \(afterReads) MiB (largest sampled during them \(max(peakDuringReads, afterReads)) MiB; cache \(store.cacheUsage.count) orders, \(store.cacheUsage.bytes >> 20) MiB)")
         print("a customer's orders (first page of 100), \(customerIDs.count) customers: " + percentiles(customers))
 
         var pages = histogram()
