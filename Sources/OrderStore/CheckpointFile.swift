@@ -2,7 +2,6 @@ import CCRC32C
 import Foundation
 import LogStorage
 import OrderModel
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -124,8 +123,8 @@ enum CheckpointFile {
 
     /// Reads the entry at `offset` of `b` (the whole file; entries end at `end`); checks its
     /// frame and checksum.
-    static func entry(in b: UnsafeRawBufferPointer, at offset: Int, end: Int) -> Result<EntryView, EntryProblem> {
-        guard offset >= headerBytes, offset + 4 <= end else { return .failure(EntryProblem(message: "entry at \(offset) outside the entries")) }
+    static func entry(in b: UnsafeRawBufferPointer, at offset: Int, end: Int, firstOffset: Int = headerBytes) -> Result<EntryView, EntryProblem> {
+        guard offset >= firstOffset, offset + 4 <= end else { return .failure(EntryProblem(message: "entry at \(offset) outside the entries")) }
         let length = Int(b.u32(offset))
         guard length >= 1 + 1 + OrderSnapshot.storedStateHeaderBytes + 4, offset + 4 + length + 4 <= end else {
             return .failure(EntryProblem(message: "entry at \(offset) of \(length) bytes does not fit"))
@@ -163,20 +162,15 @@ enum CheckpointFile {
         let rows: [TotalsRow]
         /// The index section's parts after the summaries, located and bounds-checked.
         private let layout: IndexLayout
-        /// The file's pages a process has read stay in its resident set while mapped (they
-        /// count in its RSS, though the page cache holds them): after about this many bytes
-        /// of cold reads the mapping's pages are given back (`dropResidentPages`), so random
-        /// reads of a 10 GB checkpoint do not make a 10 GB process. Set by the store from its
-        /// memory (`StoreConfiguration.checkpointResidentBytesMax`); 0: never.
-        let residentBudget: Int
-        private let touchedSinceDrop = Atomic<Int>(0)
         private let file: MappedFile
+        /// The file open for `pread` (cold reads of single entries; see `snapshot`).
+        private let readFD: Int32
         /// Where the entries end (the index section starts), which is where the summaries
         /// are: read from the mapping when asked, not held.
         private let entriesEnd: Int
 
-        init(path: String, log: Log?, residentBudget: Int = 64 << 20) throws(Problem) {
-            self.residentBudget = residentBudget
+        init(path: String, log: Log?) throws(Problem) {
+            readFD = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             func problem(_ kind: Problem.Kind, _ message: String) -> Problem { Problem(file: path, kind: kind, message: message) }
             let file: MappedFile
             do { file = try MappedFile(path: path) } catch { throw problem(.unreadable, "\(error)") }
@@ -257,25 +251,10 @@ enum CheckpointFile {
 
         func close() { file.close() }
 
+        deinit { if readFD >= 0 { Glibc.close(readFD) } }
+
         /// See `MappedFile.dropResidentPages`.
-        func dropResidentPages() {
-            touchedSinceDrop.store(0, ordering: .relaxed)
-            file.dropResidentPages()
-        }
-
-        /// What one entry's read maps: it touches about four places (its summary, its entry,
-        /// the table's slot and id), and the kernel maps up to 16 cached pages around each
-        /// page fault of a file mapping ("fault-around", which `MADV_RANDOM` does not turn off).
-        static let bytesMappedPerRead = 4 * 16 * 4096
-
-        /// Counts one entry's read as what it maps, and gives the mapping's pages back when
-        /// they pass the budget. An estimate, not a count of resident pages: cheap on every read.
-        @inline(__always)
-        private func noteRead() {
-            guard residentBudget > 0 else { return }
-            let touched = touchedSinceDrop.add(Self.bytesMappedPerRead, ordering: .relaxed).newValue
-            if touched >= residentBudget { dropResidentPages() }
-        }
+        func dropResidentPages() { file.dropResidentPages() }
 
         /// The order table, read in place (the reader stays mapped while it is used).
         var orderIDs: MappedOrderIDs {
@@ -308,9 +287,39 @@ enum CheckpointFile {
                            customer: index.u32(o + 24), row: index.u32(o + 28), status: UInt8(truncatingIfNeeded: index.u32(o + 32)))
         }
 
+        /// Summary `k`, read with `pread` (see `snapshot`).
+        private func readSummary(_ k: Int) throws(Problem) -> Summary {
+            var raw = [UInt8](repeating: 0, count: CheckpointFile.summaryBytes)
+            let n = raw.withUnsafeMutableBytes { Glibc.pread(readFD, $0.baseAddress, $0.count, off_t(entriesEnd + k * CheckpointFile.summaryBytes)) }
+            guard n == raw.count else { throw Problem(file: path, kind: .unreadable, message: "summary \(k) could not be read: \(String(cString: strerror(errno)))") }
+            let s = raw.withUnsafeBytes { Self.summary(0, in: $0) }
+            // The same summary the open checked (the file does not change under a reader).
+            guard s.entryOffset >= UInt64(headerBytes), s.entryOffset < UInt64(entriesEnd), Int(s.row) < rows.count else {
+                throw Problem(file: path, kind: .damaged, message: "summary \(k) is out of range")
+            }
+            return s
+        }
+
+        /// The entry at `offset`, read with `pread`: its first 4 KiB, then the rest if longer.
+        private func readEntry(at offset: Int) throws(Problem) -> [UInt8] {
+            let first = min(4096, entriesEnd - offset)
+            var bytes = [UInt8](repeating: 0, count: first)
+            func read(_ count: Int, into start: Int, from at: Int) throws(Problem) {
+                let n = bytes.withUnsafeMutableBytes { Glibc.pread(readFD, $0.baseAddress! + start, count, off_t(at)) }
+                guard n == count else { throw Problem(file: path, kind: .unreadable, message: "entry at \(at) could not be read: \(String(cString: strerror(errno)))") }
+            }
+            try read(first, into: 0, from: offset)
+            guard first >= 4 else { return bytes }
+            let whole = 4 + Int(bytes.withUnsafeBytes { $0.u32(0) }) + 4
+            if whole > first, whole <= entriesEnd - offset {
+                bytes.append(contentsOf: repeatElement(0, count: whole - first))
+                try read(whole - first, into: first, from: offset + first)
+            }
+            return bytes
+        }
+
         /// Entry `k` (order handle `k`), its frame and checksum checked, and that it is order `id`'s.
         func entry(_ k: Int, id: OrderID) throws(Problem) -> EntryView {
-            noteRead()
             switch CheckpointFile.entry(in: file.bytes, at: Int(summary(k).entryOffset), end: entriesEnd) {
             case .failure(let p): throw Problem(file: path, kind: .damaged, message: p.message)
             case .success(let e):
@@ -319,14 +328,27 @@ enum CheckpointFile {
             }
         }
 
-        /// Order `k`'s state (order `id`), as stored, checked (and that it agrees with its summary).
+        /// Order `k`'s state (order `id`), as stored, checked (and that it agrees with its
+        /// summary). Read with `pread`, not through the mapping: a cold read of one order must
+        /// not leave pages of a 10 GB file in the process (the kernel maps whole large folios
+        /// of a file around each fault — megabytes an entry — so reads through the mapping
+        /// grew the resident set by hundreds of MiB between two `dropResidentPages`).
         func snapshot(_ k: Int, id: OrderID) throws(Problem) -> OrderSnapshot {
-            let e = try entry(k, id: id)
-            let s: OrderSnapshot
-            do throws(OrderError) { s = try OrderSnapshot(orderID: id, storedState: e.state) } catch {
-                throw Problem(file: path, kind: .damaged, message: error.message)
+            let summary = try readSummary(k)
+            let bytes = try readEntry(at: Int(summary.entryOffset))
+            // Everything read from the entry's bytes inside one access to them.
+            let read: Result<OrderSnapshot, Problem> = bytes.withUnsafeBytes { raw in
+                switch CheckpointFile.entry(in: raw, at: 0, end: raw.count, firstOffset: 0) {
+                case .failure(let p): return .failure(Problem(file: path, kind: .damaged, message: "entry \(k): " + p.message))
+                case .success(let e):
+                    guard e.id.elementsEqual(id.value.utf8) else { return .failure(Problem(file: path, kind: .damaged, message: "entry \(k) is not order \(id)'s")) }
+                    do throws(OrderError) { return .success(try OrderSnapshot(orderID: id, storedState: e.state)) } catch {
+                        return .failure(Problem(file: path, kind: .damaged, message: error.message))
+                    }
+                }
             }
-            let summary = summary(k), row = rows[Int(summary.row)]
+            let s = try read.get()
+            let row = rows[Int(summary.row)]
             guard s.exists, s.lastPosition == summary.lastPosition, s.placedPosition == summary.placedPosition,
                   OrderIndexes.statusCode(s.status) == summary.status, customerLists.customer(Int(summary.customer)).elementsEqual(s.customerID.utf8),
                   row.currency == s.currency, row.channel == s.channel else {
@@ -495,8 +517,8 @@ final class MappedFile {
         bytes = UnsafeRawBufferPointer(start: p, count: size)
     }
 
-    /// Reads from here on are random (cold reads of single entries): no readahead or
-    /// fault-around, which would map 16 pages around each one read.
+    /// Reads through the mapping from here on are random (the order table's lookups): no
+    /// readahead. (Entries are read with `pread`: see `Reader.snapshot`.)
     func adviseRandom() {
         guard !closed, let base else { return }
         _ = madvise(base, bytes.count, MADV_RANDOM)

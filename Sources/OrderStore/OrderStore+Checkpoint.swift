@@ -56,8 +56,7 @@ extension OrderStore {
     /// The newest checkpoint file that opens and fits `log` (its entries are read later, as
     /// needed); every newer one passed over is reported in `problems`. Leftover temporary
     /// files are removed.
-    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem], removingTemporaryFiles: Bool = false,
-                                     residentBudget: Int = 64 << 20) -> CheckpointFile.Reader? {
+    static func openNewestCheckpoint(directory: String, log: Log, problems: inout [CheckpointProblem], removingTemporaryFiles: Bool = false) -> CheckpointFile.Reader? {
         // Only open removes them: an audit beside a store writing one must leave it be.
         if removingTemporaryFiles {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -66,7 +65,7 @@ extension OrderStore {
             }
         }
         for (_, file) in CheckpointFile.list(directory) {
-            do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log, residentBudget: residentBudget) } catch { problems.append(error) }
+            do throws(CheckpointProblem) { return try CheckpointFile.Reader(path: file, log: log) } catch { problems.append(error) }
         }
         return nil
     }
@@ -230,7 +229,7 @@ extension OrderStore {
             let info = try writeCheckpoint(taken.position, table: taken.table, statusLists: taken.statusLists, totals: taken.totals, changed: taken.changed, cached: taken.cached,
                                            previous: taken.previous, started: started, writer: &writer)
             // The new checkpoint serves cold reads from now on (its index read here, off the lock).
-            let reader = try? CheckpointFile.Reader(path: info.path, log: log, residentBudget: configuration.checkpointResidentBytesMax)
+            let reader = try? CheckpointFile.Reader(path: info.path, log: log)
             reader?.dropResidentPages()
             state.withLock { s in
                 s.checkpoint.running = false

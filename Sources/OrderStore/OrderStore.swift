@@ -14,21 +14,17 @@ public struct StoreConfiguration: Sendable {
         return c
     }()
     /// The store's memory, bytes: the one number its caches are sized from (`memory(_:)` sets
-    /// them: a quarter for cached snapshots, a sixteenth for the log's decompressed blocks, a
-    /// sixteenth for checkpoint pages read through the mapping). What every order costs
-    /// however it is used — the log's key directory, the status lists — is on top of it and
-    /// reported by `statistics` (and `inspect`) beside it. Default 1 GiB.
+    /// them: a quarter for cached snapshots, a sixteenth for the log's decompressed blocks).
+    /// What every order costs however it is used — the log's key directory, the status lists,
+    /// the checkpoint's order table read in place — is on top of it and reported by
+    /// `statistics` (and `inspect`) beside it. Default 1 GiB.
     public private(set) var memoryBytes = 1 << 30
-    /// Checkpoint pages read by cold reads kept mapped before they are given back (see
-    /// `CheckpointFile.Reader.residentBudget`). Default 64 MiB.
-    public var checkpointResidentBytesMax = 64 << 20
 
     /// Sizes the caches from one number of bytes (see `memoryBytes`).
     public mutating func memory(_ bytes: Int) {
         memoryBytes = bytes
         snapshotCacheBytesMax = bytes / 4
         log.blockCacheBytesMax = bytes / 16
-        checkpointResidentBytesMax = bytes / 16
     }
 
     /// Snapshots kept in memory; others are replayed from their events (a handful of reads)
@@ -178,8 +174,7 @@ public final class OrderStore: Sendable {
         // The newest checkpoint that fits the log, and the log after it; else the whole log.
         var problems: [CheckpointProblem] = []
         var restored = false
-        if let reader = openNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems, removingTemporaryFiles: true,
-                                             residentBudget: configuration.checkpointResidentBytesMax) {
+        if let reader = openNewestCheckpoint(directory: checkpointDirectory(path), log: log, problems: &problems, removingTemporaryFiles: true) {
             do throws(CheckpointProblem) {
                 try restore(from: reader, log: log, into: &state, logger: logger)
                 restored = true

@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Serve metrics in Prometheus text format on this port (GET /metrics), on the same host.") var metricsPort: Int?
     @Option(help: "Size at which a segment is sealed, in MiB (4–1024; small segments suit drills and tests).") var segmentMib = 64
     @Option(help: "Order snapshots kept in memory (the cache; others are replayed from the log when read).") var snapshotCache = 200_000
-    @Option(help: "The store's memory in MiB, the one number its caches are sized from: a quarter for cached snapshots, a sixteenth each for the log's blocks and checkpoint pages (what every order costs beside them — the log's key directory, the status lists — is reported by inspect and the metrics).") var memoryMib = 1024
+    @Option(help: "The store's memory in MiB, the one number its caches are sized from: a quarter for cached snapshots, a sixteenth for the log's blocks (what every order costs beside them — the log's key directory, the status lists, the checkpoint's order table read in place — is reported by inspect and the metrics).") var memoryMib = 1024
     @Option(help: ArgumentHelp("For drills: pause this many ms twice while writing each checkpoint.", visibility: .hidden)) var checkpointWritePauseMs = 0
     @Option(help: "Write a checkpoint of every order's state after this many new events (and an eighth of the log); open replays only what follows the newest. 0: none.") var checkpointEvents = 1_000_000
 

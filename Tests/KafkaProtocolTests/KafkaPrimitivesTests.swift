@@ -1,0 +1,80 @@
+import Testing
+@testable import KafkaProtocol
+
+@Suite("Kafka primitives")
+struct KafkaPrimitivesTests {
+    @Test("murmur2 gives the values Kafka's own tests give (UtilsTest.testMurmur2), so keyed records land where Java clients put them")
+    func murmur2MatchesKafka() {
+        let cases: [(String, Int32)] = [
+            ("21", -973_932_308), ("foobar", -790_332_482), ("a-little-bit-long-string", -985_981_536),
+            ("a-little-bit-longer-string", -1_486_304_829), ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971), ("abc", 479_470_107),
+        ]
+        for (key, expected) in cases { #expect(KafkaPartitioner.murmur2(Array(key.utf8)) == expected, "\(key)") }
+        #expect((0..<100).allSatisfy { KafkaPartitioner.partition(of: Array("ORD-\($0)".utf8), partitions: 7) < 7 })
+    }
+
+    @Test("varints, varlongs, strings and arrays read back what was written, in both plain and compact forms")
+    func roundTrips() throws {
+        var w = KafkaWriter()
+        let ints: [Int32] = [0, 1, -1, 63, -64, 64, 300, Int32.max, Int32.min]
+        let longs: [Int64] = [0, -1, 1 << 40, Int64.max, Int64.min]
+        for v in ints { w.varint(v) }
+        for v in longs { w.varlong(v) }
+        w.string("orders"); w.string("héllo", compact: true); w.nullableString(nil); w.nullableString(nil, compact: true)
+        w.nullableBytes([1, 2, 3] as [UInt8]); w.nullableBytes(nil as [UInt8]?, compact: true)
+        w.arrayCount(2, compact: true); w.int16(-2); w.int64(-3)
+        w.emptyTaggedFields()
+        var r = KafkaReader(w.bytes)
+        for v in ints { #expect(try r.varint() == v) }
+        for v in longs { #expect(try r.varlong() == v) }
+        #expect(try r.string() == "orders")
+        #expect(try r.string(compact: true) == "héllo")
+        #expect(try r.nullableString() == nil)
+        #expect(try r.nullableString(compact: true) == nil)
+        #expect(try r.nullableBytes().map(Array.init) == [1, 2, 3])
+        #expect(try r.nullableBytes(compact: true) == nil)
+        #expect(try r.array(compact: true, minimumBytes: 2) { (r: inout KafkaReader) throws(KafkaError) in try r.int16() } == [-2])
+        try r.skipTaggedFields()
+        #expect(r.isAtEnd)
+    }
+
+    @Test("a length, count or varint a stranger sends that the bytes cannot hold is refused with the offset, before anything is allocated")
+    func hostileLengthsAreRefused() {
+        var r = KafkaReader([0x7F, 0xFF, 0xFF, 0xFF])  // an array of 2^31 − 1 elements in 0 bytes
+        #expect(throws: KafkaError.self) { _ = try r.arrayCount() }
+        r = KafkaReader([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])  // a 6-byte varint
+        #expect(throws: KafkaError.self) { _ = try r.varint() }
+        r = KafkaReader([0x00, 0x05, 0x61])  // a string of 5 bytes with 1 left
+        #expect(throws: KafkaError.self) { _ = try r.string() }
+        r = KafkaReader([0x00, 0x02, 0xC3, 0x28])  // not UTF-8
+        #expect(throws: KafkaError.self) { _ = try r.string() }
+        r = KafkaReader([0x02, 0x01, 0x7F])  // a tagged field of 127 bytes in 0
+        #expect(throws: KafkaError.self) { try r.skipTaggedFields() }
+    }
+
+    @Test("a record batch written and read back is the same; a flipped bit fails its CRC32C; a truncated one and a magic-1 one are refused by name")
+    func recordBatchRoundTrip() throws {
+        let records = (0..<5).map { k in
+            KafkaRecord(offsetDelta: Int32(k * 3), timestampDelta: Int64(k), key: Array("ORD-\(k)".utf8), value: k == 2 ? nil : Array("{\"k\":\(k)}".utf8),
+                        headers: [("type", Array("order_placed".utf8)), ("seq", nil)])
+        }
+        let batch = RecordBatch(baseOffset: 1000, lastOffsetDelta: 12, baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_004, records: records)
+        let bytes = batch.encoded()
+        let none: RecordBatch.Decompressor = { c, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "\(c)") }
+        let back = try RecordBatch.decodeAll(bytes[...], decompress: none)
+        #expect(back == [batch])
+        let two = try RecordBatch.decodeAll((bytes + bytes)[...], decompress: none)
+        #expect(two.count == 2)
+        for i in [21, 40, bytes.count - 1] {
+            var damaged = bytes
+            damaged[i] ^= 0x10
+            #expect(throws: KafkaError.self) { _ = try RecordBatch.decodeAll(damaged[...], decompress: none) }
+        }
+        #expect(throws: KafkaError.self) { _ = try RecordBatch.decodeAll(bytes.dropLast(3), decompress: none) }
+        var magic1 = bytes
+        magic1[16] = 1
+        #expect {
+            _ = try RecordBatch.decodeAll(magic1[...], decompress: none)
+        } throws: { ($0 as? KafkaError)?.code == .unsupportedFormat }
+    }
+}
