@@ -270,6 +270,14 @@ enum CheckpointFile {
         /// Per status (`Status.allCases` order), its orders sorted by id.
         var statusLists: [U32Array] { layout.statusLists }
 
+        /// Bytes of the parts a store reads in place for lookups (the order table and the
+        /// customers' lists): what lookups map into the process over time.
+        var inPlaceBytes: Int {
+            layout.idStarts.bytes.count + layout.idHashes.bytes.count + layout.slots.bytes.count + layout.idBlob.count
+                + layout.customerStarts.bytes.count + layout.customerBlob.count + layout.customersByID.bytes.count
+                + layout.customerOrderStarts.bytes.count + layout.customerOrders.bytes.count
+        }
+
         /// Order `k`'s id.
         func id(_ k: Int) -> OrderID { OrderID(trusted: String(decoding: orderIDs.bytes(k), as: UTF8.self)) }
 

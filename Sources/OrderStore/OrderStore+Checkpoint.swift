@@ -492,9 +492,11 @@ extension OrderStore {
 public struct StoreStatistics: Sendable, Equatable {
     /// Orders stored (each with a handle).
     public var orders: Int
-    /// Snapshots in the cache, and their bytes (the bound `snapshotCacheBytesMax` holds).
+    /// Snapshots in the cache, their bytes, and the bound on those (`snapshotCacheBytesMax`,
+    /// lowered at open to what the memory number leaves).
     public var cachedSnapshots: Int
     public var cacheBytes: Int
+    public var cacheBytesMax: Int
     /// The position after the newest event written.
     public var endPosition: UInt64
     /// The newest checkpoint's position (0: none), and whether one is being written.
@@ -516,7 +518,7 @@ public struct StoreStatistics: Sendable, Equatable {
 extension OrderStore {
     public var statistics: StoreStatistics {
         state.withLock { s in
-            StoreStatistics(orders: s.table.count, cachedSnapshots: s.cache.count, cacheBytes: s.cache.bytes, endPosition: s.nextPosition,
+            StoreStatistics(orders: s.table.count, cachedSnapshots: s.cache.count, cacheBytes: s.cache.bytes, cacheBytesMax: s.cache.bytesMax, endPosition: s.nextPosition,
                             checkpointPosition: s.checkpoint.position, checkpointRunning: s.checkpoint.running,
                             memoryBytes: configuration.memoryBytes, residentBytes: Self.residentBytes(),
                             keyDirectoryBytes: log.keyDirectoryStatistics.bytes, statusListBytes: s.table.count * 6,

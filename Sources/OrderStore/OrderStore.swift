@@ -201,6 +201,16 @@ public final class OrderStore: Sendable {
         #if os(Linux)
         _ = orderlog_malloc_trim(0)
         #endif
+        // The memory number as a bound: what the process holds now, the checkpoint's parts
+        // that lookups will map in, and the log's block cache leave the rest to the snapshot
+        // cache (at most its own setting, at least 16 MiB).
+        let inPlace = state.checkpointReader?.inPlaceBytes ?? 0
+        let room = configuration.memoryBytes - residentBytes() - inPlace - configuration.log.blockCacheBytesMax
+        state.cache.bytesMax = max(16 << 20, min(configuration.snapshotCacheBytesMax, room))
+        if room < 16 << 20 {
+            logger.warning("the store's orders need more memory than it was given: raise --memory-mib", metadata: [
+                "memory_mib": "\(configuration.memoryBytes >> 20)", "resident_mib": "\(residentBytes() >> 20)", "in_place_mib": "\(inPlace >> 20)"])
+        }
         // The newest record may carry a restore's time still ahead of the clock.
         if log.endPosition.rawValue > 0, let last = try? log.record(at: LogPosition(log.endPosition.rawValue - 1)), last.recordedAt.rawValue > clock() {
             state.aheadUntil = last.recordedAt.rawValue

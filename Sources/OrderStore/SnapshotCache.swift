@@ -5,7 +5,8 @@ import OrderModel
 /// are ~400 MB). A snapshot dropped from here is replayed from its events when next needed.
 struct SnapshotCache: Sendable {
     let countMax: Int
-    let bytesMax: Int
+    /// Set once more by open, from the memory left beside what every order costs.
+    var bytesMax: Int
     /// The snapshots, densely (a removal moves the last one into the hole), each with its
     /// order's handle and its estimated bytes, computed once when it comes in: the snapshots
     /// are unchanged while they are here (a change replaces one).

@@ -36,7 +36,7 @@ struct QueryBenchCommand: ParsableCommand {
                      residentMiB("Rss"), residentMiB("VmHWM"), status.position, store.endPosition))
 
         let st = store.statistics
-        print("memory: --memory-mib \(st.memoryBytes >> 20); beside it the key directory \(st.keyDirectoryBytes >> 20) MiB, status lists \(st.statusListBytes >> 20) MiB, \(st.ordersInMemory) orders after the checkpoint in memory")
+        print("memory: --memory-mib \(st.memoryBytes >> 20) (snapshot cache bound \(st.cacheBytesMax >> 20) MiB); beside it the key directory \(st.keyDirectoryBytes >> 20) MiB, status lists \(st.statusListBytes >> 20) MiB, \(st.ordersInMemory) orders after the checkpoint in memory")
         // Random orders by their placement index (no list of every id is made: at 10 M orders
         // that list alone would be most of the memory measured).
         let orders = store.orderCount
