@@ -203,10 +203,10 @@ public final class OrderStore: Sendable {
         #endif
         // The memory number as a bound: what the process holds now, the checkpoint's parts
         // that lookups will map in, and the log's block cache leave the rest to the snapshot
-        // cache (at most its own setting, at least 16 MiB).
+        // cache (at most its own setting; at least 16 MiB of it, when it allows that much).
         let inPlace = state.checkpointReader?.inPlaceBytes ?? 0
         let room = configuration.memoryBytes - residentBytes() - inPlace - configuration.log.blockCacheBytesMax
-        state.cache.bytesMax = max(16 << 20, min(configuration.snapshotCacheBytesMax, room))
+        state.cache.bytesMax = min(configuration.snapshotCacheBytesMax, max(16 << 20, room))
         if room < 16 << 20 {
             logger.warning("the store's orders need more memory than it was given: raise --memory-mib", metadata: [
                 "memory_mib": "\(configuration.memoryBytes >> 20)", "resident_mib": "\(residentBytes() >> 20)", "in_place_mib": "\(inPlace >> 20)"])
