@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "OrderStore", targets: ["OrderStore"]),
         .library(name: "OrderWorkload", targets: ["OrderWorkload"]),
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
+        .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "OrderLogServer", targets: ["OrderLogServer"]),
         .library(name: "OrderLogClient", targets: ["OrderLogClient"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
@@ -51,11 +52,14 @@ let package = Package(
         ),
         // The wire protocol's frames and messages (docs/PROTOCOL.md): a pure codec over bytes.
         .target(name: "WireProtocol"),
+        // Kafka's wire protocol as far as OrderLog speaks it (docs/KAFKA.md): a pure codec of
+        // requests, responses and record batches.
+        .target(name: "KafkaProtocol", dependencies: ["CCRC32C"]),
         // The TCP server: a thin shell of connections over OrderStore and WireProtocol.
         .target(
             name: "OrderLogServer",
             dependencies: [
-                "OrderStore", "OrderModel", "WireProtocol",
+                "OrderStore", "OrderModel", "WireProtocol", "KafkaProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -119,9 +123,10 @@ let package = Package(
         ),
         .testTarget(name: "OrderModelTests", dependencies: ["FuzzCorpusSupport", "OrderModel"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["FuzzCorpusSupport", "WireProtocol"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
         // The Fuzz/ corpora, read by the suites that replay them.
         .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
-        .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "KafkaProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage", "CCRC32C"]),
         .testTarget(
             name: "LogStorageTests",

@@ -22,7 +22,7 @@ struct KafkaPrimitivesTests {
         for v in longs { w.varlong(v) }
         w.string("orders"); w.string("héllo", compact: true); w.nullableString(nil); w.nullableString(nil, compact: true)
         w.nullableBytes([1, 2, 3] as [UInt8]); w.nullableBytes(nil as [UInt8]?, compact: true)
-        w.arrayCount(2, compact: true); w.int16(-2); w.int64(-3)
+        w.arrayCount(1, compact: true); w.int16(-2); w.int64(-3)
         w.emptyTaggedFields()
         var r = KafkaReader(w.bytes)
         for v in ints { #expect(try r.varint() == v) }
@@ -34,6 +34,7 @@ struct KafkaPrimitivesTests {
         #expect(try r.nullableBytes().map(Array.init) == [1, 2, 3])
         #expect(try r.nullableBytes(compact: true) == nil)
         #expect(try r.array(compact: true, minimumBytes: 2) { (r: inout KafkaReader) throws(KafkaError) in try r.int16() } == [-2])
+        #expect(try r.int64() == -3)
         try r.skipTaggedFields()
         #expect(r.isAtEnd)
     }
