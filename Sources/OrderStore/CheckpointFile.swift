@@ -47,7 +47,7 @@ enum CheckpointFile {
         var lastPosition: UInt64
         /// Its customer's index in the customers list.
         var customer: UInt32
-        /// Its row of the running totals (currency, channel); `UInt32.max`: none.
+        /// Its row of the running totals (currency, channel): an index into the rows.
         var row: UInt32
         /// Its status's index in `OrderSnapshot.Status.allCases`.
         var status: UInt8
@@ -170,7 +170,6 @@ enum CheckpointFile {
         private let entriesEnd: Int
 
         init(path: String, log: Log?) throws(Problem) {
-            readFD = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             func problem(_ kind: Problem.Kind, _ message: String) -> Problem { Problem(file: path, kind: kind, message: message) }
             let file: MappedFile
             do { file = try MappedFile(path: path) } catch { throw problem(.unreadable, "\(error)") }
@@ -245,6 +244,11 @@ enum CheckpointFile {
             self.count = n
             self.layout = layout
             self.rows = rows
+            // Opened last: a throw above leaves nothing open (deinit does not run for an
+            // object whose init threw).
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw problem(.unreadable, "cannot open for reading: \(String(cString: strerror(errno)))") }
+            readFD = fd
             // Its index was read in order above; from now on it is read an entry at a time.
             file.adviseRandom()
         }
@@ -302,7 +306,8 @@ enum CheckpointFile {
             guard n == raw.count else { throw Problem(file: path, kind: .unreadable, message: "summary \(k) could not be read: \(String(cString: strerror(errno)))") }
             let s = raw.withUnsafeBytes { Self.summary(0, in: $0) }
             // The same summary the open checked (the file does not change under a reader).
-            guard s.entryOffset >= UInt64(headerBytes), s.entryOffset < UInt64(entriesEnd), Int(s.row) < rows.count else {
+            guard s.entryOffset >= UInt64(headerBytes), s.entryOffset < UInt64(entriesEnd), Int(s.row) < rows.count,
+                  Int(s.customer) < customerLists.customerCount, Int(s.status) < OrderSnapshot.Status.allCases.count else {
                 throw Problem(file: path, kind: .damaged, message: "summary \(k) is out of range")
             }
             return s

@@ -118,6 +118,7 @@ extension CheckpointFile {
         try put(out.bytes)
         try put(parts.idStarts)
         try put(parts.idHashes)
+        guard parts.slots.count <= Int(UInt32.max) else { throw StoreError(.storage, "\(parts.slots.count) slots: a checkpoint holds at most 2^31 orders") }
         try put([UInt32(parts.slots.count)])
         try put(parts.slots)
         try put(parts.idBlob)
@@ -125,6 +126,9 @@ extension CheckpointFile {
         for list in parts.statusLists { try put(list) }
         // Customers: offsets and bytes, the sorted order, then each one's orders.
         var starts: [UInt32] = [0], blob: [UInt8] = []
+        guard parts.customers.reduce(0, { $0 + $1.utf8.count }) < Int(UInt32.max) else {
+            throw StoreError(.storage, "the customer ids take more than 4 GiB; a checkpoint holds at most 4 GiB of them")
+        }
         for c in parts.customers {
             blob.append(contentsOf: c.utf8)
             starts.append(UInt32(blob.count))

@@ -360,7 +360,7 @@ struct RunningTotals: Sendable {
     /// were when it was taken: the same indices).
     mutating func rebase(on checkpoint: CheckpointFile.Reader) {
         let drop = min(rowOf.count, max(0, checkpoint.count - rowBase))
-        rowOf.removeFirst(drop)
+        rowOf = Array(rowOf[drop...])  // not removeFirst: that keeps the whole capacity
         base = checkpoint
         rowBase = checkpoint.count
     }

@@ -242,12 +242,15 @@ extension OrderStore {
                     s.table = s.table.rebased(on: reader.orderIDs)
                     s.indexes.rebase(customers: reader.customerLists, count: reader.count)
                     s.totals.rebase(on: reader)
+                    s.checkpointReader = reader
                 }
-                s.checkpointReader = reader
+                // (A new file that does not open leaves the store on the one it reads now,
+                // which stays valid: it is not deleted below.)
             }
             // Kept: the one just written and the one it was made from (both valid); any other
             // file — older, or one open passed over — goes.
-            for (_, other) in CheckpointFile.list(Self.checkpointDirectory(log.path)) where other != info.path && other != taken.previous { unlink(other) }
+            let inUse = state.withLock { $0.checkpointReader?.path }
+            for (_, other) in CheckpointFile.list(Self.checkpointDirectory(log.path)) where other != info.path && other != taken.previous && other != inUse { unlink(other) }
             logger.info("checkpoint written", metadata: ["position": "\(info.position)", "orders": "\(info.orders)", "changed": "\(info.changedOrders)", "bytes": "\(info.bytes)"])
             return info
         } catch {

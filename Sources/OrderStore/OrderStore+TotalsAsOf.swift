@@ -57,7 +57,7 @@ extension OrderStore {
         for row in base.rows + parts.joined() {
             let key = row.currency + "\u{0}" + row.channel
             var m = merged[key] ?? TotalsRow(currency: row.currency, channel: row.channel)
-            m.orders += row.orders
+            m.orders &+= row.orders
             m.total &+= row.total
             m.captured &+= row.captured
             m.refunded &+= row.refunded

@@ -13,11 +13,13 @@ public struct StoreConfiguration: Sendable {
         c.payloadBytesMax = OrderEvent.jsonBytesMax + 4096
         return c
     }()
-    /// The store's memory, bytes: the one number its caches are sized from (`memory(_:)` sets
-    /// them: a quarter for cached snapshots, a sixteenth for the log's decompressed blocks).
-    /// What every order costs however it is used — the log's key directory, the status lists,
-    /// the checkpoint's order table read in place — is on top of it and reported by
-    /// `statistics` (and `inspect`) beside it. Default 1 GiB.
+    /// The store's memory, bytes: one number for the whole process. `memory(_:)` sizes the
+    /// caches from it (a quarter at most for cached snapshots, a sixteenth for the log's
+    /// decompressed blocks); at open, what every order costs however it is used — the log's
+    /// key directory, the status lists, the checkpoint's order table read in place — is taken
+    /// from it first, and the snapshot cache gets at most what is left (16 MiB at least; a
+    /// warning when the orders alone need more). `statistics` and `inspect` report each part.
+    /// Default 1 GiB.
     public private(set) var memoryBytes = 1 << 30
 
     /// Sizes the caches from one number of bytes (see `memoryBytes`).
@@ -205,8 +207,9 @@ public final class OrderStore: Sendable {
         // that lookups will map in, and the log's block cache leave the rest to the snapshot
         // cache (at most its own setting; at least 16 MiB of it, when it allows that much).
         let inPlace = state.checkpointReader?.inPlaceBytes ?? 0
-        let room = configuration.memoryBytes - residentBytes() - inPlace - configuration.log.blockCacheBytesMax
+        let room = configuration.memoryBytes - residentBytes() + state.cache.bytes - inPlace - configuration.log.blockCacheBytesMax
         state.cache.bytesMax = min(configuration.snapshotCacheBytesMax, max(16 << 20, room))
+        state.cache.trim()
         if room < 16 << 20 {
             logger.warning("the store's orders need more memory than it was given: raise --memory-mib", metadata: [
                 "memory_mib": "\(configuration.memoryBytes >> 20)", "resident_mib": "\(residentBytes() >> 20)", "in_place_mib": "\(inPlace >> 20)"])
@@ -476,6 +479,21 @@ public final class OrderStore: Sendable {
             }
         } catch { throw StoreError.storage(error) }
         return result
+    }
+
+    /// Visits the stored events from `position` up to `end` (the log's end: nil) in log order
+    /// whose order id's bytes (the record's key) `keyMatches` takes — the others are not
+    /// decoded — until `body` returns false. Returns the position after the last record
+    /// looked at (matching or not).
+    @discardableResult
+    public func forEachEvent(from position: UInt64, to end: UInt64? = nil, keyMatches: (UnsafeRawBufferPointer) -> Bool,
+                             _ body: (StoredEvent) throws -> Bool) throws -> UInt64 {
+        do {
+            return try log.scan(from: LogPosition(position), to: end.map { LogPosition($0) }) { view in
+                guard keyMatches(view.keyBytes) else { return true }
+                return try body(try StoredEvent.decode(view))
+            }.rawValue
+        } catch let error as StoreError { throw error } catch { throw StoreError.storage(error) }
     }
 
     /// Visits every stored event in log order from `position`.

@@ -68,11 +68,13 @@ enum TotalsMarks {
             for _ in 0..<count {
                 guard let currency = r.text32(), let channel = r.text32(), currency.utf8.count <= textBytesMax, channel.utf8.count <= textBytesMax,
                       let orders = r.u64Checked(), let total = r.u64Checked(), let captured = r.u64Checked(), let refunded = r.u64Checked(),
-                      Int64(bitPattern: orders) >= 0 else { break }
+                      orders <= position else { break }
                 rows.append(TotalsRow(currency: currency, channel: channel, orders: Int(orders), total: Int64(bitPattern: total),
                                       captured: Int64(bitPattern: captured), refunded: Int64(bitPattern: refunded)))
             }
             guard rows.count == count, !r.failed, r.atEnd else { break }
+            // Sorted by (currency, channel), each once: what a mark is written as.
+            guard zip(rows, rows.dropFirst()).allSatisfy({ ($0.currency, $0.channel) < ($1.currency, $1.channel) }) else { break }
             marks.append(Mark(position: position, firstChecksum: first, lastChecksum: last, rows: rows))
             at += 8 + length + 4
         }

@@ -109,6 +109,18 @@ struct TotalsMarksTests {
             #expect(decoded.marks == Array(marks[..<whole]))
             #expect(decoded.validBytes == boundaries[whole])
         }
+        // A mark whose checksum is right but whose rows no store writes (more orders than
+        // records, rows out of order or twice) ends the file as damage does: totals as of a
+        // time never sum them.
+        let hostile = [
+            TotalsMarks.Mark(position: 10, firstChecksum: 1, lastChecksum: 2, rows: [TotalsRow(currency: "EUR", channel: "web", orders: 1 << 62)]),
+            TotalsMarks.Mark(position: 10, firstChecksum: 1, lastChecksum: 2, rows: [TotalsRow(currency: "USD", channel: "web", orders: 1), TotalsRow(currency: "EUR", channel: "web", orders: 1)]),
+            TotalsMarks.Mark(position: 10, firstChecksum: 1, lastChecksum: 2, rows: [TotalsRow(currency: "EUR", channel: "web", orders: 1), TotalsRow(currency: "EUR", channel: "web", orders: 1)]),
+        ]
+        for h in hostile {
+            let bytes = TotalsMarks.encode(marks[0]) + TotalsMarks.encode(h)
+            #expect(bytes.withUnsafeBytes { TotalsMarks.decode($0) }.marks == [marks[0]])
+        }
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             var noise = (0..<Int.random(in: 0..<200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
