@@ -24,8 +24,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Serve metrics in Prometheus text format on this port (GET /metrics), on the same host.") var metricsPort: Int?
     @Option(help: "Size at which a segment is sealed, in MiB (4–1024; small segments suit drills and tests).") var segmentMib = 64
     @Option(help: "Order snapshots kept in memory (the cache; others are replayed from the log when read).") var snapshotCache = 200_000
-    @Option(help: "The store's memory in MiB, the one number its caches are sized from: a quarter for cached snapshots, a sixteenth for the log's blocks (what every order costs beside them — the log's key directory, the status lists, the checkpoint's order table read in place — is reported by inspect and the metrics).") var memoryMib = 1024
+    @Option(help: "The store's memory in MiB, one number for the process: what every order costs (the log's key directory, the status lists, the checkpoint's order table read in place) comes first, the caches get the rest (snapshots at most a quarter, the log's blocks a sixteenth); inspect and the metrics report each part.") var memoryMib = 1024
+    @Option(help: ArgumentHelp("Bound on the snapshot cache in MiB, below what --memory-mib gives it.", visibility: .hidden)) var snapshotCacheMib: Int?
     @Option(help: ArgumentHelp("For drills: pause this many ms twice while writing each checkpoint.", visibility: .hidden)) var checkpointWritePauseMs = 0
+    @Option(help: "Also speak Kafka's wire protocol on this port (docs/KAFKA.md): topic `orders`, keyed by order id. Off unless given.") var kafkaPort: Int?
+    @Option(help: "Partitions of the Kafka topic (an order's events are in murmur2(order id) % this one).") var kafkaPartitions = 8
     @Option(help: "Write a checkpoint of every order's state after this many new events (and an eighth of the log); open replays only what follows the newest. 0: none.") var checkpointEvents = 1_000_000
 
     func run() async throws {
@@ -40,6 +43,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.snapshotCacheMax = snapshotCache
         guard (16...1 << 20).contains(memoryMib) else { throw ValidationError("--memory-mib must be 16…1048576, got \(memoryMib)") }
         configuration.memory(memoryMib << 20)
+        if let snapshotCacheMib {
+            guard (1...1 << 20).contains(snapshotCacheMib) else { throw ValidationError("--snapshot-cache-mib must be 1…1048576, got \(snapshotCacheMib)") }
+            configuration.snapshotCacheBytesMax = min(configuration.snapshotCacheBytesMax, snapshotCacheMib << 20)
+        }
         guard checkpointEvents >= 0 else { throw ValidationError("--checkpoint-events must be 0 or more") }
         configuration.checkpointEvents = checkpointEvents
         guard (0...10_000).contains(checkpointWritePauseMs) else { throw ValidationError("--checkpoint-write-pause-ms must be 0…10000") }
@@ -70,10 +77,33 @@ struct ServeCommand: AsyncParsableCommand {
             endpoint = try await MetricsEndpoint.start(host: host, port: metricsPort) { registry.emitToString() }
             print("metrics on http://\(host):\(endpoint!.port)/metrics")
         }
+        var kafka: KafkaListener?
+        if let kafkaPort {
+            // SASL/PLAIN over the tokens file is not served yet: with tokens, the Kafka port
+            // would be the one way in without them.
+            guard tokens == nil else { throw CLIError("--kafka-port cannot be used with --tokens yet: the Kafka front door has no SASL/PLAIN (docs/KAFKA.md §7)") }
+            guard (0...65535).contains(kafkaPort) else { throw ValidationError("--kafka-port must be 0…65535") }
+            guard (1...1024).contains(kafkaPartitions) else { throw ValidationError("--kafka-partitions must be 1…1024") }
+            var k = KafkaConfiguration()
+            k.port = kafkaPort
+            k.partitions = kafkaPartitions
+            kafka = try await KafkaListener.bind(store: store, host: host, configuration: k, loopbackOnly: true, logger: logger)
+            print("kafka on \(host):\(kafka!.port) (topic \(k.topic), \(k.partitions) partitions)")
+        }
         print("orderlog \(OrderLogServer.version) serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         fflush(nil)  // the line above is how scripts know the server is up
-        TerminationSignals.onSignal { _ in Task { await server.shutdown() } }
-        try await server.run()
+        let kafkaListener = kafka
+        TerminationSignals.onSignal { _ in Task { await server.shutdown(); await kafkaListener?.shutdown() } }
+        if let kafka = kafkaListener {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await kafka.run() }
+                try await server.run()
+                await kafka.shutdown()
+                try await group.waitForAll()
+            }
+        } else {
+            try await server.run()
+        }
         await endpoint?.stop()
         try store.close()
         print("orderlog stopped: every acknowledged event is durable")

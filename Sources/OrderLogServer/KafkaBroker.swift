@@ -1,0 +1,275 @@
+import KafkaProtocol
+import OrderModel
+import OrderStore
+
+/// How the Kafka front door is set up (docs/KAFKA.md §1).
+public struct KafkaConfiguration: Sendable {
+    /// The port; 0 picks a free one (tests).
+    public var port = 9092
+    /// The one topic: every order event.
+    public var topic = "orders"
+    /// Its partitions: an event is in `murmur2(order id) % partitions` (the Java client's
+    /// default partitioner), so a consumer group's members share orders, each order's events
+    /// in order on one member. Fixed for a store's life (a change moves orders between
+    /// partitions, which consumers with committed offsets would not expect).
+    public var partitions = 8
+    /// The host clients are told to connect to (Metadata); nil: the host it binds.
+    public var advertisedHost: String?
+    /// Bytes one fetch response holds at most, whatever a client asks. Default 16 MiB.
+    public var fetchBytesMax = 16 << 20
+    /// The longest a fetch waits for new events, whatever a client asks. Default 30 s.
+    public var fetchWaitMax: Duration = .seconds(30)
+
+    public init() {}
+}
+
+/// The Kafka broker's logic, without sockets: one request's bytes in, its response's bytes
+/// out (docs/KAFKA.md). Produce goes through the same checks as every other way in
+/// (`OrderStore.check`); fetch reads the store's log. The store knows nothing of Kafka.
+public final class KafkaBroker: Sendable {
+    public let store: OrderStore
+    public let configuration: KafkaConfiguration
+    let advertised: KafkaResponse.Broker
+
+    public init(store: OrderStore, configuration: KafkaConfiguration, host: String, port: Int) {
+        self.store = store
+        self.configuration = configuration
+        advertised = KafkaResponse.Broker(nodeID: 0, host: configuration.advertisedHost ?? host, port: Int32(port))
+    }
+
+    /// What to do with a request.
+    public enum Outcome: Sendable, Equatable {
+        /// Send these bytes (a frame's payload).
+        case respond([UInt8])
+        /// Send nothing (a produce with acks = 0).
+        case noResponse
+        /// Close the connection: the request could not be read or is not one this broker
+        /// serves (Kafka's own broker closes too; the reason is logged).
+        case close(String)
+    }
+
+    public func handle(_ frame: [UInt8]) async -> Outcome {
+        let decoded: KafkaDecoded
+        do { decoded = try KafkaRequest.decode(frame) } catch { return .close("request does not read: \(error)") }
+        switch decoded {
+        case .unsupported(let header):
+            // ApiVersions of a version above ours gets the v0 answer clients retry from.
+            if header.apiKey == KafkaAPI.apiVersions.rawValue {
+                return .respond(KafkaResponse.apiVersions(correlationID: header.correlationID, version: 0, error: .unsupportedVersion))
+            }
+            return .close("api key \(header.apiKey) version \(header.apiVersion) is not served (docs/KAFKA.md lists what is)")
+        case .request(let header, let request):
+            let c = header.correlationID, v = header.apiVersion
+            switch request {
+            case .apiVersions:
+                return .respond(KafkaResponse.apiVersions(correlationID: c, version: v))
+            case .metadata(let topics):
+                return .respond(KafkaResponse.metadata(correlationID: c, version: v, brokers: [advertised], clusterID: "orderlog", controllerID: 0,
+                                                       topics: (topics ?? [configuration.topic]).map(topicMetadata), leader: 0))
+            case .produce(let produce):
+                let answer = await self.produce(produce)
+                return produce.acks == 0 ? .noResponse : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
+            case .fetch(let fetch):
+                return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: await self.fetch(fetch)))
+            case .listOffsets(let list):
+                return .respond(KafkaResponse.listOffsets(correlationID: c, version: v, topics: listOffsets(list)))
+            }
+        }
+    }
+
+    private func topicMetadata(_ name: String) -> KafkaResponse.TopicMetadata {
+        name == configuration.topic ? .init(error: .none, name: name, partitions: configuration.partitions)
+            : .init(error: .unknownTopicOrPartition, name: name, partitions: 0)
+    }
+
+    private func knownPartition(_ topic: String, _ index: Int32) -> Bool {
+        topic == configuration.topic && index >= 0 && Int(index) < configuration.partitions
+    }
+
+    /// Whether the order id's bytes are in partition `p`.
+    private func inPartition(_ p: Int) -> (UnsafeRawBufferPointer) -> Bool {
+        let n = configuration.partitions
+        return { KafkaPartitioner.partition(of: $0, partitions: n) == p }
+    }
+
+    // MARK: Produce
+
+    private func produce(_ request: ProduceRequest) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
+        var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
+        for topic in request.topics {
+            var partitions: [KafkaResponse.ProducePartition] = []
+            for p in topic.partitions {
+                guard knownPartition(topic.name, p.index) else {
+                    partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
+                    continue
+                }
+                partitions.append(await producePartition(p.index, p.records, acks: request.acks))
+            }
+            answer.append((topic.name, partitions))
+        }
+        return answer
+    }
+
+    /// One partition's records: each an order event in the JSON form of EVENTS.md, its key the
+    /// order id (or none). All of them stored, in one atomic append, or none of them.
+    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16) async -> KafkaResponse.ProducePartition {
+        func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
+            .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
+        }
+        guard let records, !records.isEmpty else { return refuse(.invalidRecord, "no records") }
+        let batches: [RecordBatch]
+        do {
+            batches = try RecordBatch.decodeAll(records) { codec, _, _ throws(KafkaError) in
+                throw KafkaError(.unsupportedFormat, "compression \(codec) is not supported yet (docs/KAFKA.md §4)")
+            }
+        } catch {
+            switch error.code {
+            case .unsupportedFormat: return refuse(error.message.contains("compression") ? .unsupportedCompressionType : .invalidRecord, error.description)
+            case .corruptBatch: return refuse(.corruptMessage, error.description)
+            default: return refuse(.invalidRecord, error.description)
+            }
+        }
+        // Every record read and checked as an order event first: the first refusal names its
+        // record (its index among the partition's records) and the rule.
+        var appends: [AppendRecord] = []
+        var problems: [(index: Int32, message: String)] = []
+        for batch in batches {
+            if batch.isTransactional || batch.isControl { return refuse(.invalidRecord, "transactional and control batches are not supported (docs/KAFKA.md §6)") }
+            for record in batch.records {
+                let k = Int32(appends.count + problems.count)
+                guard let value = record.value else { problems.append((k, "invalid_field: a record's value must be an order event (docs/EVENTS.md), not null")); continue }
+                do {
+                    let decoded = try OrderEvent.decodeJSONRecord(value)
+                    if let key = record.key, !key.elementsEqual(decoded.orderID.value.utf8) {
+                        problems.append((k, "invalid_order_id: the record's key \"\(String(decoding: key, as: UTF8.self))\" is not its event's order_id \"\(decoded.orderID.value)\""))
+                        continue
+                    }
+                    appends.append(AppendRecord(orderID: decoded.orderID, type: decoded.type, payload: decoded.payload,
+                                                expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
+                } catch {
+                    problems.append((k, "\(error.code.rawValue): \(error.detail)"))
+                }
+            }
+        }
+        if let first = problems.first { return refuse(.invalidRecord, "record \(first.index): \(first.message)", records: problems) }
+        let results: [AppendResult]
+        do {
+            let checked = try store.check(appends)
+            let pending = try store.write(checked)
+            results = acks == 0 ? pending.results : try await store.waitUntilDurable(pending)
+        } catch let error as StoreError {
+            if error.code == .rejected, let e = error.orderError {
+                let k = Int32(error.eventIndex ?? 0)
+                return refuse(.invalidRecord, "record \(k): \(e.code.rawValue): \(e.detail)", records: [(k, "\(e.code.rawValue): \(e.detail)")])
+            }
+            return refuse(.invalidRecord, error.message)
+        } catch {
+            return refuse(.invalidRecord, "\(error)")
+        }
+        return .init(index: index, error: .none, baseOffset: Int64(results.first?.position ?? 0))
+    }
+
+    // MARK: Fetch
+
+    private func fetch(_ request: FetchRequest) async -> [(name: String, partitions: [KafkaResponse.FetchPartition])] {
+        let deadline = ContinuousClock.now + min(.milliseconds(Int(max(0, request.maxWaitMs))), configuration.fetchWaitMax)
+        while true {
+            let end = store.endPosition
+            let answer = fetchOnce(request)
+            let bytes = answer.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + $1.records.count } }
+            if bytes >= max(1, Int(request.minBytes)) || ContinuousClock.now >= deadline { return answer }
+            // Nothing (or too little) yet: wait for a new durable event, or the deadline.
+            let woke = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.store.waitForRecords(after: end) }
+                group.addTask {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if !woke { return fetchOnce(request) }
+        }
+    }
+
+    private func fetchOnce(_ request: FetchRequest) -> [(name: String, partitions: [KafkaResponse.FetchPartition])] {
+        var budget = min(Int(max(0, request.maxBytes)), configuration.fetchBytesMax)
+        return request.topics.map { topic in
+            (topic.name, topic.partitions.map { p in
+                let part = fetchPartition(topic.name, p, budget: budget)
+                budget = max(0, budget - part.records.count)
+                return part
+            })
+        }
+    }
+
+    private func fetchPartition(_ topic: String, _ p: FetchRequest.Partition, budget: Int) -> KafkaResponse.FetchPartition {
+        let end = Int64(store.endPosition)
+        guard knownPartition(topic, p.index) else { return .init(index: p.index, error: .unknownTopicOrPartition, highWatermark: -1, records: []) }
+        guard p.fetchOffset >= 0, p.fetchOffset <= end else { return .init(index: p.index, error: .offsetOutOfRange, highWatermark: end, records: []) }
+        let limit = min(budget, Int(max(0, p.partitionMaxBytes)))
+        var records: [KafkaRecord] = []
+        var base: (offset: Int64, timestamp: Int64)?
+        var size = 0, maxTimestamp: Int64 = -1
+        // Where the scan stopped: the log's end, or the first record not taken.
+        var scannedTo = end
+        do {
+            try store.forEachEvent(from: UInt64(p.fetchOffset), to: UInt64(end), keyMatches: inPartition(Int(p.index))) { e in
+                let value = Array(try e.exportLine().utf8)
+                let timestamp = e.recordedAt / 1000
+                let first = base ?? (Int64(e.position), timestamp)
+                let bytes = value.count + e.event.orderID.value.utf8.count + 48
+                // At least one record, whatever the limit (so a large one is never stuck);
+                // offsets in one batch are 32-bit deltas from its base.
+                guard records.isEmpty || (size + bytes <= limit && Int64(e.position) - first.offset < Int64(Int32.max) - 1) else {
+                    scannedTo = Int64(e.position)
+                    return false
+                }
+                base = first
+                records.append(KafkaRecord(offsetDelta: Int32(Int64(e.position) - first.offset), timestampDelta: timestamp - first.timestamp,
+                                           key: Array(e.event.orderID.value.utf8), value: value,
+                                           headers: [("type", Array(e.event.type.rawValue.utf8)), ("seq", Array(String(e.seq).utf8))]))
+                size += bytes
+                maxTimestamp = max(maxTimestamp, timestamp)
+                return true
+            }
+        } catch {
+            return .init(index: p.index, error: .corruptMessage, highWatermark: end, records: [])
+        }
+        // The batch's last offset is where the scan stopped, less one — past its last record
+        // when the partition has no more records before it — so the consumer's next fetch
+        // starts there, not again at the gap (offsets are the log's positions, shared by all
+        // partitions; Kafka batches may end past their last record, as compacted ones do).
+        // With no record at all: an empty batch over the gap.
+        let first = base ?? (p.fetchOffset, 0)
+        guard scannedTo > first.offset else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
+        let lastDelta = Int32(clamping: scannedTo - 1 - first.offset)
+        let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
+                                maxTimestamp: base == nil ? 0 : maxTimestamp, records: records)
+        return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+    }
+
+    // MARK: ListOffsets
+
+    private func listOffsets(_ request: ListOffsetsRequest) -> [(name: String, partitions: [KafkaResponse.ListedOffset])] {
+        let end = Int64(store.endPosition)
+        return request.topics.map { topic in
+            (topic.name, topic.partitions.map { p in
+                guard knownPartition(topic.name, p.index) else { return .init(index: p.index, error: .unknownTopicOrPartition, timestamp: -1, offset: -1) }
+                switch p.timestamp {
+                case -1: return .init(index: p.index, error: .none, timestamp: -1, offset: end)
+                case -2: return .init(index: p.index, error: .none, timestamp: -1, offset: 0)
+                default:
+                    // The first event recorded at or after the time (ms), in any partition:
+                    // offsets are the log's positions, shared by all partitions.
+                    guard p.timestamp >= 0, let position = try? store.endPosition(asOfTime: p.timestamp * 1000 - 1), Int64(position) < end else {
+                        return .init(index: p.index, error: .none, timestamp: -1, offset: -1)
+                    }
+                    let recorded = (try? store.events(from: position, limit: 1).first?.recordedAt).flatMap { $0 }.map { $0 / 1000 } ?? -1
+                    return .init(index: p.index, error: .none, timestamp: recorded, offset: Int64(position))
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+import NIOPosix
+import KafkaProtocol
+import OrderStore
+
+/// The Kafka front door's sockets (docs/KAFKA.md): a thin shell that cuts each connection's
+/// bytes into size-prefixed frames and answers them in order with `KafkaBroker`. A frame that
+/// does not read, or asks for what is not served, closes that connection alone (the reason
+/// logged); every other connection goes on.
+public final class KafkaListener: Sendable {
+    public let broker: KafkaBroker
+    public let port: Int
+    /// Only clients on this machine are served (no tokens: as the native port without them).
+    let loopbackOnly: Bool
+    let logger: Logger
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+
+    private init(broker: KafkaBroker, port: Int, loopbackOnly: Bool, logger: Logger, channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) {
+        self.broker = broker
+        self.port = port
+        self.loopbackOnly = loopbackOnly
+        self.logger = logger
+        self.channel = channel
+    }
+
+    /// Binds `host:configuration.port`; `run()` then serves.
+    public static func bind(store: OrderStore, host: String, configuration: KafkaConfiguration, loopbackOnly: Bool = true, logger: Logger? = nil) async throws -> KafkaListener {
+        let logger = logger ?? Logger(label: "orderlog.kafka", factory: { _ in SwiftLogNoOpLogHandler() })
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: configuration.port) { child in
+                child.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child) }
+            }
+        let port = channel.channel.localAddress?.port ?? configuration.port
+        logger.info("kafka listening", metadata: ["host": "\(host)", "port": "\(port)", "topic": "\(configuration.topic)", "partitions": "\(configuration.partitions)"])
+        let broker = KafkaBroker(store: store, configuration: configuration, host: host, port: port)
+        return KafkaListener(broker: broker, port: port, loopbackOnly: loopbackOnly, logger: logger, channel: channel)
+    }
+
+    /// Serves connections until `shutdown()`.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await channel.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    public func shutdown() async {
+        try? await channel.channel.close()
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "?"
+        if loopbackOnly, !AccessPolicy.isLoopback(connection.channel.remoteAddress) {
+            logger.warning("kafka connection refused", metadata: ["peer": "\(peer)", "reason": "only clients on this machine are served without --tokens"])
+            try? await connection.channel.close()
+            return
+        }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var pending = ByteBuffer()
+                for try await chunk in inbound {
+                    var chunk = chunk
+                    pending.writeBuffer(&chunk)
+                    // Every whole frame in what has arrived, in order.
+                    while pending.readableBytes >= 4 {
+                        let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
+                        guard size >= 8, size <= KafkaRequest.frameBytesMax else {
+                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(size) bytes (at most \(KafkaRequest.frameBytesMax))"])
+                            return
+                        }
+                        guard pending.readableBytes >= 4 + size else { break }
+                        pending.moveReaderIndex(forwardBy: 4)
+                        let frame = pending.readBytes(length: size)!
+                        switch await broker.handle(frame) {
+                        case .respond(let bytes):
+                            var out = ByteBuffer()
+                            out.reserveCapacity(4 + bytes.count)
+                            out.writeInteger(Int32(bytes.count))
+                            out.writeBytes(bytes)
+                            try await outbound.write(out)
+                        case .noResponse:
+                            break
+                        case .close(let reason):
+                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                            return
+                        }
+                    }
+                    pending.discardReadBytes()
+                }
+            }
+        } catch {
+            logger.debug("kafka connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
+    }
+}

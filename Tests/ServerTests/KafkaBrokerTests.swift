@@ -1,0 +1,182 @@
+import Foundation
+import KafkaProtocol
+import LogStorage
+import OrderModel
+import OrderStore
+import Testing
+@testable import OrderLogServer
+
+/// Requests as a Kafka client writes them (request header v1, the versions librdkafka picks).
+enum KafkaRequests {
+    static func header(_ w: inout KafkaWriter, _ api: KafkaAPI, _ version: Int16, _ correlation: Int32) {
+        w.int16(api.rawValue); w.int16(version); w.int32(correlation); w.nullableString("test")
+    }
+
+    static func produce(_ partitions: [(Int32, [UInt8])], acks: Int16 = -1, correlation: Int32 = 7) -> [UInt8] {
+        var w = KafkaWriter()
+        header(&w, .produce, 8, correlation)
+        w.nullableString(nil); w.int16(acks); w.int32(5000)
+        w.arrayCount(1); w.string("orders")
+        w.arrayCount(partitions.count)
+        for (p, records) in partitions { w.int32(p); w.nullableBytes(records) }
+        return w.bytes
+    }
+
+    static func fetch(_ partitions: [(Int32, Int64)], maxWaitMs: Int32 = 0, version: Int16 = 11) -> [UInt8] {
+        var w = KafkaWriter()
+        header(&w, .fetch, version, 9)
+        w.int32(-1); w.int32(maxWaitMs); w.int32(1); w.int32(64 << 20); w.int8(0)
+        if version >= 7 { w.int32(0); w.int32(-1) }
+        w.arrayCount(1); w.string("orders")
+        w.arrayCount(partitions.count)
+        for (p, offset) in partitions {
+            w.int32(p)
+            if version >= 9 { w.int32(-1) }
+            w.int64(offset)
+            if version >= 5 { w.int64(-1) }
+            w.int32(1 << 20)
+        }
+        if version >= 7 { w.arrayCount(0) }
+        if version >= 11 { w.string("") }
+        return w.bytes
+    }
+
+    /// A batch of records keyed by order id, values the events' JSON lines.
+    static func batch(_ events: [OrderEvent]) -> [UInt8] {
+        let records = events.enumerated().map { k, e in
+            KafkaRecord(offsetDelta: Int32(k), timestampDelta: 0, key: Array(e.orderID.value.utf8), value: Array(e.jsonLine().utf8))
+        }
+        return RecordBatch(baseOffset: 0, lastOffsetDelta: Int32(records.count - 1), baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_000, records: records).encoded()
+    }
+}
+
+/// A fetch response (v11) read back: per partition, its error, high watermark and records.
+func readFetch(_ bytes: [UInt8]) throws -> [Int32: (error: Int16, highWatermark: Int64, records: [(offset: Int64, key: String, value: String)])] {
+    var r = KafkaReader(bytes)
+    _ = try r.int32(); _ = try r.int32(); _ = try r.int16(); _ = try r.int32()
+    var out: [Int32: (error: Int16, highWatermark: Int64, records: [(offset: Int64, key: String, value: String)])] = [:]
+    let topics = try #require(try r.arrayCount())
+    for _ in 0..<topics {
+        _ = try r.string()
+        let partitions = try #require(try r.arrayCount())
+        for _ in 0..<partitions {
+            let index = try r.int32(), error = try r.int16(), hw = try r.int64()
+            _ = try r.int64(); _ = try r.int64(); _ = try r.arrayCount(); _ = try r.int32()
+            let batches = try RecordBatch.decodeAll(try r.nullableBytes() ?? [], decompress: { _, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "") })
+            out[index] = (error, hw, batches.flatMap { b in b.records.map { (b.baseOffset + Int64($0.offsetDelta), String(decoding: $0.key ?? [], as: UTF8.self), String(decoding: $0.value ?? [], as: UTF8.self)) } })
+        }
+    }
+    return out
+}
+
+@Suite("Kafka broker, without sockets")
+struct KafkaBrokerTests {
+    func broker(partitions: Int = 4) throws -> (KafkaBroker, OrderStore, String) {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-test-\(UUID().uuidString.prefix(8))"
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        let store = try OrderStore.open(path: path, configuration: c)
+        var k = KafkaConfiguration()
+        k.partitions = partitions
+        return (KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092), store, path)
+    }
+
+    func respond(_ outcome: KafkaBroker.Outcome) throws -> [UInt8] {
+        guard case .respond(let bytes) = outcome else { Issue.record("expected a response, got \(outcome)"); return [] }
+        return bytes
+    }
+
+    @Test("events produced keyed by order id into their partitions come back from every partition's fetch: each once, each order's in order, offsets the log's positions")
+    func produceThenFetch() async throws {
+        let (broker, store, path) = try broker()
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(60, seed: 3)
+        // Each event in its key's partition, in batches of up to 40 per partition per request.
+        var byPartition: [Int32: [OrderEvent]] = [:]
+        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        for (p, list) in byPartition {
+            for start in stride(from: 0, to: list.count, by: 40) {
+                let bytes = try respond(await broker.handle(KafkaRequests.produce([(p, KafkaRequests.batch(Array(list[start..<min(start + 40, list.count)])))])))
+                var r = KafkaReader(bytes)
+                _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string(); _ = try r.arrayCount()
+                #expect(try r.int32() == p)
+                #expect(try r.int16() == 0, "partition \(p)")
+            }
+        }
+        #expect(store.endPosition == UInt64(events.count))
+        var fetched: [(offset: Int64, key: String, value: String)] = []
+        for p in Int32(0)..<4 {
+            var offset: Int64 = 0
+            while true {
+                let part = try #require(try readFetch(try respond(await broker.handle(KafkaRequests.fetch([(p, offset)]))))[p])
+                #expect(part.error == 0 && part.highWatermark == Int64(events.count))
+                guard let last = part.records.last else { break }
+                for rec in part.records { #expect(KafkaPartitioner.partition(of: Array(rec.key.utf8), partitions: 4) == Int(p)) }
+                fetched += part.records
+                offset = last.offset + 1
+            }
+        }
+        #expect(fetched.count == events.count)
+        #expect(Set(fetched.map(\.offset)) == Set((0..<Int64(events.count))))
+        // Each order's events in the order produced; every value is the event's export line.
+        let byOffset = Dictionary(uniqueKeysWithValues: fetched.map { ($0.offset, $0) })
+        let stored = try store.events(from: 0, limit: events.count)
+        for e in stored { #expect(byOffset[Int64(e.position)]?.value == (try e.exportLine())) }
+    }
+
+    @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
+    func ruleBreakingRecordIsRefused() async throws {
+        let (broker, store, path) = try broker(partitions: 1)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let good = placedOrder("ORD-1")
+        let orphan = OrderEvent(orderID: try OrderID("ORD-2"), data: .orderCancelled(reason: "x"))
+        let bytes = try respond(await broker.handle(KafkaRequests.produce([(0, KafkaRequests.batch([good, orphan]))])))
+        var r = KafkaReader(bytes)
+        _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string(); _ = try r.arrayCount(); _ = try r.int32()
+        #expect(try r.int16() == KafkaErrorCode.invalidRecord.rawValue)
+        _ = try r.int64(); _ = try r.int64(); _ = try r.int64()
+        let errors = try #require(try r.arrayCount())
+        #expect(errors == 1)
+        #expect(try r.int32() == 1)
+        let message = try #require(try r.nullableString())
+        #expect(message.contains("order_not_found") || message.contains("ORD-2"), "\(message)")
+        #expect(store.endPosition == 0)
+        // A record whose key is not its event's order id is refused the same way.
+        var wrongKey = KafkaRequests.batch([good])
+        wrongKey = RecordBatch(baseOffset: 0, lastOffsetDelta: 0, baseTimestamp: 0, maxTimestamp: 0,
+                               records: [KafkaRecord(offsetDelta: 0, timestampDelta: 0, key: Array("ORD-9".utf8), value: Array(good.jsonLine().utf8))]).encoded()
+        let second = try respond(await broker.handle(KafkaRequests.produce([(0, wrongKey)])))
+        #expect(String(decoding: second, as: UTF8.self).contains("is not its event's order_id"))
+        #expect(store.endPosition == 0)
+    }
+
+    @Test("ApiVersions above ours is answered in the v0 layout with UNSUPPORTED_VERSION; an API not served, or bytes that do not read, close the connection")
+    func versionsAndHostileRequests() async throws {
+        let (broker, store, path) = try broker()
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        var w = KafkaWriter()
+        KafkaRequests.header(&w, .apiVersions, 9, 5)
+        let answer = try respond(await broker.handle(w.bytes))
+        var r = KafkaReader(answer)
+        #expect(try r.int32() == 5)
+        #expect(try r.int16() == KafkaErrorCode.unsupportedVersion.rawValue)
+        var v3 = KafkaWriter()
+        v3.int16(18); v3.int16(3); v3.int32(6); v3.nullableString("kcat"); v3.emptyTaggedFields()
+        v3.string("librdkafka", compact: true); v3.string("2.0", compact: true); v3.emptyTaggedFields()
+        var r3 = KafkaReader(try respond(await broker.handle(v3.bytes)))
+        #expect(try r3.int32() == 6)
+        #expect(try r3.int16() == 0)
+        #expect(try r3.arrayCount(compact: true) == KafkaAPI.allCases.count)
+        var unknown = KafkaWriter()
+        unknown.int16(32); unknown.int16(0); unknown.int32(1); unknown.nullableString(nil)
+        guard case .close = await broker.handle(unknown.bytes) else { Issue.record("an API not served must close"); return }
+        for garbage in [[UInt8](), [0, 3], [0, 0, 0, 8, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF], KafkaRequests.produce([(0, [1, 2, 3])]).dropLast(2).map { $0 }] {
+            let outcome = await broker.handle(garbage)
+            if case .respond(let bytes) = outcome {
+                // A produce whose records do not read is answered per partition, not closed.
+                #expect(bytes.count > 8)
+            }
+        }
+        #expect(store.endPosition == 0)
+    }
+}
