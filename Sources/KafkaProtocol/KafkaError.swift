@@ -34,6 +34,7 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Kafka's error codes (the protocol's, sent in responses), as many as this broker answers.
 public enum KafkaErrorCode: Int16, Sendable {
+    case unknownServerError = -1
     case none = 0
     case offsetOutOfRange = 1
     case corruptMessage = 2

@@ -6,6 +6,13 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
     case fetch = 1
     case listOffsets = 2
     case metadata = 3
+    case offsetCommit = 8
+    case offsetFetch = 9
+    case findCoordinator = 10
+    case joinGroup = 11
+    case heartbeat = 12
+    case leaveGroup = 13
+    case syncGroup = 14
     case apiVersions = 18
 
     public var versions: ClosedRange<Int16> {
@@ -14,6 +21,13 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
         case .fetch: 4...11
         case .listOffsets: 1...5
         case .metadata: 0...8
+        case .offsetCommit: 0...7
+        case .offsetFetch: 0...5
+        case .findCoordinator: 0...2
+        case .joinGroup: 0...5
+        case .heartbeat: 0...3
+        case .leaveGroup: 0...3
+        case .syncGroup: 0...3
         case .apiVersions: 0...3
         }
     }
@@ -35,6 +49,14 @@ public enum KafkaRequest: Sendable, Equatable {
     case produce(ProduceRequest)
     case fetch(FetchRequest)
     case listOffsets(ListOffsetsRequest)
+    case findCoordinator(key: String, keyType: Int8)
+    case joinGroup(JoinGroupRequest)
+    case syncGroup(SyncGroupRequest)
+    case heartbeat(groupID: String, generation: Int32, memberID: String)
+    case leaveGroup(groupID: String, memberIDs: [String])
+    case offsetCommit(OffsetCommitRequest)
+    /// nil topics: every topic the group committed.
+    case offsetFetch(groupID: String, topics: [TopicPartitions]?)
 }
 
 public struct ProduceRequest: Sendable, Equatable {
@@ -190,6 +212,8 @@ extension KafkaRequest {
                 return ListOffsetsRequest.Topic(name: name, partitions: partitions)
             }
             request = .listOffsets(ListOffsetsRequest(topics: topics))
+        case .findCoordinator, .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch:
+            request = try decodeGroup(api, version: version, &r)
         }
         guard r.isAtEnd else {
             throw KafkaError(.invalidLength, "\(r.remaining) bytes after the body of \(api) v\(version)", offset: r.offset)

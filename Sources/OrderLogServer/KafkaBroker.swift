@@ -19,6 +19,9 @@ public struct KafkaConfiguration: Sendable {
     public var fetchBytesMax = 16 << 20
     /// The longest a fetch waits for new events, whatever a client asks. Default 30 s.
     public var fetchWaitMax: Duration = .seconds(30)
+    /// How long a new consumer group waits for more members before its first generation
+    /// (Kafka's `group.initial.rebalance.delay.ms`). Default 1 s.
+    public var initialRebalanceDelay: Duration = .seconds(1)
 
     public init() {}
 }
@@ -30,12 +33,23 @@ public final class KafkaBroker: Sendable {
     public let store: OrderStore
     public let configuration: KafkaConfiguration
     let advertised: KafkaResponse.Broker
+    let coordinator: KafkaGroupCoordinator
+    let offsets: KafkaOffsets
 
     public init(store: OrderStore, configuration: KafkaConfiguration, host: String, port: Int) {
         self.store = store
         self.configuration = configuration
         advertised = KafkaResponse.Broker(nodeID: 0, host: configuration.advertisedHost ?? host, port: Int32(port))
+        offsets = KafkaOffsets(directory: store.directory + "/kafka")
+        coordinator = KafkaGroupCoordinator(offsets: offsets, initialDelay: configuration.initialRebalanceDelay)
     }
+
+    /// Why the committed offsets' file at start was not used, if it was not (logged by the listener).
+    public var offsetsProblem: String? { offsets.problem }
+
+    /// Completes rebalances past their deadline and removes members past their session
+    /// timeout; the listener calls it every 200 ms.
+    public func tick() async { await coordinator.tick() }
 
     /// What to do with a request.
     public enum Outcome: Sendable, Equatable {
@@ -73,6 +87,31 @@ public final class KafkaBroker: Sendable {
                 return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: await self.fetch(fetch)))
             case .listOffsets(let list):
                 return .respond(KafkaResponse.listOffsets(correlationID: c, version: v, topics: listOffsets(list)))
+            case .findCoordinator(_, let keyType):
+                // Groups only: transactions are not served.
+                if keyType != 0 {
+                    return .respond(KafkaResponse.findCoordinator(correlationID: c, version: v, error: .coordinatorNotAvailable, message: "only consumer groups have a coordinator here (no transactions)",
+                                                                  node: .init(nodeID: -1, host: "", port: -1)))
+                }
+                return .respond(KafkaResponse.findCoordinator(correlationID: c, version: v, error: .none, message: nil, node: advertised))
+            case .joinGroup(let join):
+                let a = await coordinator.join(join, version: v, clientID: header.clientID ?? "")
+                return .respond(KafkaResponse.joinGroup(correlationID: c, version: v, error: a.error, generation: a.generation, protocolName: a.protocolName,
+                                                        leader: a.leader, memberID: a.memberID, members: a.members))
+            case .syncGroup(let sync):
+                let a = await coordinator.sync(sync)
+                return .respond(KafkaResponse.syncGroup(correlationID: c, version: v, error: a.error, assignment: a.assignment))
+            case .heartbeat(let group, let generation, let member):
+                let error = await coordinator.heartbeat(groupID: group, generation: generation, memberID: member)
+                return .respond(KafkaResponse.errorOnly(correlationID: c, version: v, error: error))
+            case .leaveGroup(let group, let members):
+                let results = await coordinator.leave(groupID: group, memberIDs: members)
+                let error = v >= 3 ? .none : (results.first?.1 ?? .none)
+                return .respond(KafkaResponse.leaveGroup(correlationID: c, version: v, error: error, members: results))
+            case .offsetCommit(let commit):
+                return .respond(KafkaResponse.offsetCommit(correlationID: c, version: v, results: await offsetCommit(commit)))
+            case .offsetFetch(let group, let topics):
+                return .respond(KafkaResponse.offsetFetch(correlationID: c, version: v, error: .none, results: offsetFetch(group, topics)))
             }
         }
     }
@@ -248,6 +287,38 @@ public final class KafkaBroker: Sendable {
         let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
                                 maxTimestamp: base == nil ? 0 : maxTimestamp, records: records)
         return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+    }
+
+    // MARK: Committed offsets
+
+    private func offsetCommit(_ r: OffsetCommitRequest) async -> [(topic: String, partitions: [(Int32, KafkaErrorCode)])] {
+        let allowed = await coordinator.commitAllowed(groupID: r.groupID, generation: r.generation, memberID: r.memberID)
+        var results: [(topic: String, partitions: [(Int32, KafkaErrorCode)])] = []
+        var accepted: [(topic: String, partition: Int32, committed: KafkaOffsets.Committed)] = []
+        for o in r.offsets {
+            var error = allowed
+            if error == .none && (!knownPartition(o.topic, o.partition) || o.offset < -1) { error = .unknownTopicOrPartition }
+            if error == .none && (o.metadata?.utf8.count ?? 0) > 4096 { error = .invalidRequest }
+            if error == .none { accepted.append((o.topic, o.partition, .init(offset: o.offset, metadata: o.metadata))) }
+            if let k = results.firstIndex(where: { $0.topic == o.topic }) { results[k].partitions.append((o.partition, error)) } else { results.append((o.topic, [(o.partition, error)])) }
+        }
+        if !accepted.isEmpty {
+            do { try offsets.commit(group: r.groupID, accepted) } catch {
+                // Not on disk: the commit is refused (the old offsets stand).
+                for k in results.indices { results[k].partitions = results[k].partitions.map { ($0.0, $0.1 == .none ? .unknownServerError : $0.1) } }
+            }
+        }
+        return results
+    }
+
+    private func offsetFetch(_ group: String, _ topics: [TopicPartitions]?) -> [(topic: String, partitions: [(partition: Int32, offset: Int64, metadata: String?)])] {
+        let committed = offsets.committed(group: group)
+        if let topics {
+            return topics.map { t in (t.topic, t.partitions.map { p in (p, committed[t.topic]?[p]?.offset ?? -1, committed[t.topic]?[p]?.metadata) }) }
+        }
+        return committed.keys.sorted().map { topic in
+            (topic, committed[topic]!.keys.sorted().map { p in (p, committed[topic]![p]!.offset, committed[topic]![p]!.metadata) })
+        }
     }
 
     // MARK: ListOffsets

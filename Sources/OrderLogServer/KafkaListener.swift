@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import KafkaProtocol
 import OrderStore
+import Synchronization
 
 /// The Kafka front door's sockets (docs/KAFKA.md): a thin shell that cuts each connection's
 /// bytes into size-prefixed frames and answers them in order with `KafkaBroker`. A frame that
@@ -14,6 +15,7 @@ public final class KafkaListener: Sendable {
     /// Only clients on this machine are served (no tokens: as the native port without them).
     let loopbackOnly: Bool
     let logger: Logger
+    private let stopped = Atomic<Bool>(false)
     private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
 
     private init(broker: KafkaBroker, port: Int, loopbackOnly: Bool, logger: Logger, channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) {
@@ -42,7 +44,15 @@ public final class KafkaListener: Sendable {
 
     /// Serves connections until `shutdown()`.
     public func run() async throws {
+        if let problem = broker.offsetsProblem { logger.warning("kafka committed offsets not used", metadata: ["problem": "\(problem)"]) }
         try await withThrowingDiscardingTaskGroup { group in
+            // The group coordinator's clock: rebalance deadlines and session timeouts.
+            group.addTask {
+                while !self.stopped.load(ordering: .relaxed) {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    await self.broker.tick()
+                }
+            }
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
@@ -52,6 +62,7 @@ public final class KafkaListener: Sendable {
     }
 
     public func shutdown() async {
+        stopped.store(true, ordering: .relaxed)
         try? await channel.channel.close()
     }
 

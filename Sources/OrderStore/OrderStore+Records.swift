@@ -28,6 +28,9 @@ extension OrderStore {
     /// The position after the newest readable event (durable, under the default policy).
     public var endPosition: UInt64 { log.endPosition.rawValue }
 
+    /// The store's directory (the log's; derived files live in subdirectories of it).
+    public var directory: String { log.path }
+
     /// The position of the first event recorded at or after `time` (µs since the Unix epoch);
     /// `endPosition` when there is none.
     public func firstPosition(recordedAtOrAfter time: Int64) throws -> UInt64 {
