@@ -54,7 +54,9 @@ let package = Package(
         .target(name: "WireProtocol"),
         // Kafka's wire protocol as far as OrderLog speaks it (docs/KAFKA.md): a pure codec of
         // requests, responses and record batches.
-        .target(name: "KafkaProtocol", dependencies: ["CCRC32C"]),
+        .target(name: "KafkaProtocol", dependencies: ["CCRC32C", "CKafkaCompression"]),
+        // Kafka's record batch codecs from Debian: zlib1g-dev, libsnappy-dev, liblz4-dev, libzstd-dev.
+        .systemLibrary(name: "CKafkaCompression", providers: [.apt(["zlib1g-dev", "libsnappy-dev", "liblz4-dev", "libzstd-dev"])]),
         // The TCP server: a thin shell of connections over OrderStore and WireProtocol.
         .target(
             name: "OrderLogServer",

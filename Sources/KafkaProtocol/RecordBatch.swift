@@ -148,15 +148,16 @@ public struct RecordBatch: Sendable, Equatable {
         return Array(r.bytes[start..<(start + n)])
     }
 
-    /// This batch's bytes, uncompressed (what a fetch returns), its CRC32C computed.
-    public func encoded() -> [UInt8] {
+    /// This batch's bytes, its records compressed with `compression` (a fetch answers `.none`;
+    /// tests produce with each codec), its CRC32C computed.
+    public func encoded(compression: Compression = .none) -> [UInt8] {
         var w = KafkaWriter(capacity: 64 + records.count * 64)
         w.int64(baseOffset)
         w.int32(0)  // length, set below
         w.int32(partitionLeaderEpoch)
         w.int8(2)
         w.uint32(0)  // CRC, set below
-        w.int16(attributes & ~0x7)
+        w.int16((attributes & ~0x7) | compression.rawValue)
         w.int32(lastOffsetDelta)
         w.int64(baseTimestamp)
         w.int64(maxTimestamp)
@@ -164,22 +165,24 @@ public struct RecordBatch: Sendable, Equatable {
         w.int16(producerEpoch)
         w.int32(baseSequence)
         w.int32(Int32(records.count))
+        var body = KafkaWriter(capacity: records.count * 64)
         for r in records {
-            var body = KafkaWriter(capacity: 32 + (r.key?.count ?? 0) + (r.value?.count ?? 0))
-            body.int8(0)
-            body.varlong(r.timestampDelta)
-            body.varint(r.offsetDelta)
-            if let k = r.key { body.varint(Int32(k.count)); body.bytes += k } else { body.varint(-1) }
-            if let v = r.value { body.varint(Int32(v.count)); body.bytes += v } else { body.varint(-1) }
-            body.varint(Int32(r.headers.count))
+            var one = KafkaWriter(capacity: 32 + (r.key?.count ?? 0) + (r.value?.count ?? 0))
+            one.int8(0)
+            one.varlong(r.timestampDelta)
+            one.varint(r.offsetDelta)
+            if let k = r.key { one.varint(Int32(k.count)); one.bytes += k } else { one.varint(-1) }
+            if let v = r.value { one.varint(Int32(v.count)); one.bytes += v } else { one.varint(-1) }
+            one.varint(Int32(r.headers.count))
             for h in r.headers {
                 let k = Array(h.key.utf8)
-                body.varint(Int32(k.count)); body.bytes += k
-                if let v = h.value { body.varint(Int32(v.count)); body.bytes += v } else { body.varint(-1) }
+                one.varint(Int32(k.count)); one.bytes += k
+                if let v = h.value { one.varint(Int32(v.count)); one.bytes += v } else { one.varint(-1) }
             }
-            w.varint(Int32(body.bytes.count))
-            w.bytes += body.bytes
+            body.varint(Int32(one.bytes.count))
+            body.bytes += one.bytes
         }
+        w.bytes += compression == .none ? body.bytes : KafkaCompression.compress(compression, body.bytes)
         w.patchInt32(Int32(w.bytes.count - 12), at: 8)
         let crc = w.bytes.withUnsafeBytes { b in orderlog_crc32c_extend(0, b.baseAddress! + 21, b.count - 21) }
         for k in 0..<4 { w.bytes[17 + k] = UInt8((crc >> UInt32(24 - 8 * k)) & 0xFF) }

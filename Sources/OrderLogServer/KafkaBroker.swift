@@ -158,8 +158,8 @@ public final class KafkaBroker: Sendable {
         guard let records, !records.isEmpty else { return refuse(.invalidRecord, "no records") }
         let batches: [RecordBatch]
         do {
-            batches = try RecordBatch.decodeAll(records) { codec, _, _ throws(KafkaError) in
-                throw KafkaError(.unsupportedFormat, "compression \(codec) is not supported yet (docs/KAFKA.md §4)")
+            batches = try RecordBatch.decodeAll(records) { codec, bytes, limit throws(KafkaError) in
+                try KafkaCompression.decompress(codec, bytes, limit: limit)
             }
         } catch {
             switch error.code {
