@@ -13,7 +13,9 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
     case heartbeat = 12
     case leaveGroup = 13
     case syncGroup = 14
+    case saslHandshake = 17
     case apiVersions = 18
+    case saslAuthenticate = 36
 
     public var versions: ClosedRange<Int16> {
         switch self {
@@ -28,7 +30,9 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
         case .heartbeat: 0...3
         case .leaveGroup: 0...3
         case .syncGroup: 0...3
+        case .saslHandshake: 0...1
         case .apiVersions: 0...3
+        case .saslAuthenticate: 0...1
         }
     }
 }
@@ -57,6 +61,8 @@ public enum KafkaRequest: Sendable, Equatable {
     case offsetCommit(OffsetCommitRequest)
     /// nil topics: every topic the group committed.
     case offsetFetch(groupID: String, topics: [TopicPartitions]?)
+    case saslHandshake(mechanism: String)
+    case saslAuthenticate(authBytes: [UInt8])
 }
 
 public struct ProduceRequest: Sendable, Equatable {
@@ -214,6 +220,10 @@ extension KafkaRequest {
             request = .listOffsets(ListOffsetsRequest(topics: topics))
         case .findCoordinator, .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch:
             request = try decodeGroup(api, version: version, &r)
+        case .saslHandshake:
+            request = .saslHandshake(mechanism: try r.string("mechanism"))
+        case .saslAuthenticate:
+            request = .saslAuthenticate(authBytes: Array(try r.bytes("auth bytes")))
         }
         guard r.isAtEnd else {
             throw KafkaError(.invalidLength, "\(r.remaining) bytes after the body of \(api) v\(version)", offset: r.offset)

@@ -36,9 +36,15 @@ public final class KafkaBroker: Sendable {
     let coordinator: KafkaGroupCoordinator
     let offsets: KafkaOffsets
 
-    public init(store: OrderStore, configuration: KafkaConfiguration, host: String, port: Int) {
+    /// Who may connect: with tokens, a client authenticates with SASL/PLAIN (its password the
+    /// token) and gets the token's role; without, every client is served as admin (the
+    /// listener takes only local ones).
+    let access: AccessPolicy
+
+    public init(store: OrderStore, configuration: KafkaConfiguration, host: String, port: Int, access: AccessPolicy = AccessPolicy()) {
         self.store = store
         self.configuration = configuration
+        self.access = access
         advertised = KafkaResponse.Broker(nodeID: 0, host: configuration.advertisedHost ?? host, port: Int32(port))
         offsets = KafkaOffsets(directory: store.directory + "/kafka")
         coordinator = KafkaGroupCoordinator(offsets: offsets, initialDelay: configuration.initialRebalanceDelay)
@@ -62,9 +68,48 @@ public final class KafkaBroker: Sendable {
         case close(String)
     }
 
+    /// One connection's authentication (docs/KAFKA.md §7).
+    public struct Session: Sendable {
+        /// The role granted; nil until a client of a server with tokens authenticates.
+        public var role: Role?
+        /// After a SaslHandshake v0, the next frame is a bare SASL token (no request header).
+        public var awaitingRawToken = false
+        public init(role: Role?) { self.role = role }
+    }
+
+    /// A new connection's session: admin without tokens, nobody yet with them.
+    public func newSession() -> Session { Session(role: access.tokens == nil ? .admin : nil) }
+
+    /// A request on a connection with every right (tests, and servers without tokens).
     public func handle(_ frame: [UInt8]) async -> Outcome {
+        var session = Session(role: .admin)
+        return await handle(frame, session: &session)
+    }
+
+    /// A bare SASL/PLAIN token after a SaslHandshake v0: an empty frame back when it names a
+    /// token of the tokens file, else the connection is closed.
+    public func authenticateRaw(_ token: [UInt8], session: inout Session) -> Outcome {
+        session.awaitingRawToken = false
+        guard let role = plainRole(token) else { return .close("SASL/PLAIN authentication failed") }
+        session.role = role
+        return .respond([])
+    }
+
+    private func plainRole(_ token: [UInt8]) -> Role? {
+        guard let plain = SaslPlain.parse(token) else { return nil }
+        return access.role(token: plain.password, address: nil)
+    }
+
+    public func handle(_ frame: [UInt8], session: inout Session) async -> Outcome {
         let decoded: KafkaDecoded
         do { decoded = try KafkaRequest.decode(frame) } catch { return .close("request does not read: \(error)") }
+        // Before authentication only the handshake's requests are read (as Kafka's broker does).
+        if session.role == nil, case .request(_, let r) = decoded {
+            switch r {
+            case .apiVersions, .saslHandshake, .saslAuthenticate: break
+            default: return .close("authenticate first: SASL/PLAIN with a token of the server's tokens file (docs/KAFKA.md §7)")
+            }
+        }
         switch decoded {
         case .unsupported(let header):
             // ApiVersions of a version above ours gets the v0 answer clients retry from.
@@ -74,18 +119,55 @@ public final class KafkaBroker: Sendable {
             return .close("api key \(header.apiKey) version \(header.apiVersion) is not served (docs/KAFKA.md lists what is)")
         case .request(let header, let request):
             let c = header.correlationID, v = header.apiVersion
+            // Groups and their offsets are for consumers (and admins).
+            switch request {
+            case .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch:
+                if !(session.role?.permits(.read) ?? false) { return .respond(groupRefusal(request, correlationID: c, version: v)) }
+            default: break
+            }
             switch request {
             case .apiVersions:
                 return .respond(KafkaResponse.apiVersions(correlationID: c, version: v))
             case .metadata(let topics):
                 return .respond(KafkaResponse.metadata(correlationID: c, version: v, brokers: [advertised], clusterID: "orderlog", controllerID: 0,
                                                        topics: (topics ?? [configuration.topic]).map(topicMetadata), leader: 0))
+            case .saslHandshake(let mechanism):
+                guard mechanism == "PLAIN" else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .unsupportedSaslMechanism, mechanisms: ["PLAIN"])) }
+                guard session.role == nil || access.tokens == nil else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .illegalSaslState, mechanisms: ["PLAIN"])) }
+                session.awaitingRawToken = v == 0 && access.tokens != nil
+                return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .none, mechanisms: ["PLAIN"]))
+            case .saslAuthenticate(let token):
+                // Without tokens every client already has every right: any token is accepted.
+                if access.tokens == nil { return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .none, message: nil)) }
+                guard let role = plainRole(token) else {
+                    return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .saslAuthenticationFailed,
+                                                                   message: "SASL/PLAIN: the password is not a token of the server's tokens file"))
+                }
+                session.role = role
+                return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .none, message: nil))
             case .produce(let produce):
+                // Only producers (and admins) append.
+                if !(session.role?.permits(.append) ?? false) {
+                    let answer = produce.topics.map { t in (name: t.name, partitions: t.partitions.map {
+                        KafkaResponse.ProducePartition(index: $0.index, error: .topicAuthorizationFailed, baseOffset: -1, errorMessage: "role \(session.role?.rawValue ?? "none") may not produce")
+                    }) }
+                    return produce.acks == 0 ? .close("role may not produce") : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
+                }
                 let answer = await self.produce(produce)
                 return produce.acks == 0 ? .noResponse : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
             case .fetch(let fetch):
+                guard session.role?.permits(.read) ?? false else {
+                    return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: fetch.topics.map { t in
+                        (t.name, t.partitions.map { KafkaResponse.FetchPartition(index: $0.index, error: .topicAuthorizationFailed, highWatermark: -1, records: []) })
+                    }))
+                }
                 return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: await self.fetch(fetch)))
             case .listOffsets(let list):
+                guard session.role?.permits(.read) ?? false else {
+                    return .respond(KafkaResponse.listOffsets(correlationID: c, version: v, topics: list.topics.map { t in
+                        (t.name, t.partitions.map { KafkaResponse.ListedOffset(index: $0.index, error: .topicAuthorizationFailed, timestamp: -1, offset: -1) })
+                    }))
+                }
                 return .respond(KafkaResponse.listOffsets(correlationID: c, version: v, topics: listOffsets(list)))
             case .findCoordinator(_, let keyType):
                 // Groups only: transactions are not served.
@@ -287,6 +369,24 @@ public final class KafkaBroker: Sendable {
         let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
                                 maxTimestamp: base == nil ? 0 : maxTimestamp, records: records)
         return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+    }
+
+    /// A group request from a role that may not read: GROUP_AUTHORIZATION_FAILED, in its response's shape.
+    private func groupRefusal(_ request: KafkaRequest, correlationID c: Int32, version v: Int16) -> [UInt8] {
+        let e = KafkaErrorCode.groupAuthorizationFailed
+        switch request {
+        case .joinGroup: return KafkaResponse.joinGroup(correlationID: c, version: v, error: e, generation: -1, protocolName: "", leader: "", memberID: "", members: [])
+        case .syncGroup: return KafkaResponse.syncGroup(correlationID: c, version: v, error: e, assignment: [])
+        case .leaveGroup: return KafkaResponse.leaveGroup(correlationID: c, version: v, error: e, members: [])
+        case .offsetCommit(let r):
+            var byTopic: [(topic: String, partitions: [(Int32, KafkaErrorCode)])] = []
+            for o in r.offsets {
+                if let k = byTopic.firstIndex(where: { $0.topic == o.topic }) { byTopic[k].partitions.append((o.partition, e)) } else { byTopic.append((o.topic, [(o.partition, e)])) }
+            }
+            return KafkaResponse.offsetCommit(correlationID: c, version: v, results: byTopic)
+        case .offsetFetch: return KafkaResponse.offsetFetch(correlationID: c, version: v, error: e, results: [])
+        default: return KafkaResponse.errorOnly(correlationID: c, version: v, error: e)
+        }
     }
 
     // MARK: Committed offsets

@@ -26,8 +26,9 @@ public final class KafkaListener: Sendable {
         self.channel = channel
     }
 
-    /// Binds `host:configuration.port`; `run()` then serves.
-    public static func bind(store: OrderStore, host: String, configuration: KafkaConfiguration, loopbackOnly: Bool = true, logger: Logger? = nil) async throws -> KafkaListener {
+    /// Binds `host:configuration.port`; `run()` then serves. With `access` holding tokens,
+    /// clients anywhere authenticate with SASL/PLAIN; without, only local clients are served.
+    public static func bind(store: OrderStore, host: String, configuration: KafkaConfiguration, access: AccessPolicy = AccessPolicy(), logger: Logger? = nil) async throws -> KafkaListener {
         let logger = logger ?? Logger(label: "orderlog.kafka", factory: { _ in SwiftLogNoOpLogHandler() })
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,8 +39,8 @@ public final class KafkaListener: Sendable {
             }
         let port = channel.channel.localAddress?.port ?? configuration.port
         logger.info("kafka listening", metadata: ["host": "\(host)", "port": "\(port)", "topic": "\(configuration.topic)", "partitions": "\(configuration.partitions)"])
-        let broker = KafkaBroker(store: store, configuration: configuration, host: host, port: port)
-        return KafkaListener(broker: broker, port: port, loopbackOnly: loopbackOnly, logger: logger, channel: channel)
+        let broker = KafkaBroker(store: store, configuration: configuration, host: host, port: port, access: access)
+        return KafkaListener(broker: broker, port: port, loopbackOnly: access.tokens == nil, logger: logger, channel: channel)
     }
 
     /// Serves connections until `shutdown()`.
@@ -76,20 +77,23 @@ public final class KafkaListener: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var pending = ByteBuffer()
+                var session = broker.newSession()
                 for try await chunk in inbound {
                     var chunk = chunk
                     pending.writeBuffer(&chunk)
                     // Every whole frame in what has arrived, in order.
                     while pending.readableBytes >= 4 {
                         let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
-                        guard size >= 8, size <= KafkaRequest.frameBytesMax else {
+                        // (A bare SASL token after a v0 handshake may be short; any request is at least 8 bytes.)
+                        guard size >= (session.awaitingRawToken ? 1 : 8), size <= KafkaRequest.frameBytesMax else {
                             logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(size) bytes (at most \(KafkaRequest.frameBytesMax))"])
                             return
                         }
                         guard pending.readableBytes >= 4 + size else { break }
                         pending.moveReaderIndex(forwardBy: 4)
                         let frame = pending.readBytes(length: size)!
-                        switch await broker.handle(frame) {
+                        let outcome = session.awaitingRawToken ? broker.authenticateRaw(frame, session: &session) : await broker.handle(frame, session: &session)
+                        switch outcome {
                         case .respond(let bytes):
                             var out = ByteBuffer()
                             out.reserveCapacity(4 + bytes.count)

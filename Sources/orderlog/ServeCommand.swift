@@ -79,15 +79,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var kafka: KafkaListener?
         if let kafkaPort {
-            // SASL/PLAIN over the tokens file is not served yet: with tokens, the Kafka port
-            // would be the one way in without them.
-            guard tokens == nil else { throw CLIError("--kafka-port cannot be used with --tokens yet: the Kafka front door has no SASL/PLAIN (docs/KAFKA.md §7)") }
             guard (0...65535).contains(kafkaPort) else { throw ValidationError("--kafka-port must be 0…65535") }
             guard (1...1024).contains(kafkaPartitions) else { throw ValidationError("--kafka-partitions must be 1…1024") }
             var k = KafkaConfiguration()
             k.port = kafkaPort
             k.partitions = kafkaPartitions
-            kafka = try await KafkaListener.bind(store: store, host: host, configuration: k, loopbackOnly: true, logger: logger)
+            // With --tokens, Kafka clients authenticate with SASL/PLAIN (password: a token).
+            kafka = try await KafkaListener.bind(store: store, host: host, configuration: k, access: serverConfiguration.access, logger: logger)
             print("kafka on \(host):\(kafka!.port) (topic \(k.topic), \(k.partitions) partitions)")
         }
         print("orderlog \(OrderLogServer.version) serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")

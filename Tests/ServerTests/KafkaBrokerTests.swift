@@ -180,3 +180,62 @@ struct KafkaBrokerTests {
         #expect(store.endPosition == 0)
     }
 }
+
+@Suite("Kafka SASL/PLAIN and roles, without sockets")
+struct KafkaSaslTests {
+    func broker() throws -> (KafkaBroker, OrderStore, String) {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-sasl-\(UUID().uuidString.prefix(8))"
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        let store = try OrderStore.open(path: path, configuration: c)
+        let access = AccessPolicy(tokens: ["producer-token-0123456789": .producer, "consumer-token-0123456789": .consumer])
+        return (KafkaBroker(store: store, configuration: KafkaConfiguration(), host: "127.0.0.1", port: 9092, access: access), store, path)
+    }
+
+    func authenticate(_ token: String, version: Int16 = 1) -> [UInt8] {
+        var w = KafkaWriter()
+        KafkaRequests.header(&w, .saslAuthenticate, version, 3)
+        w.nullableBytes(Array("\u{0}user\u{0}\(token)".utf8))
+        return w.bytes
+    }
+
+    func handshake(version: Int16) -> [UInt8] {
+        var w = KafkaWriter()
+        KafkaRequests.header(&w, .saslHandshake, version, 2)
+        w.string("PLAIN")
+        return w.bytes
+    }
+
+    @Test("with tokens, nothing but the handshake is read before SASL/PLAIN names a token; the token's role then decides (a consumer may not produce, a producer may not fetch)")
+    func rolesAfterAuthentication() async throws {
+        let (broker, store, path) = try broker()
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        var session = broker.newSession()
+        let produce = KafkaRequests.produce([(0, KafkaRequests.batch([placedOrder("ORD-1")]))])
+        guard case .close = await broker.handle(produce, session: &session) else { Issue.record("a request before authentication must close"); return }
+        _ = await broker.handle(handshake(version: 1), session: &session)
+        guard case .respond(let refused) = await broker.handle(authenticate("not-a-token-000000000"), session: &session) else { Issue.record("no answer"); return }
+        var r = KafkaReader(refused)
+        _ = try r.int32()
+        #expect(try r.int16() == KafkaErrorCode.saslAuthenticationFailed.rawValue)
+        #expect(session.role == nil)
+        _ = await broker.handle(authenticate("consumer-token-0123456789"), session: &session)
+        #expect(session.role == .consumer)
+        guard case .respond(let answer) = await broker.handle(produce, session: &session) else { Issue.record("no answer"); return }
+        var p = KafkaReader(answer)
+        _ = try p.int32(); _ = try p.arrayCount(); _ = try p.string(); _ = try p.arrayCount(); _ = try p.int32()
+        #expect(try p.int16() == KafkaErrorCode.topicAuthorizationFailed.rawValue)
+        #expect(store.endPosition == 0)
+        // A v0 handshake: the next frame is the bare token.
+        var producer = broker.newSession()
+        _ = await broker.handle(handshake(version: 0), session: &producer)
+        #expect(producer.awaitingRawToken)
+        #expect(broker.authenticateRaw(Array("\u{0}u\u{0}producer-token-0123456789".utf8), session: &producer) == .respond([]))
+        #expect(producer.role == .producer)
+        guard case .respond = await broker.handle(produce, session: &producer) else { Issue.record("no answer"); return }
+        #expect(store.endPosition == 1)
+        let fetched = try readFetch(try #require({ if case .respond(let b) = $0 { b } else { nil } }(await broker.handle(KafkaRequests.fetch([(0, 0)]), session: &producer))))
+        #expect(fetched[0]?.error == KafkaErrorCode.topicAuthorizationFailed.rawValue)
+    }
+}
+
