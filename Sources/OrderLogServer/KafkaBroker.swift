@@ -314,61 +314,99 @@ public final class KafkaBroker: Sendable {
         }
     }
 
+    /// Every partition asked for, from one scan of the log: the partitions' offsets all index
+    /// the one log, so the scan starts at the smallest and hands each record to its key's
+    /// partition when that partition's fetch has reached it (a scan a partition cost the whole
+    /// log's reading once per partition).
     private func fetchOnce(_ request: FetchRequest) -> [(name: String, partitions: [KafkaResponse.FetchPartition])] {
-        var budget = min(Int(max(0, request.maxBytes)), configuration.fetchBytesMax)
-        return request.topics.map { topic in
-            (topic.name, topic.partitions.map { p in
-                let part = fetchPartition(topic.name, p, budget: budget)
-                budget = max(0, budget - part.records.count)
-                return part
-            })
-        }
-    }
-
-    private func fetchPartition(_ topic: String, _ p: FetchRequest.Partition, budget: Int) -> KafkaResponse.FetchPartition {
         let end = Int64(store.endPosition)
-        guard knownPartition(topic, p.index) else { return .init(index: p.index, error: .unknownTopicOrPartition, highWatermark: -1, records: []) }
-        guard p.fetchOffset >= 0, p.fetchOffset <= end else { return .init(index: p.index, error: .offsetOutOfRange, highWatermark: end, records: []) }
-        let limit = min(budget, Int(max(0, p.partitionMaxBytes)))
-        var records: [KafkaRecord] = []
-        var base: (offset: Int64, timestamp: Int64)?
-        var size = 0, maxTimestamp: Int64 = -1
-        // Where the scan stopped: the log's end, or the first record not taken.
-        var scannedTo = end
-        do {
-            try store.forEachEvent(from: UInt64(p.fetchOffset), to: UInt64(end), keyMatches: inPartition(Int(p.index))) { e in
-                let value = Array(try e.exportLine().utf8)
-                let timestamp = e.recordedAt / 1000
-                let first = base ?? (Int64(e.position), timestamp)
-                let bytes = value.count + e.event.orderID.value.utf8.count + 48
-                // At least one record, whatever the limit (so a large one is never stuck);
-                // offsets in one batch are 32-bit deltas from its base.
-                guard records.isEmpty || (size + bytes <= limit && Int64(e.position) - first.offset < Int64(Int32.max) - 1) else {
-                    scannedTo = Int64(e.position)
-                    return false
-                }
-                base = first
-                records.append(KafkaRecord(offsetDelta: Int32(Int64(e.position) - first.offset), timestampDelta: timestamp - first.timestamp,
-                                           key: Array(e.event.orderID.value.utf8), value: value,
-                                           headers: [("type", Array(e.event.type.rawValue.utf8)), ("seq", Array(String(e.seq).utf8))]))
-                size += bytes
-                maxTimestamp = max(maxTimestamp, timestamp)
-                return true
-            }
-        } catch {
-            return .init(index: p.index, error: .corruptMessage, highWatermark: end, records: [])
+        let n = configuration.partitions
+        var budget = min(Int(max(0, request.maxBytes)), configuration.fetchBytesMax)
+        struct Part {
+            var from: Int64
+            var limit: Int
+            var records: [KafkaRecord] = []
+            var base: (offset: Int64, timestamp: Int64)?
+            var size = 0
+            var maxTimestamp: Int64 = -1
+            /// Where this partition's read stopped (the first record not taken); nil: still reading.
+            var stoppedAt: Int64?
         }
-        // The batch's last offset is where the scan stopped, less one — past its last record
-        // when the partition has no more records before it — so the consumer's next fetch
-        // starts there, not again at the gap (offsets are the log's positions, shared by all
-        // partitions; Kafka batches may end past their last record, as compacted ones do).
-        // With no record at all: an empty batch over the gap.
-        let first = base ?? (p.fetchOffset, 0)
-        guard scannedTo > first.offset else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
-        let lastDelta = Int32(clamping: scannedTo - 1 - first.offset)
-        let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
-                                maxTimestamp: base == nil ? 0 : maxTimestamp, records: records)
-        return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+        // By partition, mutated in place (a copy out and back would copy each record list
+        // on every record).
+        var parts = [Part?](repeating: nil, count: n)
+        var answers: [(name: String, partitions: [KafkaResponse.FetchPartition])] = []
+        for topic in request.topics {
+            for p in topic.partitions where knownPartition(topic.name, p.index) && p.fetchOffset >= 0 && p.fetchOffset <= end && parts[Int(p.index)] == nil {
+                parts[Int(p.index)] = Part(from: p.fetchOffset, limit: Int(max(0, p.partitionMaxBytes)))
+            }
+        }
+        var failed = false
+        if let start = parts.compactMap({ $0?.from }).min(), start < end {
+            var wanted = parts.map { $0 != nil }
+            var open = parts.count { $0 != nil }
+            var stopAll: Int64?
+            do {
+                try store.forEachEvent(from: UInt64(start), to: UInt64(end), keyMatches: { wanted[KafkaPartitioner.partition(of: $0, partitions: n)] }) { e in
+                    let position = Int64(e.position)
+                    var key = e.event.orderID.value
+                    let k = key.withUTF8 { KafkaPartitioner.partition(of: UnsafeRawBufferPointer($0), partitions: n) }
+                    // Fields read, not the part copied: a copy alive while its records grow would
+                    // copy them on every record.
+                    guard parts[k] != nil, parts[k]!.stoppedAt == nil, position >= parts[k]!.from else { return true }
+                    let empty = parts[k]!.records.isEmpty, size = parts[k]!.size, limit = parts[k]!.limit
+                    let value = Array(try e.exportLine().utf8)
+                    let bytes = value.count + e.event.orderID.value.utf8.count + 48
+                    let first = parts[k]!.base ?? (position, e.recordedAt / 1000)
+                    // At least one record a partition, whatever the limits (so a large one is
+                    // never stuck); offsets in one batch are 32-bit deltas from its base.
+                    if !empty && (size + bytes > limit || position - first.offset >= Int64(Int32.max) - 1) {
+                        parts[k]!.stoppedAt = position
+                        open -= 1
+                        wanted[k] = false
+                        return open > 0
+                    }
+                    if !empty && bytes > budget {
+                        stopAll = position
+                        return false
+                    }
+                    let timestamp = e.recordedAt / 1000
+                    parts[k]!.base = first
+                    parts[k]!.records.append(KafkaRecord(offsetDelta: Int32(position - first.offset), timestampDelta: timestamp - first.timestamp,
+                                                         key: Array(e.event.orderID.value.utf8), value: value,
+                                                         headers: [("type", Array(e.event.type.rawValue.utf8)), ("seq", Array(String(e.seq).utf8))]))
+                    parts[k]!.size += bytes
+                    parts[k]!.maxTimestamp = max(parts[k]!.maxTimestamp, timestamp)
+                    budget -= min(budget, bytes)
+                    return true
+                }
+            } catch {
+                failed = true
+            }
+            for k in parts.indices where parts[k] != nil && parts[k]!.stoppedAt == nil { parts[k]!.stoppedAt = stopAll ?? end }
+        }
+        for topic in request.topics {
+            answers.append((topic.name, topic.partitions.map { p in
+                guard knownPartition(topic.name, p.index) else { return .init(index: p.index, error: .unknownTopicOrPartition, highWatermark: -1, records: []) }
+                guard p.fetchOffset >= 0, p.fetchOffset <= end else { return .init(index: p.index, error: .offsetOutOfRange, highWatermark: end, records: []) }
+                if failed { return .init(index: p.index, error: .corruptMessage, highWatermark: end, records: []) }
+                guard let part = parts[Int(p.index)] else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
+                // The batch's last offset is where this partition's read stopped, less one —
+                // past its last record when it has no more records before that — so the
+                // consumer's next fetch starts there, not again at the gap (offsets are the
+                // log's positions, shared by all partitions; Kafka batches may end past their
+                // last record, as compacted ones do). With no record at all: an empty batch
+                // over the gap.
+                let scannedTo = part.stoppedAt ?? end
+                let first = part.base ?? (part.from, 0)
+                guard scannedTo > first.offset else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
+                let lastDelta = Int32(clamping: scannedTo - 1 - first.offset)
+                let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, part.records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
+                                        maxTimestamp: part.base == nil ? 0 : part.maxTimestamp, records: part.records)
+                return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+            }))
+        }
+        return answers
     }
 
     /// A group request from a role that may not read: GROUP_AUTHORIZATION_FAILED, in its response's shape.
