@@ -104,33 +104,26 @@ public struct KafkaReader {
     }
 
     public mutating func nullableString(_ what: @autoclosure () -> String = "string", compact: Bool = false) throws(KafkaError) -> String? {
-        let n: Int
+        guard let n = try lengthPrefix(what(), compact: compact, wide: false) else { return nil }
+        return try utf8(n, what())
+    }
+
+    /// A length (or count) prefix: int16 (`wide` false: strings) or int32 (bytes, arrays),
+    /// −1 for null; or, `compact`, an unsigned varint of the length + 1, 0 for null.
+    mutating func lengthPrefix(_ what: @autoclosure () -> String, compact: Bool, wide: Bool) throws(KafkaError) -> Int? {
         if compact {
             let u = try unsignedVarint(what())
-            if u == 0 { return nil }
-            n = Int(u) - 1
-        } else {
-            let l = try int16(what())
-            if l == -1 { return nil }
-            guard l >= 0 else { throw KafkaError(.invalidLength, "\(what()) has length \(l)", offset: offset - 2) }
-            n = Int(l)
+            return u == 0 ? nil : Int(u) - 1
         }
-        return try utf8(n, what())
+        let l = wide ? Int(try int32(what())) : Int(try int16(what()))
+        if l == -1 { return nil }
+        guard l >= 0 else { throw KafkaError(.invalidLength, "\(what()) has length \(l)", offset: offset - (wide ? 4 : 2)) }
+        return l
     }
 
     /// BYTES (int32 length) or COMPACT_BYTES; nil for a null (length −1 / 0).
     public mutating func nullableBytes(_ what: @autoclosure () -> String = "bytes", compact: Bool = false) throws(KafkaError) -> ArraySlice<UInt8>? {
-        let n: Int
-        if compact {
-            let u = try unsignedVarint(what())
-            if u == 0 { return nil }
-            n = Int(u) - 1
-        } else {
-            let l = try int32(what())
-            if l == -1 { return nil }
-            guard l >= 0 else { throw KafkaError(.invalidLength, "\(what()) has length \(l)", offset: offset - 4) }
-            n = Int(l)
-        }
+        guard let n = try lengthPrefix(what(), compact: compact, wide: true) else { return nil }
         try need(n, what())
         defer { offset += n }
         return bytes[offset..<(offset + n)]
@@ -144,17 +137,7 @@ public struct KafkaReader {
     /// count + 1, 0 null) — nil for null. Each element takes at least `minimumBytes`, so a
     /// count the remaining bytes cannot hold is refused before anything is allocated.
     public mutating func arrayCount(_ what: @autoclosure () -> String = "array", compact: Bool = false, minimumBytes: Int = 1) throws(KafkaError) -> Int? {
-        let n: Int
-        if compact {
-            let u = try unsignedVarint(what())
-            if u == 0 { return nil }
-            n = Int(u) - 1
-        } else {
-            let l = try int32(what())
-            if l == -1 { return nil }
-            guard l >= 0 else { throw KafkaError(.invalidLength, "\(what()) has \(l) elements", offset: offset - 4) }
-            n = Int(l)
-        }
+        guard let n = try lengthPrefix(what(), compact: compact, wide: true) else { return nil }
         guard n <= remaining / max(1, minimumBytes) else {
             throw KafkaError(.invalidLength, "\(what()) claims \(n) elements; \(remaining) bytes are left", offset: offset)
         }
