@@ -15,6 +15,7 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
     case syncGroup = 14
     case saslHandshake = 17
     case apiVersions = 18
+    case initProducerID = 22
     case saslAuthenticate = 36
 
     public var versions: ClosedRange<Int16> {
@@ -32,6 +33,7 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
         case .syncGroup: 0...3
         case .saslHandshake: 0...1
         case .apiVersions: 0...3
+        case .initProducerID: 0...1
         case .saslAuthenticate: 0...1
         }
     }
@@ -63,6 +65,9 @@ public enum KafkaRequest: Sendable, Equatable {
     case offsetFetch(groupID: String, topics: [TopicPartitions]?)
     case saslHandshake(mechanism: String)
     case saslAuthenticate(authBytes: [UInt8])
+    /// An idempotent producer asks for its id (a transactional id asks for transactions,
+    /// which are not served).
+    case initProducerID(transactionalID: String?)
 }
 
 public struct ProduceRequest: Sendable, Equatable {
@@ -224,6 +229,10 @@ extension KafkaRequest {
             request = .saslHandshake(mechanism: try r.string("mechanism"))
         case .saslAuthenticate:
             request = .saslAuthenticate(authBytes: Array(try r.bytes("auth bytes")))
+        case .initProducerID:
+            let transactional = try r.nullableString("transactional id")
+            _ = try r.int32("transaction timeout")
+            request = .initProducerID(transactionalID: transactional)
         }
         guard r.isAtEnd else {
             throw KafkaError(.invalidLength, "\(r.remaining) bytes after the body of \(api) v\(version)", offset: r.offset)

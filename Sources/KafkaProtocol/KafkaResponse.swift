@@ -158,4 +158,12 @@ public enum KafkaResponse {
         }
         return w.bytes
     }
+
+    public static func initProducerID(correlationID: Int32, error: KafkaErrorCode, producerID: Int64, epoch: Int16) -> [UInt8] {
+        var w = KafkaWriter()
+        w.int32(correlationID)
+        w.int32(0)
+        w.int16(error.rawValue); w.int64(producerID); w.int16(epoch)
+        return w.bytes
+    }
 }

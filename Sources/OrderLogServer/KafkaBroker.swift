@@ -35,6 +35,7 @@ public final class KafkaBroker: Sendable {
     let advertised: KafkaResponse.Broker
     let coordinator: KafkaGroupCoordinator
     let offsets: KafkaOffsets
+    let producers: KafkaProducers
 
     /// Who may connect: with tokens, a client authenticates with SASL/PLAIN (its password the
     /// token) and gets the token's role; without, every client is served as admin (the
@@ -47,11 +48,13 @@ public final class KafkaBroker: Sendable {
         self.access = access
         advertised = KafkaResponse.Broker(nodeID: 0, host: configuration.advertisedHost ?? host, port: Int32(port))
         offsets = KafkaOffsets(directory: store.directory + "/kafka")
+        producers = KafkaProducers(directory: store.directory + "/kafka")
         coordinator = KafkaGroupCoordinator(offsets: offsets, initialDelay: configuration.initialRebalanceDelay)
     }
 
-    /// Why the committed offsets' file at start was not used, if it was not (logged by the listener).
-    public var offsetsProblem: String? { offsets.problem }
+    /// Why the committed offsets' or producers' file at start was not used, if one was not
+    /// (logged by the listener).
+    public var offsetsProblem: String? { [offsets.problem, producers.problem].compactMap { $0 }.first }
 
     /// Completes rebalances past their deadline and removes members past their session
     /// timeout; the listener calls it every 200 ms.
@@ -131,6 +134,20 @@ public final class KafkaBroker: Sendable {
             case .metadata(let topics):
                 return .respond(KafkaResponse.metadata(correlationID: c, version: v, brokers: [advertised], clusterID: "orderlog", controllerID: 0,
                                                        topics: (topics ?? [configuration.topic]).map(topicMetadata), leader: 0))
+            case .initProducerID(let transactional):
+                guard session.role?.permits(.append) ?? false else {
+                    return .respond(KafkaResponse.initProducerID(correlationID: c, error: .clusterAuthorizationFailed, producerID: -1, epoch: -1))
+                }
+                // Idempotence, not transactions.
+                guard transactional == nil else {
+                    return .respond(KafkaResponse.initProducerID(correlationID: c, error: .coordinatorNotAvailable, producerID: -1, epoch: -1))
+                }
+                do {
+                    let p = try producers.newProducer()
+                    return .respond(KafkaResponse.initProducerID(correlationID: c, error: .none, producerID: p.id, epoch: p.epoch))
+                } catch {
+                    return .respond(KafkaResponse.initProducerID(correlationID: c, error: .unknownServerError, producerID: -1, epoch: -1))
+                }
             case .saslHandshake(let mechanism):
                 guard mechanism == "PLAIN" else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .unsupportedSaslMechanism, mechanisms: ["PLAIN"])) }
                 guard session.role == nil || access.tokens == nil else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .illegalSaslState, mechanisms: ["PLAIN"])) }
@@ -250,6 +267,25 @@ public final class KafkaBroker: Sendable {
             default: return refuse(.invalidRecord, error.description)
             }
         }
+        // An idempotent producer's batch: a retry of one already stored gets its first answer;
+        // one out of order is refused (nothing stored).
+        var idempotent: (producer: Int64, base: Int32, count: Int)?
+        if let first = batches.first, first.producerID >= 0 {
+            let count = batches.reduce(0) { $0 + $1.records.count }
+            switch producers.verdict(producer: first.producerID, epoch: first.producerEpoch, partition: index, base: first.baseSequence, count: count) {
+            case .new: idempotent = (first.producerID, first.baseSequence, count)
+            case .duplicate(let offset): return .init(index: index, error: .none, baseOffset: offset)
+            case .outOfOrder(let expected): return refuse(.outOfOrderSequenceNumber, "sequence \(first.baseSequence), expected \(expected)")
+            case .staleSequence: return refuse(.duplicateSequenceNumber, "sequence \(first.baseSequence) is older than the batches kept")
+            case .fencedEpoch: return refuse(.invalidProducerEpoch, "producer epoch \(first.producerEpoch) is not the producer's")
+            case .unknownProducer: return refuse(.unknownProducerID, "producer id \(first.producerID) is unknown here")
+            }
+        }
+        // Its sequence numbers are used up once it is answered, stored or refused by the rules.
+        func used(_ baseOffset: Int64) {
+            guard let i = idempotent else { return }
+            try? producers.record(producer: i.producer, partition: index, base: i.base, count: i.count, baseOffset: baseOffset)
+        }
         // Every record read and checked as an order event first: the first refusal names its
         // record (its index among the partition's records) and the rule.
         var appends: [AppendRecord] = []
@@ -272,7 +308,10 @@ public final class KafkaBroker: Sendable {
                 }
             }
         }
-        if let first = problems.first { return refuse(.invalidRecord, "record \(first.index): \(first.message)", records: problems) }
+        if let first = problems.first {
+            used(-1)
+            return refuse(.invalidRecord, "record \(first.index): \(first.message)", records: problems)
+        }
         let results: [AppendResult]
         do {
             let checked = try store.check(appends)
@@ -280,6 +319,7 @@ public final class KafkaBroker: Sendable {
             results = acks == 0 ? pending.results : try await store.waitUntilDurable(pending)
         } catch let error as StoreError {
             if error.code == .rejected, let e = error.orderError {
+                used(-1)
                 let k = Int32(error.eventIndex ?? 0)
                 return refuse(.invalidRecord, "record \(k): \(e.code.rawValue): \(e.detail)", records: [(k, "\(e.code.rawValue): \(e.detail)")])
             }
@@ -287,7 +327,9 @@ public final class KafkaBroker: Sendable {
         } catch {
             return refuse(.invalidRecord, "\(error)")
         }
-        return .init(index: index, error: .none, baseOffset: Int64(results.first?.position ?? 0))
+        let base = Int64(results.first?.position ?? 0)
+        used(base)
+        return .init(index: index, error: .none, baseOffset: base)
     }
 
     // MARK: Fetch

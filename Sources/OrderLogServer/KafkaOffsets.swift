@@ -77,19 +77,6 @@ final class KafkaOffsets: Sendable {
             }
             root[group] = t
         }
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown)
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        try DurableFile.replace(path, with: try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]))
     }
 }

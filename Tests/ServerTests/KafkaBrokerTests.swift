@@ -239,3 +239,64 @@ struct KafkaSaslTests {
     }
 }
 
+
+@Suite("Kafka idempotent producers, without sockets")
+struct KafkaIdempotenceTests {
+    func batch(_ events: [OrderEvent], producer: Int64, epoch: Int16 = 0, sequence: Int32) -> [UInt8] {
+        var b = RecordBatch(baseOffset: 0, lastOffsetDelta: Int32(events.count - 1), baseTimestamp: 0, maxTimestamp: 0, records: events.enumerated().map { k, e in
+            KafkaRecord(offsetDelta: Int32(k), timestampDelta: 0, key: Array(e.orderID.value.utf8), value: Array(e.jsonLine().utf8))
+        })
+        b.producerID = producer
+        b.producerEpoch = epoch
+        b.baseSequence = sequence
+        return b.encoded()
+    }
+
+    func produceError(_ broker: KafkaBroker, _ records: [UInt8]) async throws -> (error: Int16, baseOffset: Int64) {
+        guard case .respond(let bytes) = await broker.handle(KafkaRequests.produce([(0, records)])) else { Issue.record("no answer"); return (-99, -1) }
+        var r = KafkaReader(bytes)
+        _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string(); _ = try r.arrayCount(); _ = try r.int32()
+        return (try r.int16(), try r.int64())
+    }
+
+    @Test("a retried batch of an idempotent producer is answered with its first answer and stored once — after a restart too; a gap or an old epoch is refused")
+    func retriesAreStoredOnce() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-idem-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        var k = KafkaConfiguration()
+        k.partitions = 1
+        var store = try OrderStore.open(path: path, configuration: c)
+        var broker = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        var w = KafkaWriter()
+        KafkaRequests.header(&w, .initProducerID, 1, 4)
+        w.nullableString(nil); w.int32(60_000)
+        guard case .respond(let init1) = await broker.handle(w.bytes) else { Issue.record("no answer"); return }
+        var r = KafkaReader(init1)
+        _ = try r.int32(); _ = try r.int32()
+        #expect(try r.int16() == 0)
+        let producer = try r.int64()
+        #expect(producer > 0)
+        let first = batch([placedOrder("ORD-1"), placedOrder("ORD-2")], producer: producer, sequence: 0)
+        let stored = try await produceError(broker, first)
+        #expect(stored.error == 0 && stored.baseOffset == 0)
+        // The same batch again (its answer was lost): the first answer, nothing stored.
+        #expect(try await produceError(broker, first) == (0, 0))
+        #expect(store.endPosition == 2)
+        // A gap in the sequence: refused, nothing stored.
+        let gap = batch([placedOrder("ORD-3")], producer: producer, sequence: 5)
+        #expect(try await produceError(broker, gap).error == KafkaErrorCode.outOfOrderSequenceNumber.rawValue)
+        #expect(try await produceError(broker, batch([placedOrder("ORD-3")], producer: producer, epoch: 3, sequence: 2)).error == KafkaErrorCode.invalidProducerEpoch.rawValue)
+        #expect(store.endPosition == 2)
+        // After a restart, the retry is still recognised, and the next batch is in order.
+        try store.close()
+        store = try OrderStore.open(path: path, configuration: c)
+        defer { try? store.close() }
+        broker = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        #expect(try await produceError(broker, first) == (0, 0))
+        #expect(store.endPosition == 2)
+        #expect(try await produceError(broker, batch([placedOrder("ORD-3")], producer: producer, sequence: 2)) == (0, 2))
+        #expect(store.endPosition == 3)
+    }
+}

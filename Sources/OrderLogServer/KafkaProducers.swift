@@ -1,0 +1,108 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Idempotent producers' state (docs/KAFKA.md §3): the ids given out and, per producer and
+/// partition, the last five batches' sequence numbers and offsets, so a batch sent again (a
+/// retry after a lost answer) is answered with its first answer instead of being stored twice —
+/// across restarts too. `kafka/producers.json`, rewritten whole (temporary name, fsync, rename,
+/// directory fsync) before a produce is answered.
+final class KafkaProducers: Sendable {
+    struct Batch: Sendable, Codable, Equatable {
+        var baseSequence: Int32
+        var lastSequence: Int32
+        var baseOffset: Int64
+    }
+
+    struct Producer: Sendable, Codable {
+        var epoch: Int16
+        /// By partition: the last batches, oldest first (at most `batchesKept`).
+        var partitions: [String: [Batch]] = [:]
+    }
+
+    struct State: Sendable, Codable {
+        var next: Int64 = 1
+        var producers: [String: Producer] = [:]
+    }
+
+    enum Verdict: Equatable {
+        /// In order: store it.
+        case new
+        /// Already stored: its first answer.
+        case duplicate(baseOffset: Int64)
+        case outOfOrder(expected: Int32)
+        case staleSequence
+        case fencedEpoch
+        case unknownProducer
+    }
+
+    static let batchesKept = 5
+    static let producersMax = 100_000
+    let path: String
+    private let state: NIOLockedValueBox<State>
+    let problem: String?
+
+    init(directory: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/producers.json"
+        var loaded = State()
+        var problem: String?
+        if let data = FileManager.default.contents(atPath: path) {
+            if let s = try? JSONDecoder().decode(State.self, from: data) { loaded = s } else {
+                problem = "\(path) does not read as producer state; set aside as \(path).bad"
+                _ = rename(path, path + ".bad")
+            }
+        }
+        self.problem = problem
+        state = NIOLockedValueBox(loaded)
+    }
+
+    /// A new producer id, epoch 0, durable before it is given out.
+    func newProducer() throws -> (id: Int64, epoch: Int16) {
+        try state.withLockedValue { s in
+            var next = s
+            guard next.producers.count < Self.producersMax else { throw CocoaError(.fileWriteOutOfSpace) }
+            let id = next.next
+            next.next += 1
+            next.producers[String(id)] = Producer(epoch: 0)
+            try write(next)
+            s = next
+            return (id, 0)
+        }
+    }
+
+    /// What to do with a batch of `count` records from `producer`, epoch `epoch`, first
+    /// sequence `base`, to `partition`.
+    func verdict(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int) -> Verdict {
+        state.withLockedValue { s in
+            guard let p = s.producers[String(producer)] else { return .unknownProducer }
+            guard epoch == p.epoch else { return .fencedEpoch }
+            let batches = p.partitions[String(partition)] ?? []
+            if let same = batches.first(where: { $0.baseSequence == base && Int($0.lastSequence) - Int($0.baseSequence) + 1 == count }) {
+                return .duplicate(baseOffset: same.baseOffset)
+            }
+            guard let last = batches.last else { return base == 0 ? .new : .outOfOrder(expected: 0) }
+            if base == last.lastSequence &+ 1 { return .new }
+            return base <= last.lastSequence ? .staleSequence : .outOfOrder(expected: last.lastSequence &+ 1)
+        }
+    }
+
+    /// Records a batch stored (or refused by the rules: its sequence numbers are used up
+    /// either way, so the producer's next batch is in order), durable before the answer.
+    func record(producer: Int64, partition: Int32, base: Int32, count: Int, baseOffset: Int64) throws {
+        try state.withLockedValue { s in
+            var next = s
+            guard var p = next.producers[String(producer)] else { return }
+            var batches = p.partitions[String(partition)] ?? []
+            batches.append(Batch(baseSequence: base, lastSequence: base &+ Int32(truncatingIfNeeded: max(count, 1) - 1), baseOffset: baseOffset))
+            if batches.count > Self.batchesKept { batches.removeFirst(batches.count - Self.batchesKept) }
+            p.partitions[String(partition)] = batches
+            next.producers[String(producer)] = p
+            try write(next)
+            s = next
+        }
+    }
+
+    private func write(_ s: State) throws {
+        try DurableFile.replace(path, with: try JSONEncoder().encode(s))
+    }
+}
