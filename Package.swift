@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(name: "OrderModelTests", dependencies: ["FuzzCorpusSupport", "OrderModel"]),
         .testTarget(name: "WireProtocolTests", dependencies: ["FuzzCorpusSupport", "WireProtocol"]),
-        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["FuzzCorpusSupport", "KafkaProtocol"]),
         // The Fuzz/ corpora, read by the suites that replay them.
         .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
         .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "KafkaProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),

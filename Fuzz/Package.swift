@@ -2,7 +2,7 @@
 import PackageDescription
 
 // libFuzzer targets for the decoders that read bytes from outside: wire frames, JSON event
-// lines, segment files. In their own package, like Benchmarks/, so the main build never sees
+// lines, segment files, Kafka requests and record batches. In their own package, like Benchmarks/, so the main build never sees
 // the fuzzer flags. Build and run one with tools/fuzz TARGET [SECONDS]; it passes
 // `-sanitize=fuzzer,address` to every module, the OrderLog ones included (flags set here would
 // reach only these targets' own files, and the fuzzer would be blind to the decoders).
@@ -24,6 +24,10 @@ let package = Package(
         .executableTarget(
             name: "json-event",
             dependencies: [.product(name: "OrderModel", package: "OrderLog")]
+        ),
+        .executableTarget(
+            name: "kafka-request",
+            dependencies: [.product(name: "KafkaProtocol", package: "OrderLog")]
         ),
         .executableTarget(
             name: "segment-reader",

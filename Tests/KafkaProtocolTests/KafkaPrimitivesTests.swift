@@ -55,16 +55,19 @@ struct KafkaPrimitivesTests {
 
     @Test("a record batch written and read back is the same; a flipped bit fails its CRC32C; a truncated one and a magic-1 one are refused by name")
     func recordBatchRoundTrip() throws {
-        let records = (0..<5).map { k in
-            KafkaRecord(offsetDelta: Int32(k * 3), timestampDelta: Int64(k), key: Array("ORD-\(k)".utf8), value: k == 2 ? nil : Array("{\"k\":\(k)}".utf8),
-                        headers: [("type", Array("order_placed".utf8)), ("seq", nil)])
+        let records: [KafkaRecord] = (0..<5).map { (k: Int) -> KafkaRecord in
+            let key: [UInt8] = Array("ORD-\(k)".utf8)
+            let value: [UInt8]? = k == 2 ? nil : Array("{\"k\":\(k)}".utf8)
+            let headers: [(key: String, value: [UInt8]?)] = [("type", Array("order_placed".utf8)), ("seq", nil)]
+            return KafkaRecord(offsetDelta: Int32(k * 3), timestampDelta: Int64(k), key: key, value: value, headers: headers)
         }
         let batch = RecordBatch(baseOffset: 1000, lastOffsetDelta: 12, baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_004, records: records)
         let bytes = batch.encoded()
         let none: RecordBatch.Decompressor = { c, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "\(c)") }
         let back = try RecordBatch.decodeAll(bytes[...], decompress: none)
         #expect(back == [batch])
-        let two = try RecordBatch.decodeAll((bytes + bytes)[...], decompress: none)
+        let doubled: [UInt8] = bytes + bytes
+        let two = try RecordBatch.decodeAll(doubled[...], decompress: none)
         #expect(two.count == 2)
         for i in [21, 40, bytes.count - 1] {
             var damaged = bytes

@@ -71,3 +71,27 @@ struct KafkaRequestFuzzTests {
         #expect(thrown > 1000)
     }
 }
+
+import FuzzCorpusSupport
+
+/// The kafka-request fuzz target's seeds (Fuzz/corpus) and saved findings (Fuzz/regressions),
+/// replayed through its harness.
+@Suite("Kafka request fuzz corpus")
+struct KafkaRequestFuzzCorpusTests {
+    static let target = "kafka-request"
+
+    @Test("the seed corpus is there, and every request seed reads")
+    func corpusPresent() throws {
+        let seeds = FuzzCorpus.inputs(Self.target, "corpus")
+        #expect(seeds.count >= 10)
+        for path in seeds where !path.hasSuffix("record-batch") && !path.hasSuffix("gzip-payload") {
+            guard case .request = try KafkaRequest.decode(try FuzzCorpus.bytes(path)) else { Issue.record("\(path) did not read"); continue }
+        }
+    }
+
+    @Test("every seed and regression input reads or is refused, never traps",
+          arguments: FuzzCorpus.inputs(target, "corpus") + FuzzCorpus.inputs(target, "regressions"))
+    func noTrap(path: String) throws {
+        KafkaRequestFuzzHarness.run(try FuzzCorpus.bytes(path))
+    }
+}

@@ -1,0 +1,1 @@
+../../../Tests/KafkaProtocolTests/KafkaRequestFuzzHarness.swift
