@@ -16,6 +16,10 @@ public final class KafkaListener: Sendable {
     let loopbackOnly: Bool
     let logger: Logger
     private let stopped = Atomic<Bool>(false)
+    /// Connections open now; past `connectionsMax` a new one is closed at accept (as the
+    /// native port does), so a flood of connections cannot take every descriptor.
+    private let open = Atomic<Int>(0)
+    static let connectionsMax = 2048
     private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
 
     private init(broker: KafkaBroker, port: Int, loopbackOnly: Bool, logger: Logger, channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) {
@@ -56,7 +60,16 @@ public final class KafkaListener: Sendable {
             }
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
-                    group.addTask { await self.serve(connection) }
+                    let count = open.add(1, ordering: .relaxed).newValue
+                    group.addTask {
+                        defer { self.open.subtract(1, ordering: .relaxed) }
+                        guard count <= Self.connectionsMax else {
+                            self.logger.warning("kafka connection refused", metadata: ["reason": "more than \(Self.connectionsMax) connections"])
+                            try? await connection.channel.close()
+                            return
+                        }
+                        await self.serve(connection)
+                    }
                 }
             }
         }
