@@ -69,6 +69,8 @@ public final class KafkaBroker: Sendable {
         /// Close the connection: the request could not be read or is not one this broker
         /// serves (Kafka's own broker closes too; the reason is logged).
         case close(String)
+        /// Send these bytes, then close (a failed authentication).
+        case respondAndClose([UInt8], String)
     }
 
     /// One connection's authentication (docs/KAFKA.md §7).
@@ -93,6 +95,8 @@ public final class KafkaBroker: Sendable {
     /// token of the tokens file, else the connection is closed.
     public func authenticateRaw(_ token: [UInt8], session: inout Session) -> Outcome {
         session.awaitingRawToken = false
+        // Without tokens every client already has every right: any token passes.
+        if access.tokens == nil { return .respond([]) }
         guard let role = plainRole(token) else { return .close("SASL/PLAIN authentication failed") }
         session.role = role
         return .respond([])
@@ -151,14 +155,17 @@ public final class KafkaBroker: Sendable {
             case .saslHandshake(let mechanism):
                 guard mechanism == "PLAIN" else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .unsupportedSaslMechanism, mechanisms: ["PLAIN"])) }
                 guard session.role == nil || access.tokens == nil else { return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .illegalSaslState, mechanisms: ["PLAIN"])) }
-                session.awaitingRawToken = v == 0 && access.tokens != nil
+                // v0: the next frame is the bare token (with or without tokens configured).
+                session.awaitingRawToken = v == 0
                 return .respond(KafkaResponse.saslHandshake(correlationID: c, error: .none, mechanisms: ["PLAIN"]))
             case .saslAuthenticate(let token):
                 // Without tokens every client already has every right: any token is accepted.
                 if access.tokens == nil { return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .none, message: nil)) }
                 guard let role = plainRole(token) else {
-                    return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .saslAuthenticationFailed,
-                                                                   message: "SASL/PLAIN: the password is not a token of the server's tokens file"))
+                    // Answered, then closed (as Kafka does): no guessing tokens on one connection.
+                    return .respondAndClose(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .saslAuthenticationFailed,
+                                                                           message: "SASL/PLAIN: the password is not a token of the server's tokens file"),
+                                            "SASL/PLAIN authentication failed")
                 }
                 session.role = role
                 return .respond(KafkaResponse.saslAuthenticate(correlationID: c, version: v, error: .none, message: nil))
@@ -232,8 +239,15 @@ public final class KafkaBroker: Sendable {
 
     // MARK: Produce
 
+    /// Bytes a request's batches may expand to, in all (each batch alone is bounded too).
+    final class DecompressionBudget: @unchecked Sendable {
+        // @unchecked: used by one request's handling, one partition after another.
+        var left = RecordBatch.decompressedBytesMax
+    }
+
     private func produce(_ request: ProduceRequest) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
         var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
+        let budget = DecompressionBudget()
         for topic in request.topics {
             var partitions: [KafkaResponse.ProducePartition] = []
             for p in topic.partitions {
@@ -241,7 +255,7 @@ public final class KafkaBroker: Sendable {
                     partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
                     continue
                 }
-                partitions.append(await producePartition(p.index, p.records, acks: request.acks))
+                partitions.append(await producePartition(p.index, p.records, acks: request.acks, budget: budget))
             }
             answer.append((topic.name, partitions))
         }
@@ -250,7 +264,7 @@ public final class KafkaBroker: Sendable {
 
     /// One partition's records: each an order event in the JSON form of EVENTS.md, its key the
     /// order id (or none). All of them stored, in one atomic append, or none of them.
-    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16) async -> KafkaResponse.ProducePartition {
+    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16, budget: DecompressionBudget) async -> KafkaResponse.ProducePartition {
         func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
             .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
         }
@@ -258,7 +272,9 @@ public final class KafkaBroker: Sendable {
         let batches: [RecordBatch]
         do {
             batches = try RecordBatch.decodeAll(records) { codec, bytes, limit throws(KafkaError) in
-                try KafkaCompression.decompress(codec, bytes, limit: limit)
+                let out = try KafkaCompression.decompress(codec, bytes, limit: min(limit, budget.left))
+                budget.left -= out.count
+                return out
             }
         } catch {
             switch error.code {
@@ -269,12 +285,15 @@ public final class KafkaBroker: Sendable {
         }
         // An idempotent producer's batch: a retry of one already stored gets its first answer;
         // one out of order is refused (nothing stored).
-        var idempotent: (producer: Int64, base: Int32, count: Int)?
+        var idempotent: (producer: Int64, epoch: Int16, base: Int32, count: Int)?
         if let first = batches.first, first.producerID >= 0 {
             let count = batches.reduce(0) { $0 + $1.records.count }
             switch producers.verdict(producer: first.producerID, epoch: first.producerEpoch, partition: index, base: first.baseSequence, count: count) {
-            case .new: idempotent = (first.producerID, first.baseSequence, count)
-            case .duplicate(let offset): return .init(index: index, error: .none, baseOffset: offset)
+            case .new: idempotent = (first.producerID, first.producerEpoch, first.baseSequence, count)
+            case .duplicate(let offset):
+                // A retry: its first answer (a batch the rules refused stays refused).
+                if offset < 0 { return refuse(.invalidRecord, "this batch (sequence \(first.baseSequence)) was refused before; see its first answer") }
+                return .init(index: index, error: .none, baseOffset: offset)
             case .outOfOrder(let expected): return refuse(.outOfOrderSequenceNumber, "sequence \(first.baseSequence), expected \(expected)")
             case .staleSequence: return refuse(.duplicateSequenceNumber, "sequence \(first.baseSequence) is older than the batches kept")
             case .fencedEpoch: return refuse(.invalidProducerEpoch, "producer epoch \(first.producerEpoch) is not the producer's")
@@ -284,7 +303,7 @@ public final class KafkaBroker: Sendable {
         // Its sequence numbers are used up once it is answered, stored or refused by the rules.
         func used(_ baseOffset: Int64) {
             guard let i = idempotent else { return }
-            try? producers.record(producer: i.producer, partition: index, base: i.base, count: i.count, baseOffset: baseOffset)
+            try? producers.record(producer: i.producer, epoch: i.epoch, partition: index, base: i.base, count: i.count, baseOffset: baseOffset)
         }
         // Every record read and checked as an order event first: the first refusal names its
         // record (its index among the partition's records) and the rule.
@@ -340,7 +359,7 @@ public final class KafkaBroker: Sendable {
             let end = store.endPosition
             let answer = fetchOnce(request)
             let bytes = answer.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + $1.records.count } }
-            if bytes >= max(1, Int(request.minBytes)) || ContinuousClock.now >= deadline { return answer }
+            if bytes >= Int(request.minBytes) || bytes > 0 && request.minBytes <= 0 || ContinuousClock.now >= deadline { return answer }
             // Nothing (or too little) yet: wait for a new durable event, or the deadline.
             let woke = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { await self.store.waitForRecords(after: end) }
@@ -427,9 +446,13 @@ public final class KafkaBroker: Sendable {
             }
             for k in parts.indices where parts[k] != nil && parts[k]!.stoppedAt == nil { parts[k]!.stoppedAt = stopAll ?? end }
         }
+        // A partition asked for twice is answered once with records (a repeat must not
+        // multiply the response).
+        var answered = Set<Int32>()
         for topic in request.topics {
             answers.append((topic.name, topic.partitions.map { p in
                 guard knownPartition(topic.name, p.index) else { return .init(index: p.index, error: .unknownTopicOrPartition, highWatermark: -1, records: []) }
+                guard answered.insert(p.index).inserted else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
                 guard p.fetchOffset >= 0, p.fetchOffset <= end else { return .init(index: p.index, error: .offsetOutOfRange, highWatermark: end, records: []) }
                 if failed { return .init(index: p.index, error: .corruptMessage, highWatermark: end, records: []) }
                 guard let part = parts[Int(p.index)] else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
@@ -514,7 +537,7 @@ public final class KafkaBroker: Sendable {
                 default:
                     // The first event recorded at or after the time (ms), in any partition:
                     // offsets are the log's positions, shared by all partitions.
-                    guard p.timestamp >= 0, let position = try? store.endPosition(asOfTime: p.timestamp * 1000 - 1), Int64(position) < end else {
+                    guard p.timestamp >= 0, p.timestamp <= Int64.max / 1000, let position = try? store.endPosition(asOfTime: p.timestamp * 1000 - 1), Int64(position) < end else {
                         return .init(index: p.index, error: .none, timestamp: -1, offset: -1)
                     }
                     let recorded = (try? store.events(from: position, limit: 1).first?.recordedAt).flatMap { $0 }.map { $0 / 1000 } ?? -1

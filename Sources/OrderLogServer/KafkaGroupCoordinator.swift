@@ -43,8 +43,9 @@ actor KafkaGroupCoordinator {
         /// Members in the order they first joined (the leader is the first still here).
         var order: [String] = []
         var members: [String: Member] = [:]
-        /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined with.
-        var pending: Set<String> = []
+        /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined with, and when
+        /// (forgotten after `pendingTimeout`).
+        var pending: [String: ContinuousClock.Instant] = [:]
         /// When a rebalance completes whoever has joined by then.
         var deadline: ContinuousClock.Instant?
     }
@@ -56,6 +57,8 @@ actor KafkaGroupCoordinator {
     let initialDelay: Duration
     static let sessionTimeouts: ClosedRange<Int32> = 1_000...1_800_000
     static let groupMembersMax = 1_000
+    static let groupsMax = 10_000
+    static let pendingTimeout: Duration = .seconds(60)
 
     init(offsets: KafkaOffsets, initialDelay: Duration = .milliseconds(1_000)) {
         self.offsets = offsets
@@ -67,25 +70,30 @@ actor KafkaGroupCoordinator {
     func join(_ r: JoinGroupRequest, version: Int16, clientID: String) async -> JoinAnswer {
         guard !r.groupID.isEmpty else { return JoinAnswer(error: .invalidRequest) }
         guard Self.sessionTimeouts.contains(r.sessionTimeoutMs) else { return JoinAnswer(error: .invalidSessionTimeout) }
+        guard groups[r.groupID] != nil || groups.count < Self.groupsMax else { return JoinAnswer(error: .invalidRequest) }
         var g = groups[r.groupID] ?? Group()
         if let type = g.protocolType, !g.members.isEmpty, type != r.protocolType || !r.protocols.contains(where: { p in g.members.values.allSatisfy { $0.protocols.contains { $0.name == p.name } } }) {
             return JoinAnswer(error: .inconsistentGroupProtocol, memberID: r.memberID)
         }
         var memberID = r.memberID
         if memberID.isEmpty {
-            memberID = (clientID.isEmpty ? "member" : clientID) + "-" + UUID().uuidString.lowercased()
+            memberID = (clientID.isEmpty ? "member" : String(clientID.prefix(64))) + "-" + UUID().uuidString.lowercased()
             // v4+: the client rejoins with the id (so a member lost in a timed-out join can be told apart).
             if version >= 4 {
-                g.pending.insert(memberID)
+                guard g.pending.count < Self.groupMembersMax else { return JoinAnswer(error: .invalidRequest) }
+                g.pending[memberID] = .now
                 groups[r.groupID] = g
                 return JoinAnswer(error: .memberIDRequired, memberID: memberID)
             }
-        } else if g.members[memberID] == nil && !g.pending.contains(memberID) {
+        } else if g.members[memberID] == nil && g.pending[memberID] == nil {
             return JoinAnswer(error: .unknownMemberID, memberID: memberID)
         }
         guard g.members[memberID] != nil || g.members.count < Self.groupMembersMax else { return JoinAnswer(error: .invalidRequest, memberID: memberID) }
-        g.pending.remove(memberID)
+        g.pending[memberID] = nil
         let now = ContinuousClock.now
+        // A join already waiting for this member (another connection's) is answered first:
+        // one waiter a member, none left hanging.
+        if let old = g.members[memberID]?.joinWaiter { old.resume(returning: JoinAnswer(error: .rebalanceInProgress, memberID: memberID)) }
         let member = Member(id: memberID, sessionTimeout: .milliseconds(Int(r.sessionTimeoutMs)), rebalanceTimeout: .milliseconds(Int(max(r.rebalanceTimeoutMs, r.sessionTimeoutMs))),
                             protocols: r.protocols, lastSeen: now, joinWaiter: nil, syncWaiter: g.members[memberID]?.syncWaiter, assignment: [])
         if g.members[memberID] == nil { g.order.append(memberID) }
@@ -178,6 +186,8 @@ actor KafkaGroupCoordinator {
                 groups[r.groupID] = g
                 return SyncAnswer(error: .none, assignment: g.members[r.memberID]!.assignment)
             }
+            if let old = g.members[r.memberID]?.syncWaiter { old.resume(returning: SyncAnswer(error: .rebalanceInProgress)) }
+            g.members[r.memberID]?.syncWaiter = nil
             groups[r.groupID] = g
             return await withCheckedContinuation { continuation in
                 groups[r.groupID]?.members[r.memberID]?.syncWaiter = continuation
@@ -193,6 +203,12 @@ actor KafkaGroupCoordinator {
         groups[groupID] = g
         if g.state == .preparingRebalance { return .rebalanceInProgress }
         return generation == g.generation ? .none : .illegalGeneration
+    }
+
+    /// A group with no members and no member ids outstanding is forgotten (its committed
+    /// offsets are kept apart, in `KafkaOffsets`).
+    private func forgetIfIdle(_ groupID: String) {
+        if let g = groups[groupID], g.members.isEmpty, g.pending.isEmpty { groups[groupID] = nil }
     }
 
     func leave(groupID: String, memberIDs: [String]) -> [(String, KafkaErrorCode)] {
@@ -230,12 +246,15 @@ actor KafkaGroupCoordinator {
         for id in Array(groups.keys) {
             guard var g = groups[id] else { continue }
             let expired = g.members.values.filter { $0.joinWaiter == nil && $0.syncWaiter == nil && now - $0.lastSeen > $0.sessionTimeout }.map(\.id)
+            g.pending = g.pending.filter { now - $0.value < Self.pendingTimeout }
+            groups[id] = g
             if !expired.isEmpty {
                 for m in expired { g.members[m] = nil }
                 g.order.removeAll { g.members[$0] == nil }
                 membersLeft(&g, groupID: id)
             }
             completeJoinIfReady(id, now: now)
+            forgetIfIdle(id)
         }
     }
 
@@ -248,9 +267,12 @@ actor KafkaGroupCoordinator {
     /// Validates a commit against the group (a commit with generation −1 and no member id
     /// comes from outside any generation, and is taken as it is).
     func commitAllowed(groupID: String, generation: Int32, memberID: String) -> KafkaErrorCode {
-        if generation == -1 && memberID.isEmpty { return .none }
+        // From outside any generation: only into a group with no members (as Kafka).
+        if generation == -1 && memberID.isEmpty { return (groups[groupID]?.members.isEmpty ?? true) ? .none : .unknownMemberID }
         guard let g = groups[groupID], g.members[memberID] != nil else { return .unknownMemberID }
         guard generation == g.generation else { return .illegalGeneration }
-        return g.state == .preparingRebalance ? .rebalanceInProgress : .none
+        // Commits while a rebalance is prepared are taken (members commit as their partitions
+        // are revoked); while the new assignment is being handed out they wait for it.
+        return g.state == .completingRebalance ? .rebalanceInProgress : .none
     }
 }

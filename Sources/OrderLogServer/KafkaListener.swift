@@ -98,8 +98,10 @@ public final class KafkaListener: Sendable {
                     while pending.readableBytes >= 4 {
                         let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
                         // (A bare SASL token after a v0 handshake may be short; any request is at least 8 bytes.)
-                        guard size >= (session.awaitingRawToken ? 1 : 8), size <= KafkaRequest.frameBytesMax else {
-                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(size) bytes (at most \(KafkaRequest.frameBytesMax))"])
+                        // Before authentication, frames are small (Kafka's own limit is 512 KiB).
+                        let frameMax = session.role == nil ? 512 << 10 : KafkaRequest.frameBytesMax
+                        guard size >= (session.awaitingRawToken ? 1 : 8), size <= frameMax else {
+                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(size) bytes (at most \(frameMax))"])
                             return
                         }
                         guard pending.readableBytes >= 4 + size else { break }
@@ -108,6 +110,10 @@ public final class KafkaListener: Sendable {
                         let outcome = session.awaitingRawToken ? broker.authenticateRaw(frame, session: &session) : await broker.handle(frame, session: &session)
                         switch outcome {
                         case .respond(let bytes):
+                            guard bytes.count <= Int(Int32.max) else {
+                                logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a response of \(bytes.count) bytes"])
+                                return
+                            }
                             var out = ByteBuffer()
                             out.reserveCapacity(4 + bytes.count)
                             out.writeInteger(Int32(bytes.count))
@@ -116,6 +122,13 @@ public final class KafkaListener: Sendable {
                         case .noResponse:
                             break
                         case .close(let reason):
+                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                            return
+                        case .respondAndClose(let bytes, let reason):
+                            var out = ByteBuffer()
+                            out.writeInteger(Int32(bytes.count))
+                            out.writeBytes(bytes)
+                            try await outbound.write(out)
                             logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
                             return
                         }

@@ -75,23 +75,31 @@ final class KafkaProducers: Sendable {
     func verdict(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int) -> Verdict {
         state.withLockedValue { s in
             guard let p = s.producers[String(producer)] else { return .unknownProducer }
+            // A higher epoch starting again at sequence 0 is the producer resetting itself
+            // (the Java client does after a timeout): its history starts over (`record`).
+            if epoch > p.epoch && base == 0 { return .new }
             guard epoch == p.epoch else { return .fencedEpoch }
             let batches = p.partitions[String(partition)] ?? []
             if let same = batches.first(where: { $0.baseSequence == base && Int($0.lastSequence) - Int($0.baseSequence) + 1 == count }) {
                 return .duplicate(baseOffset: same.baseOffset)
             }
             guard let last = batches.last else { return base == 0 ? .new : .outOfOrder(expected: 0) }
-            if base == last.lastSequence &+ 1 { return .new }
+            // Sequences wrap from Int32.max to 0.
+            if base == (last.lastSequence == Int32.max ? 0 : last.lastSequence + 1) { return .new }
             return base <= last.lastSequence ? .staleSequence : .outOfOrder(expected: last.lastSequence &+ 1)
         }
     }
 
     /// Records a batch stored (or refused by the rules: its sequence numbers are used up
     /// either way, so the producer's next batch is in order), durable before the answer.
-    func record(producer: Int64, partition: Int32, base: Int32, count: Int, baseOffset: Int64) throws {
+    func record(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int, baseOffset: Int64) throws {
         try state.withLockedValue { s in
             var next = s
             guard var p = next.producers[String(producer)] else { return }
+            if epoch > p.epoch {
+                p.epoch = epoch
+                p.partitions = [:]
+            }
             var batches = p.partitions[String(partition)] ?? []
             batches.append(Batch(baseSequence: base, lastSequence: base &+ Int32(truncatingIfNeeded: max(count, 1) - 1), baseOffset: baseOffset))
             if batches.count > Self.batchesKept { batches.removeFirst(batches.count - Self.batchesKept) }

@@ -214,11 +214,14 @@ struct KafkaSaslTests {
         let produce = KafkaRequests.produce([(0, KafkaRequests.batch([placedOrder("ORD-1")]))])
         guard case .close = await broker.handle(produce, session: &session) else { Issue.record("a request before authentication must close"); return }
         _ = await broker.handle(handshake(version: 1), session: &session)
-        guard case .respond(let refused) = await broker.handle(authenticate("not-a-token-000000000"), session: &session) else { Issue.record("no answer"); return }
+        // A wrong token is answered, then the connection closed (no guessing on one connection).
+        guard case .respondAndClose(let refused, _) = await broker.handle(authenticate("not-a-token-000000000"), session: &session) else { Issue.record("no answer and close"); return }
         var r = KafkaReader(refused)
         _ = try r.int32()
         #expect(try r.int16() == KafkaErrorCode.saslAuthenticationFailed.rawValue)
         #expect(session.role == nil)
+        session = broker.newSession()
+        _ = await broker.handle(handshake(version: 1), session: &session)
         _ = await broker.handle(authenticate("consumer-token-0123456789"), session: &session)
         #expect(session.role == .consumer)
         guard case .respond(let answer) = await broker.handle(produce, session: &session) else { Issue.record("no answer"); return }
@@ -298,5 +301,37 @@ struct KafkaIdempotenceTests {
         #expect(store.endPosition == 2)
         #expect(try await produceError(broker, batch([placedOrder("ORD-3")], producer: producer, sequence: 2)) == (0, 2))
         #expect(store.endPosition == 3)
+    }
+}
+
+@Suite("Kafka requests with extreme values, without sockets")
+struct KafkaExtremeRequestTests {
+    @Test("list offsets at the largest time answers −1 (no trap); a fetch naming one partition 200 times answers its records once")
+    func extremes() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-extreme-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var c = StoreConfiguration()
+        c.log.durability = .none
+        let store = try OrderStore.open(path: path, configuration: c)
+        defer { try? store.close() }
+        var k = KafkaConfiguration()
+        k.partitions = 1
+        let broker = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        _ = await broker.handle(KafkaRequests.produce([(0, KafkaRequests.batch(orderEvents(30)))]))
+        #expect(store.endPosition > 0)
+        for timestamp in [Int64.max, Int64.max / 1000 + 1, -3] {
+            var w = KafkaWriter()
+            KafkaRequests.header(&w, .listOffsets, 5, 8)
+            w.int32(-1); w.int8(0); w.arrayCount(1); w.string("orders"); w.arrayCount(1); w.int32(0); w.int32(-1); w.int64(timestamp)
+            guard case .respond(let bytes) = await broker.handle(w.bytes) else { Issue.record("no answer"); continue }
+            var r = KafkaReader(bytes)
+            _ = try r.int32(); _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string(); _ = try r.arrayCount(); _ = try r.int32()
+            #expect(try r.int16() == 0)
+            _ = try r.int64()
+            #expect(try r.int64() == -1)
+        }
+        let once = try #require({ if case .respond(let b) = $0 { b } else { nil } }(await broker.handle(KafkaRequests.fetch([(0, 0)]))))
+        let repeated = try #require({ if case .respond(let b) = $0 { b } else { nil } }(await broker.handle(KafkaRequests.fetch(Array(repeating: (0, 0), count: 200)))))
+        #expect(repeated.count < once.count + 200 * 64)
     }
 }
