@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,6 +21,23 @@ public final class KafkaListener: Sendable {
     /// native port does), so a flood of connections cannot take every descriptor.
     private let open = Atomic<Int>(0)
     static let connectionsMax = 2048
+    /// With tokens, a connection not authenticated this long after it opened is closed.
+    static let authenticationDeadline: Duration = .seconds(30)
+    /// A connection that sends nothing this long is closed (Kafka's `connections.max.idle.ms`
+    /// is 10 minutes too; a consumer polls or heartbeats every few seconds).
+    static let idleTimeout: Duration = .seconds(600)
+
+    /// What the watchdog of one connection reads: whether it has authenticated, and when its
+    /// last bytes came.
+    final class ConnectionWatch: Sendable {
+        let authenticated = Atomic<Bool>(false)
+        private let last = Atomic<Int64>(Int64(DispatchTime.now().uptimeNanoseconds))
+        func touch() { last.store(Int64(DispatchTime.now().uptimeNanoseconds), ordering: .relaxed) }
+        func lastFrame() -> ContinuousClock.Instant {
+            let ago = Int64(DispatchTime.now().uptimeNanoseconds) - last.load(ordering: .relaxed)
+            return ContinuousClock.now - .nanoseconds(max(0, ago))
+        }
+    }
     private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
 
     private init(broker: KafkaBroker, port: Int, loopbackOnly: Bool, logger: Logger, channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) {
@@ -87,13 +105,34 @@ public final class KafkaListener: Sendable {
             try? await connection.channel.close()
             return
         }
+        // A connection must authenticate within `authenticationDeadline` (with tokens) and
+        // may stay silent at most `idleTimeout`: a silent one would hold a slot for ever.
+        let watch = ConnectionWatch()
+        let channel = connection.channel
+        let watchdog = Task { [logger, authenticationDeadline = Self.authenticationDeadline, idleTimeout = Self.idleTimeout] in
+            let started = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let now = ContinuousClock.now
+                let unauthenticated = !watch.authenticated.load(ordering: .relaxed) && now - started > authenticationDeadline
+                let idle = now - watch.lastFrame() > idleTimeout
+                if unauthenticated || idle {
+                    logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "\(unauthenticated ? "not authenticated in time" : "idle")"])
+                    try? await channel.close()
+                    return
+                }
+            }
+        }
+        defer { watchdog.cancel() }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var pending = ByteBuffer()
                 var session = broker.newSession()
+                watch.authenticated.store(session.role != nil, ordering: .relaxed)
                 for try await chunk in inbound {
                     var chunk = chunk
                     pending.writeBuffer(&chunk)
+                    watch.touch()
                     // Every whole frame in what has arrived, in order.
                     while pending.readableBytes >= 4 {
                         let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
@@ -108,6 +147,8 @@ public final class KafkaListener: Sendable {
                         pending.moveReaderIndex(forwardBy: 4)
                         let frame = pending.readBytes(length: size)!
                         let outcome = session.awaitingRawToken ? broker.authenticateRaw(frame, session: &session) : await broker.handle(frame, session: &session)
+                        if session.role != nil { watch.authenticated.store(true, ordering: .relaxed) }
+                        watch.touch()
                         switch outcome {
                         case .respond(let bytes):
                             guard bytes.count <= Int(Int32.max) else {
