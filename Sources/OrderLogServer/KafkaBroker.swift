@@ -231,12 +231,6 @@ public final class KafkaBroker: Sendable {
         topic == configuration.topic && index >= 0 && Int(index) < configuration.partitions
     }
 
-    /// Whether the order id's bytes are in partition `p`.
-    private func inPartition(_ p: Int) -> (UnsafeRawBufferPointer) -> Bool {
-        let n = configuration.partitions
-        return { KafkaPartitioner.partition(of: $0, partitions: n) == p }
-    }
-
     // MARK: Produce
 
     /// Bytes a request's batches may expand to, in all (each batch alone is bounded too).

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LogStorage
 import OrderModel
 
@@ -320,7 +321,7 @@ extension OrderStore {
                 s.cache.insert(snapshot, for: h)
             }
             s.cache.trim()
-            Self.takeTotalsMarkIfDue(&s, interval: configuration.totalsMarkEvents)
+            if Self.takeTotalsMarkIfDue(&s, interval: configuration.totalsMarkEvents) { marksPending.store(true, ordering: .relaxed) }
             return (results, pending)
         }
         guard let (results, pending) = outcome else { return nil }

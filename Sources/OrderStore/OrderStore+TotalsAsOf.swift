@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LogStorage
 import Logging
 import OrderModel
@@ -109,18 +110,23 @@ extension OrderStore {
         state.nextMarkAt = (marks.last?.position ?? 0) + UInt64(max(interval, 1))
     }
 
-    /// Under the lock, after a write moved the totals: takes a mark when one is due.
-    static func takeTotalsMarkIfDue(_ s: inout State, interval: Int) {
-        guard interval > 0, s.totalsValid, s.nextPosition >= s.nextMarkAt, s.totals.rowCount <= TotalsMarks.rowsMax else { return }
+    /// Under the lock, after a write moved the totals: takes a mark when one is due, and
+    /// says so (the writer then raises `marksPending`).
+    static func takeTotalsMarkIfDue(_ s: inout State, interval: Int) -> Bool {
+        guard interval > 0, s.totalsValid, s.nextPosition >= s.nextMarkAt, s.totals.rowCount <= TotalsMarks.rowsMax else { return false }
         s.pendingMarks.append((s.nextPosition, s.totals.current))
         s.nextMarkAt = s.nextPosition + UInt64(interval)
+        return true
     }
 
     /// Writes the marks taken whose events are all durable (a mark is kept only once what it
-    /// counted is on disk); cheap when there are none.
+    /// counted is on disk). Without marks taken (nearly every write) it costs one atomic load,
+    /// not the store's lock again.
     func persistTotalsMarks() {
+        guard marksPending.load(ordering: .relaxed) else { return }
         let durable = log.endPosition.rawValue
         let ready = state.withLock { s -> [(position: UInt64, rows: [TotalsRow])] in
+            if s.pendingMarks.isEmpty { marksPending.store(false, ordering: .relaxed) }
             guard let first = s.pendingMarks.first, first.position <= durable else { return [] }
             let k = s.pendingMarks.firstIndex { $0.position > durable } ?? s.pendingMarks.count
             defer { s.pendingMarks.removeFirst(k) }

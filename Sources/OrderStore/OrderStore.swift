@@ -158,6 +158,8 @@ public final class OrderStore: Sendable {
     let checkpointGroup = DispatchGroup()
     /// Held while totals marks are appended to their file (one writer at a time).
     let marksFileLock = NSLock()
+    /// Raised when a write takes a totals mark; lowered once none is left to write.
+    let marksPending = Atomic<Bool>(false)
 
     private init(log: Log, configuration: StoreConfiguration, logger: Logger, state: State) {
         self.log = log
