@@ -5,7 +5,12 @@
 public enum KafkaPartitioner {
     /// murmur2 as Kafka's Java client computes it (seed 0x9747b28c), over the key's bytes.
     public static func murmur2(_ data: some Collection<UInt8>) -> Int32 {
-        let bytes = Array(data)
+        if let h = data.withContiguousStorageIfAvailable({ murmur2(UnsafeRawBufferPointer($0)) }) { return h }
+        return Array(data).withUnsafeBytes { murmur2($0) }
+    }
+
+    /// murmur2 over bytes in place (a stored record's key: what every fetch hashes a record).
+    public static func murmur2(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         let length = bytes.count
         let m: UInt32 = 0x5bd1_e995
         var h: UInt32 = 0x9747_b28c ^ UInt32(truncatingIfNeeded: length)
@@ -44,6 +49,11 @@ public enum KafkaPartitioner {
 
     /// The partition of `key` among `partitions` (≥ 1).
     public static func partition(of key: some Collection<UInt8>, partitions: Int) -> Int {
+        Int(UInt32(bitPattern: murmur2(key)) & 0x7FFF_FFFF) % partitions
+    }
+
+    /// The partition of `key`'s bytes among `partitions` (≥ 1).
+    public static func partition(of key: UnsafeRawBufferPointer, partitions: Int) -> Int {
         Int(UInt32(bitPattern: murmur2(key)) & 0x7FFF_FFFF) % partitions
     }
 }

@@ -151,41 +151,32 @@ public struct RecordBatch: Sendable, Equatable {
     /// This batch's bytes, its records compressed with `compression` (a fetch answers `.none`;
     /// tests produce with each codec), its CRC32C computed.
     public func encoded(compression: Compression = .none) -> [UInt8] {
-        var w = KafkaWriter(capacity: 64 + records.count * 64)
-        w.int64(baseOffset)
-        w.int32(0)  // length, set below
-        w.int32(partitionLeaderEpoch)
-        w.int8(2)
-        w.uint32(0)  // CRC, set below
-        w.int16((attributes & ~0x7) | compression.rawValue)
-        w.int32(lastOffsetDelta)
-        w.int64(baseTimestamp)
-        w.int64(maxTimestamp)
-        w.int64(producerID)
-        w.int16(producerEpoch)
-        w.int32(baseSequence)
-        w.int32(Int32(records.count))
-        var body = KafkaWriter(capacity: records.count * 64)
+        var builder = RecordBatchBuilder(capacity: records.count * 64)
         for r in records {
-            var one = KafkaWriter(capacity: 32 + (r.key?.count ?? 0) + (r.value?.count ?? 0))
-            one.int8(0)
-            one.varlong(r.timestampDelta)
-            one.varint(r.offsetDelta)
-            if let k = r.key { one.varint(Int32(k.count)); one.bytes += k } else { one.varint(-1) }
-            if let v = r.value { one.varint(Int32(v.count)); one.bytes += v } else { one.varint(-1) }
-            one.varint(Int32(r.headers.count))
-            for h in r.headers {
-                let k = Array(h.key.utf8)
-                one.varint(Int32(k.count)); one.bytes += k
-                if let v = h.value { one.varint(Int32(v.count)); one.bytes += v } else { one.varint(-1) }
+            let headerBytes = r.headers.map { (Array($0.key.utf8), $0.value) }
+            withOptionalBytes(r.key) { key in
+                withOptionalBytes(r.value) { value in
+                    withHeaderBytes(headerBytes[...]) { headers in
+                        builder.append(offsetDelta: r.offsetDelta, timestampDelta: r.timestampDelta, key: key, value: value, headers: headers)
+                    }
+                }
             }
-            body.varint(Int32(one.bytes.count))
-            body.bytes += one.bytes
         }
-        w.bytes += compression == .none ? body.bytes : KafkaCompression.compress(compression, body.bytes)
-        w.patchInt32(Int32(w.bytes.count - 12), at: 8)
-        let crc = w.bytes.withUnsafeBytes { b in orderlog_crc32c_extend(0, b.baseAddress! + 21, b.count - 21) }
-        for k in 0..<4 { w.bytes[17 + k] = UInt8((crc >> UInt32(24 - 8 * k)) & 0xFF) }
-        return w.bytes
+        return builder.finish(self, compression: compression)
+    }
+}
+
+private func withOptionalBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let b else { return body(nil) }
+    return b.withUnsafeBytes { body($0) }
+}
+
+/// Lends every header's name and value bytes at once (nested: each pointer is valid only in
+/// its closure).
+private func withHeaderBytes<R>(_ headers: ArraySlice<([UInt8], [UInt8]?)>, done: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = [],
+                                _ body: ([(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)]) -> R) -> R {
+    guard let first = headers.first else { return body(done) }
+    return first.0.withUnsafeBytes { k in
+        withOptionalBytes(first.1) { v in withHeaderBytes(headers.dropFirst(), done: done + [(k, v)], body) }
     }
 }

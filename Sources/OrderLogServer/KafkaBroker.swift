@@ -369,6 +369,11 @@ public final class KafkaBroker: Sendable {
         }
     }
 
+    /// The record headers' names (static text: valid for the process's life).
+    private static var typeHeader: UnsafeRawBufferPointer { staticBytes("type") }
+    private static var seqHeader: UnsafeRawBufferPointer { staticBytes("seq") }
+    private static func staticBytes(_ s: StaticString) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount) }
+
     /// Every partition asked for, from one scan of the log: the partitions' offsets all index
     /// the one log, so the scan starts at the smallest and hands each record to its key's
     /// partition when that partition's fetch has reached it (a scan a partition cost the whole
@@ -380,7 +385,8 @@ public final class KafkaBroker: Sendable {
         struct Part {
             var from: Int64
             var limit: Int
-            var records: [KafkaRecord] = []
+            var records = RecordBatchBuilder()
+            var lastOffsetDelta: Int32 = 0
             var base: (offset: Int64, timestamp: Int64)?
             var size = 0
             var maxTimestamp: Int64 = -1
@@ -402,17 +408,28 @@ public final class KafkaBroker: Sendable {
             var open = parts.count { $0 != nil }
             var stopAll: Int64?
             do {
-                try store.forEachEvent(from: UInt64(start), to: UInt64(end), keyMatches: { wanted[KafkaPartitioner.partition(of: $0, partitions: n)] }) { e in
-                    let position = Int64(e.position)
-                    var key = e.event.orderID.value
-                    let k = key.withUTF8 { KafkaPartitioner.partition(of: UnsafeRawBufferPointer($0), partitions: n) }
+                // The export line and the seq header are written into buffers reused for
+                // every record, then copied into the partition's batch: no String, array or
+                // `OrderEvent` a record.
+                var line = JSONBytes(capacity: 1024)
+                var seqText = JSONBytes(capacity: 16)
+                // The key's partition, computed once: `keyMatches` sees each record just
+                // before `body` does.
+                var k = 0
+                try store.forEachEventView(from: UInt64(start), to: UInt64(end), keyMatches: { key in
+                    k = KafkaPartitioner.partition(of: key, partitions: n)
+                    return wanted[k]
+                }) { e in
+                    let position = Int64(e.stored.position)
                     // Fields read, not the part copied: a copy alive while its records grow would
                     // copy them on every record.
                     guard parts[k] != nil, parts[k]!.stoppedAt == nil, position >= parts[k]!.from else { return true }
-                    let empty = parts[k]!.records.isEmpty, size = parts[k]!.size, limit = parts[k]!.limit
-                    let value = Array(try e.exportLine().utf8)
-                    let bytes = value.count + e.event.orderID.value.utf8.count + 48
-                    let first = parts[k]!.base ?? (position, e.recordedAt / 1000)
+                    let empty = parts[k]!.records.count == 0, size = parts[k]!.size, limit = parts[k]!.limit
+                    line.bytes.removeAll(keepingCapacity: true)
+                    try e.writeExportLine(to: &line)
+                    let bytes = line.bytes.count + e.orderID.count + 48
+                    let timestamp = e.stored.recordedAt / 1000
+                    let first = parts[k]!.base ?? (position, timestamp)
                     // At least one record a partition, whatever the limits (so a large one is
                     // never stuck); offsets in one batch are 32-bit deltas from its base.
                     if !empty && (size + bytes > limit || position - first.offset >= Int64(Int32.max) - 1) {
@@ -425,11 +442,20 @@ public final class KafkaBroker: Sendable {
                         stopAll = position
                         return false
                     }
-                    let timestamp = e.recordedAt / 1000
                     parts[k]!.base = first
-                    parts[k]!.records.append(KafkaRecord(offsetDelta: Int32(position - first.offset), timestampDelta: timestamp - first.timestamp,
-                                                         key: Array(e.event.orderID.value.utf8), value: value,
-                                                         headers: [("type", Array(e.event.type.rawValue.utf8)), ("seq", Array(String(e.seq).utf8))]))
+                    seqText.bytes.removeAll(keepingCapacity: true)
+                    seqText.unsigned(UInt64(e.stored.seq))
+                    let delta = Int32(position - first.offset)
+                    var type = e.event.type.rawValue
+                    type.withUTF8 { typeBytes in
+                        line.bytes.withUnsafeBytes { value in
+                            seqText.bytes.withUnsafeBytes { seq in
+                                parts[k]!.records.append(offsetDelta: delta, timestampDelta: timestamp - first.timestamp, key: e.orderID, value: value,
+                                                         headers: [(Self.typeHeader, UnsafeRawBufferPointer(typeBytes)), (Self.seqHeader, seq)])
+                            }
+                        }
+                    }
+                    parts[k]!.lastOffsetDelta = delta
                     parts[k]!.size += bytes
                     parts[k]!.maxTimestamp = max(parts[k]!.maxTimestamp, timestamp)
                     budget -= min(budget, bytes)
@@ -460,9 +486,9 @@ public final class KafkaBroker: Sendable {
                 let first = part.base ?? (part.from, 0)
                 guard scannedTo > first.offset else { return .init(index: p.index, error: .none, highWatermark: end, records: []) }
                 let lastDelta = Int32(clamping: scannedTo - 1 - first.offset)
-                let batch = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, part.records.last?.offsetDelta ?? 0), baseTimestamp: first.timestamp,
-                                        maxTimestamp: part.base == nil ? 0 : part.maxTimestamp, records: part.records)
-                return .init(index: p.index, error: .none, highWatermark: end, records: batch.encoded())
+                let header = RecordBatch(baseOffset: first.offset, lastOffsetDelta: max(lastDelta, part.lastOffsetDelta), baseTimestamp: first.timestamp,
+                                         maxTimestamp: part.base == nil ? 0 : part.maxTimestamp, records: [])
+                return .init(index: p.index, error: .none, highWatermark: end, records: part.records.finish(header))
             }))
         }
         return answers

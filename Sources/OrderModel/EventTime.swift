@@ -108,6 +108,15 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Total: a time that is not `isInRange` (never stored: every way in refuses them) still
     /// prints, as something `init(rfc3339:)` refuses, and never traps.
     public var rfc3339: String {
+        var w = JSONBytes(capacity: 40)
+        w.time(self)
+        return String(decoding: w.bytes.dropFirst().dropLast(), as: UTF8.self)
+    }
+
+    /// The local (offset applied) calendar fields of the time, for formatting: proleptic
+    /// Gregorian year (may be ≤ 0 or past 9999 for a time not `isInRange`), month, day, second
+    /// of the day and microseconds. Wrapping arithmetic: total on every value.
+    var civilFields: (year: Int, month: Int, day: Int, secondOfDay: Int, micros: Int) {
         let local = microseconds &+ Int64(offsetMinutes) &* 60_000_000
         var micros = local % 1_000_000
         if micros < 0 { micros += 1_000_000 }
@@ -116,28 +125,11 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400 }
         let days = Int((seconds - secondOfDay) / 86_400)
-        let micros6 = Int(micros)
         let (y, m, d) = EventTime.civilFromDays(days)
-        var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
-        let sod = Int(secondOfDay)
-        text += pad(sod / 3600, 2) + ":" + pad(sod / 60 % 60, 2) + ":" + pad(sod % 60, 2)
-        if micros6 != 0 { text += "." + pad(micros6, 6) }
-        if offsetMinutes == 0 {
-            text += "Z"
-        } else {
-            let o = Int(abs(Int32(offsetMinutes)))
-            text += (offsetMinutes < 0 ? "-" : "+") + pad(o / 60, 2) + ":" + pad(o % 60, 2)
-        }
-        return text
+        return (y, m, d, Int(secondOfDay), Int(micros))
     }
 
     public var description: String { rfc3339 }
-
-    private func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        guard v >= 0 else { return s }
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-    }
 
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {

@@ -172,76 +172,39 @@ extension OrderEvent {
 
     /// The event as one line of JSON (no newline), fields in catalog order. With `stored`, the
     /// export form: `ts` defaults to the recorded time, and `position`, `seq` and `recorded_at`
-    /// are added.
+    /// are added. Written by the one writer of event JSON, `EventView.writeJSONLine`, from the
+    /// event's binary form.
     public func jsonLine(stored: StoredEvent? = nil) -> String {
-        var w = JSONWriter()
-        w.raw("{\"order_id\":"); w.string(orderID.value)
-        w.raw(",\"type\":"); w.string(type.rawValue)
-        if let ts = ts ?? stored.map({ EventTime(microseconds: $0.recordedAt) }) { w.raw(",\"ts\":"); w.string(ts.rfc3339) }
-        if let eventID { w.raw(",\"event_id\":"); w.string(eventID) }
-        if let actor {
-            w.raw(",\"actor\":{\"kind\":"); w.string(actor.kind.rawValue); w.raw(",\"id\":"); w.string(actor.id); w.raw("}")
+        var w = JSONBytes()
+        withView { view in
+            var id = orderID.value
+            id.withUTF8 { view.writeJSONLine(to: &w, orderID: UnsafeRawBufferPointer($0), stored: stored.map { .init(position: $0.position, seq: $0.seq, recordedAt: $0.recordedAt) }) }
         }
-        if let channel { w.raw(",\"channel\":"); w.string(channel) }
-        if let attributes { w.raw(",\"attributes\":"); w.raw(attributes) }
-        w.raw(",\"data\":"); w.raw(data.json)
-        if let stored {
-            w.raw(",\"position\":\(stored.position),\"seq\":\(stored.seq),\"recorded_at\":")
-            w.string(EventTime(microseconds: stored.recordedAt).rfc3339)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// Lends `body` a view of the event's binary form. A `ts` outside years 0001–9999 has no
+    /// binary form (every way in refuses one): it is left out of the bytes and put back on
+    /// the view, so writing JSON stays total.
+    func withView<R>(_ body: (EventView) -> R) -> R {
+        var plain = self
+        plain.ts = nil
+        return plain.encodeBinary().withUnsafeBytes { raw in
+            // Bytes `encodeBinary` just wrote always read back (every check of `read` holds
+            // for them once `ts` is out).
+            var view = try! EventView.read(type: type, raw)
+            view.ts = ts
+            return body(view)
         }
-        w.raw("}")
-        return w.text
     }
 }
 
 extension EventData {
     /// The `data` object as JSON text.
     public var json: String {
-        var w = JSONWriter()
-        var first = true
-        func key(_ k: String) { w.raw(first ? "{" : ","); first = false; w.string(k); w.raw(":") }
-        func str(_ k: String, _ v: String) { key(k); w.string(v) }
-        func int(_ k: String, _ v: Int64) { key(k); w.raw(String(v)) }
-        func lines(_ k: String, _ v: [SkuQuantity]) {
-            key(k); w.raw("[")
-            for (i, l) in v.enumerated() {
-                if i > 0 { w.raw(",") }
-                w.raw("{\"sku\":"); w.string(l.sku); w.raw(",\"qty\":\(l.qty)}")
-            }
-            w.raw("]")
-        }
-        switch self {
-        case .orderPlaced(let customer, let channel, let currency, let placed, let shipping, let tax, let discount):
-            str("customer_id", customer); str("channel", channel); str("currency", currency)
-            key("lines"); w.raw("[")
-            for (i, l) in placed.enumerated() {
-                if i > 0 { w.raw(",") }
-                w.raw("{\"sku\":"); w.string(l.sku); w.raw(",\"qty\":\(l.qty),\"unit_price_minor\":\(l.unitPriceMinor)}")
-            }
-            w.raw("]")
-            if let shipping { int("shipping_minor", shipping) }
-            if let tax { int("tax_minor", tax) }
-            if let discount { int("discount_minor", discount) }
-        case .paymentAuthorized(let p, let a), .paymentCaptured(let p, let a), .paymentVoided(let p, let a):
-            str("payment_id", p); int("amount_minor", a)
-        case .paymentFailed(let p, let reason): str("payment_id", p); str("reason", reason)
-        case .fulfillmentRequested(let f, let location, let l): str("fulfillment_id", f); str("location", location); lines("lines", l)
-        case .fulfillmentPacked(let f), .delivered(let f): str("fulfillment_id", f)
-        case .shipped(let f, let carrier, let tracking): str("fulfillment_id", f); str("carrier", carrier); str("tracking_no", tracking)
-        case .itemsCancelled(let l, let reason): lines("lines", l); str("reason", reason)
-        case .orderCancelled(let reason): str("reason", reason)
-        case .returnRequested(let r, let l, let reason): str("return_id", r); lines("lines", l); str("reason", reason)
-        case .returnReceived(let r, let l): str("return_id", r); if let l { lines("lines", l) }
-        case .refundIssued(let r, let a, let p, let ret):
-            str("refund_id", r); int("amount_minor", a)
-            if let p { str("payment_id", p) }
-            if let ret { str("return_id", ret) }
-        case .priceAdjusted(let sku, let a, let reason): str("sku", sku); int("amount_minor", a); str("reason", reason)
-        case .noteAdded(let text): str("text", text)
-        case .fulfillmentCancelled(let f, let l, let reason): str("fulfillment_id", f); if let l { lines("lines", l) }; str("reason", reason)
-        }
-        w.raw(first ? "{}" : "}")
-        return w.text
+        var w = JSONBytes()
+        OrderEvent(orderID: OrderID(trusted: "-"), data: self).withView { $0.writeDataJSON(to: &w) }
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 }
 

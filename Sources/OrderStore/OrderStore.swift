@@ -498,6 +498,31 @@ public final class OrderStore: Sendable {
         } catch let error as StoreError { throw error } catch { throw StoreError.storage(error) }
     }
 
+    /// Visits the stored events from `position` up to `end` (the log's end: nil) in log order
+    /// whose order id's bytes `keyMatches` takes, each read in place — no `OrderEvent` is
+    /// built — until `body` returns false. The view is valid only inside `body`. Returns the
+    /// position after the last record looked at. Throws `corrupt_payload` (naming the
+    /// position) for a record whose type or bytes do not read.
+    @discardableResult
+    public func forEachEventView(from position: UInt64, to end: UInt64? = nil, keyMatches: (UnsafeRawBufferPointer) -> Bool,
+                                 _ body: (StoredEventView) throws -> Bool) throws -> UInt64 {
+        do {
+            return try log.scan(from: LogPosition(position), to: end.map { LogPosition($0) }) { record in
+                guard keyMatches(record.keyBytes) else { return true }
+                let type = try StoredEvent.type(of: record)
+                let event: EventView
+                do throws(OrderError) { event = try EventView.read(type: type, record.payload) } catch {
+                    var e = error
+                    e.message = "record \(record.position): " + e.message
+                    e.orderID = String(decoding: record.keyBytes, as: UTF8.self)
+                    throw e
+                }
+                let stored = EventView.Stored(position: record.position.rawValue, seq: record.sequence.rawValue, recordedAt: record.recordedAt.rawValue)
+                return try body(StoredEventView(orderID: record.keyBytes, event: event, stored: stored))
+            }.rawValue
+        } catch let error as StoreError { throw error } catch let error as OrderError { throw error } catch { throw StoreError.storage(error) }
+    }
+
     /// Visits every stored event in log order from `position`.
     public func forEachEvent(from position: UInt64 = 0, _ body: (StoredEvent) throws -> Bool) throws {
         do {

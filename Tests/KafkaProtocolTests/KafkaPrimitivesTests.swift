@@ -81,4 +81,16 @@ struct KafkaPrimitivesTests {
             _ = try RecordBatch.decodeAll(magic1[...], decompress: none)
         } throws: { ($0 as? KafkaError)?.code == .unsupportedFormat }
     }
+
+    @Test("records whose lengths need a 1-, 2-, 3- or 4-byte varint (empty, 63, 64, 8191, 8192 and 1 MiB values; a record just past 8,191 bytes) read back exactly")
+    func recordLengthsAcrossVarintWidths() throws {
+        let sizes = [0, 1, 63, 64, 8_000, 8_191, 8_192, 8_150, 1 << 20, 2_097_152]
+        let records: [KafkaRecord] = sizes.enumerated().map { (k, n) in
+            KafkaRecord(offsetDelta: Int32(k), timestampDelta: Int64(k) - 3, key: k == 1 ? nil : Array("K\(k)".utf8),
+                        value: (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ k) }, headers: k % 2 == 0 ? [("h", [UInt8](repeating: 7, count: k * 50))] : [])
+        }
+        let batch = RecordBatch(baseOffset: 5, lastOffsetDelta: Int32(sizes.count - 1), baseTimestamp: 1, maxTimestamp: 9, records: records)
+        let none: RecordBatch.Decompressor = { c, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "\(c)") }
+        #expect(try RecordBatch.decodeAll(batch.encoded()[...], decompress: none) == [batch])
+    }
 }
