@@ -36,6 +36,8 @@ public final class KafkaBroker: Sendable {
     let coordinator: KafkaGroupCoordinator
     let offsets: KafkaOffsets
     let producers: KafkaProducers
+    /// One idempotent batch at a time per producer and partition.
+    let idempotentTurns = KeyedTurns<ProducerPartition>()
 
     /// Who may connect: with tokens, a client authenticates with SASL/PLAIN (its password the
     /// token) and gets the token's role; without, every client is served as admin (the
@@ -276,6 +278,21 @@ public final class KafkaBroker: Sendable {
             case .corruptBatch: return refuse(.corruptMessage, error.description)
             default: return refuse(.invalidRecord, error.description)
             }
+        }
+        // An idempotent producer's batches to one partition are taken one at a time (as a
+        // Kafka broker does under the partition's lock): a retry sent on a new connection
+        // while its first try is still being stored waits for it, then gets its answer.
+        guard let first = batches.first, first.producerID >= 0 else { return await produceDecoded(index, batches, acks: acks) }
+        let key = ProducerPartition(producer: first.producerID, partition: index)
+        await idempotentTurns.acquire(key)
+        let answer = await produceDecoded(index, batches, acks: acks)
+        await idempotentTurns.release(key)
+        return answer
+    }
+
+    private func produceDecoded(_ index: Int32, _ batches: [RecordBatch], acks: Int16) async -> KafkaResponse.ProducePartition {
+        func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
+            .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
         }
         // An idempotent producer's batch: a retry of one already stored gets its first answer;
         // one out of order is refused (nothing stored).

@@ -17,6 +17,9 @@ final class KafkaProducers: Sendable {
         var epoch: Int16
         /// By partition: the last batches, oldest first (at most `batchesKept`).
         var partitions: [String: [Batch]] = [:]
+        /// When it was given out or last stored a batch, ms since the epoch (nil in files
+        /// written before producers expired: taken as the time the file is read).
+        var lastUsed: Int64?
     }
 
     struct State: Sendable, Codable {
@@ -36,12 +39,18 @@ final class KafkaProducers: Sendable {
     }
 
     static let batchesKept = 5
-    static let producersMax = 100_000
+    /// Producers kept at most; past it the least recently used is forgotten for a new one.
+    let producersMax: Int
+    /// A producer silent this long is forgotten (Kafka's `producer.id.expiration.ms`, one
+    /// day): its next batch is answered UNKNOWN_PRODUCER_ID, and clients start over with a
+    /// new id — what a Kafka broker does too.
+    static let expiration: Int64 = 86_400_000
     let path: String
     private let state: NIOLockedValueBox<State>
     let problem: String?
 
-    init(directory: String) {
+    init(directory: String, producersMax: Int = 100_000) {
+        self.producersMax = producersMax
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/producers.json"
         var loaded = State()
@@ -57,13 +66,16 @@ final class KafkaProducers: Sendable {
     }
 
     /// A new producer id, epoch 0, durable before it is given out.
-    func newProducer() throws -> (id: Int64, epoch: Int16) {
+    func newProducer(now: Int64 = KafkaProducers.now()) throws -> (id: Int64, epoch: Int16) {
         try state.withLockedValue { s in
             var next = s
-            guard next.producers.count < Self.producersMax else { throw CocoaError(.fileWriteOutOfSpace) }
+            next.producers = next.producers.filter { now - ($0.value.lastUsed ?? now) < Self.expiration }
+            while next.producers.count >= producersMax, let oldest = next.producers.min(by: { ($0.value.lastUsed ?? now) < ($1.value.lastUsed ?? now) }) {
+                next.producers[oldest.key] = nil
+            }
             let id = next.next
             next.next += 1
-            next.producers[String(id)] = Producer(epoch: 0)
+            next.producers[String(id)] = Producer(epoch: 0, lastUsed: now)
             try write(next)
             s = next
             return (id, 0)
@@ -72,9 +84,9 @@ final class KafkaProducers: Sendable {
 
     /// What to do with a batch of `count` records from `producer`, epoch `epoch`, first
     /// sequence `base`, to `partition`.
-    func verdict(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int) -> Verdict {
+    func verdict(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int, now: Int64 = KafkaProducers.now()) -> Verdict {
         state.withLockedValue { s in
-            guard let p = s.producers[String(producer)] else { return .unknownProducer }
+            guard let p = s.producers[String(producer)], now - (p.lastUsed ?? now) < Self.expiration else { return .unknownProducer }
             // A higher epoch starting again at sequence 0 is the producer resetting itself
             // (the Java client does after a timeout): its history starts over (`record`).
             if epoch > p.epoch && base == 0 { return .new }
@@ -92,10 +104,11 @@ final class KafkaProducers: Sendable {
 
     /// Records a batch stored (or refused by the rules: its sequence numbers are used up
     /// either way, so the producer's next batch is in order), durable before the answer.
-    func record(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int, baseOffset: Int64) throws {
+    func record(producer: Int64, epoch: Int16, partition: Int32, base: Int32, count: Int, baseOffset: Int64, now: Int64 = KafkaProducers.now()) throws {
         try state.withLockedValue { s in
             var next = s
             guard var p = next.producers[String(producer)] else { return }
+            p.lastUsed = now
             if epoch > p.epoch {
                 p.epoch = epoch
                 p.partitions = [:]
@@ -109,6 +122,8 @@ final class KafkaProducers: Sendable {
             s = next
         }
     }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     private func write(_ s: State) throws {
         try DurableFile.replace(path, with: try JSONEncoder().encode(s))

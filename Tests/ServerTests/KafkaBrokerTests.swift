@@ -302,6 +302,62 @@ struct KafkaIdempotenceTests {
         #expect(try await produceError(broker, batch([placedOrder("ORD-3")], producer: producer, sequence: 2)) == (0, 2))
         #expect(store.endPosition == 3)
     }
+
+    @Test("the same idempotent batch sent on two connections at once is stored once, and both are answered with its offset")
+    func racingRetriesAreStoredOnce() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-race-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var c = StoreConfiguration()
+        c.log.durability = .always  // the first try waits for its fsync: the retry arrives meanwhile
+        var k = KafkaConfiguration()
+        k.partitions = 1
+        let store = try OrderStore.open(path: path, configuration: c)
+        defer { try? store.close() }
+        let broker = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        var w = KafkaWriter()
+        KafkaRequests.header(&w, .initProducerID, 1, 4)
+        w.nullableString(nil); w.int32(60_000)
+        guard case .respond(let answer) = await broker.handle(w.bytes) else { Issue.record("no answer"); return }
+        var r = KafkaReader(answer)
+        _ = try r.int32(); _ = try r.int32(); _ = try r.int16()
+        let producer = try r.int64()
+        for round in 0..<20 {
+            let events = (0..<50).map { placedOrder("RACE-\(round)-\($0)") }
+            let one = batch(events, producer: producer, sequence: Int32(round * 50))
+            async let a = produceError(broker, one)
+            async let b = produceError(broker, one)
+            let (x, y) = try await (a, b)
+            #expect(x.error == 0 && y.error == 0, "round \(round)")
+            #expect(x.baseOffset == y.baseOffset, "round \(round)")
+            #expect(store.endPosition == UInt64((round + 1) * 50), "round \(round): stored once")
+        }
+    }
+
+    @Test("a producer silent past a day is forgotten (UNKNOWN_PRODUCER_ID), and past the cap the least recently used gives way to a new one")
+    func producersExpire() throws {
+        let directory = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-producers-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let day = KafkaProducers.expiration
+        let producers = KafkaProducers(directory: directory, producersMax: 3)
+        let t0: Int64 = 1_800_000_000_000
+        let a = try producers.newProducer(now: t0)
+        let b = try producers.newProducer(now: t0 + 1)
+        let c = try producers.newProducer(now: t0 + 2)
+        try producers.record(producer: a.id, epoch: 0, partition: 0, base: 0, count: 1, baseOffset: 0, now: t0 + 10)
+        // Full: a fourth takes the place of the least recently used (b), not of a (used since).
+        let d = try producers.newProducer(now: t0 + 20)
+        #expect(producers.verdict(producer: b.id, epoch: 0, partition: 0, base: 0, count: 1, now: t0 + 21) == .unknownProducer)
+        #expect(producers.verdict(producer: a.id, epoch: 0, partition: 0, base: 1, count: 1, now: t0 + 21) == .new)
+        #expect(producers.verdict(producer: c.id, epoch: 0, partition: 0, base: 0, count: 1, now: t0 + 21) == .new)
+        // A day of silence: c is forgotten; d, used meanwhile, is not.
+        try producers.record(producer: d.id, epoch: 0, partition: 0, base: 0, count: 1, baseOffset: 1, now: t0 + day)
+        #expect(producers.verdict(producer: c.id, epoch: 0, partition: 0, base: 0, count: 1, now: t0 + 2 + day) == .unknownProducer)
+        #expect(producers.verdict(producer: d.id, epoch: 0, partition: 0, base: 1, count: 1, now: t0 + 2 + day) == .new)
+        // And after a restart (the file read again), the same.
+        let again = KafkaProducers(directory: directory, producersMax: 3)
+        #expect(again.verdict(producer: d.id, epoch: 0, partition: 0, base: 0, count: 1, now: t0 + 2 + day) == .duplicate(baseOffset: 1))
+        #expect(again.verdict(producer: b.id, epoch: 0, partition: 0, base: 0, count: 1, now: t0 + 2 + day) == .unknownProducer)
+    }
 }
 
 @Suite("Kafka requests with extreme values, without sockets")
