@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "OrderLogServer", targets: ["OrderLogServer"]),
         .library(name: "OrderLogClient", targets: ["OrderLogClient"]),
+        .library(name: "OrderLogHTTP", targets: ["OrderLogHTTP"]),
         .executable(name: "orderlog", targets: ["orderlog"]),
         .executable(name: "orderlog-drill", targets: ["orderlog-drill"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // liblz4 from the system (Debian: liblz4-dev), found through pkg-config.
@@ -71,6 +74,17 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The HTTP API (docs/openapi.yaml) over Hummingbird: a thin shell of routes over
+        // OrderStore, with the native server's tokens and roles. Only `orderlog` links it.
+        .target(
+            name: "OrderLogHTTP",
+            dependencies: [
+                "OrderStore", "OrderModel", "OrderLogServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The Swift client: async/await over one pipelined connection.
         .target(
             name: "OrderLogClient",
@@ -93,6 +107,7 @@ let package = Package(
                 "OrderStore",
                 "OrderWorkload",
                 "OrderLogServer",
+                "OrderLogHTTP",
                 "OrderLogClient",
                 "WireProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -129,6 +144,8 @@ let package = Package(
         // The Fuzz/ corpora, read by the suites that replay them.
         .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
         .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "KafkaProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "HTTPTests", dependencies: ["OrderLogHTTP", "OrderLogServer", "OrderStore", "OrderModel", "LogStorage",
+                                                    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage", "CCRC32C"]),
         .testTarget(
             name: "LogStorageTests",

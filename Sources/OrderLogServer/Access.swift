@@ -10,6 +10,11 @@ public enum Role: String, Sendable, CaseIterable {
     /// Everything.
     case admin
 
+    /// Whether this role may append events (producer, admin).
+    public var mayAppend: Bool { permits(.append) }
+    /// Whether this role may read and subscribe (consumer, admin).
+    public var mayRead: Bool { permits(.read) }
+
     func permits(_ request: RequestKind) -> Bool {
         switch (self, request) {
         case (.admin, _), (_, .ping): true
@@ -49,7 +54,7 @@ public struct AccessPolicy: Sendable {
     }
 
     /// The role for a client presenting `token` from `address`, or nil to refuse it.
-    func role(token: String, address: SocketAddress?) -> Role? {
+    public func role(token: String, address: SocketAddress?) -> Role? {
         guard let tokens else { return Self.isLoopback(address) ? .admin : nil }
         // Compare against every token in full, so timing does not tell how much matched.
         var granted: Role?
@@ -65,7 +70,7 @@ public struct AccessPolicy: Sendable {
         return diff == 0
     }
 
-    static func isLoopback(_ address: SocketAddress?) -> Bool {
+    public static func isLoopback(_ address: SocketAddress?) -> Bool {
         switch address {
         case .v4(let a)?: return a.address.sin_addr.s_addr & 0xFF == 127  // 127.0.0.0/8 (network byte order)
         case .v6?: return address?.ipAddress == "::1"

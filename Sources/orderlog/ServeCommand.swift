@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import LogStorage
 import OrderLogClient
+import OrderLogHTTP
 import OrderLogServer
 import OrderModel
 import OrderStore
@@ -29,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("For drills: pause this many ms twice while writing each checkpoint.", visibility: .hidden)) var checkpointWritePauseMs = 0
     @Option(help: "Also speak Kafka's wire protocol on this port (docs/KAFKA.md): topic `orders`, keyed by order id. Off unless given.") var kafkaPort: Int?
     @Option(help: "Partitions of the Kafka topic (an order's events are in murmur2(order id) % this one).") var kafkaPartitions = 8
+    @Option(help: "Also serve the HTTP API (docs/openapi.yaml) on this port, same host and tokens (Authorization: Bearer TOKEN). Off unless given.") var httpPort: Int?
+    @Option(help: "Requests one HTTP connection may make a second (429 past it).") var httpRequestsPerSecond = 1_000
     @Option(help: "Write a checkpoint of every order's state after this many new events (and an eighth of the log); open replays only what follows the newest. 0: none.") var checkpointEvents = 1_000_000
 
     func run() async throws {
@@ -88,10 +91,23 @@ struct ServeCommand: AsyncParsableCommand {
             kafka = try await KafkaListener.bind(store: store, host: host, configuration: k, access: serverConfiguration.access, logger: logger)
             print("kafka on \(host):\(kafka!.port) (topic \(k.topic), \(k.partitions) partitions)")
         }
+        var http: HTTPService?
+        if let httpPort {
+            guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0…65535") }
+            guard (1...1_000_000).contains(httpRequestsPerSecond) else { throw ValidationError("--http-requests-per-second must be 1…1000000") }
+            var h = HTTPConfiguration()
+            h.host = host
+            h.port = httpPort
+            h.requestsPerSecond = httpRequestsPerSecond
+            let metrics: (@Sendable () -> String)? = metricsPort == nil ? nil : { @Sendable in registry.emitToString() }
+            http = try await HTTPService.start(store: store, configuration: h, access: serverConfiguration.access, metrics: metrics, logger: logger)
+            print("http on http://\(host):\(http!.port)/")
+        }
         print("orderlog \(OrderLogServer.version) serving \(data) on \(host):\(server.port) (fsync \(configuration.log.durability), \(store.orderCount) orders, \(store.log.endPosition) events)")
         fflush(nil)  // the line above is how scripts know the server is up
         let kafkaListener = kafka
-        TerminationSignals.onSignal { _ in Task { await server.shutdown(); await kafkaListener?.shutdown() } }
+        let httpService = http
+        TerminationSignals.onSignal { _ in Task { await server.shutdown(); await kafkaListener?.shutdown(); await httpService?.shutdown() } }
         if let kafka = kafkaListener {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await kafka.run() }
@@ -102,6 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
         } else {
             try await server.run()
         }
+        await httpService?.shutdown()
         await endpoint?.stop()
         try store.close()
         print("orderlog stopped: every acknowledged event is durable")

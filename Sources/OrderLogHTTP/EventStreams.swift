@@ -1,0 +1,119 @@
+import Hummingbird
+import NIOCore
+import OrderLogServer
+import OrderModel
+import OrderStore
+import Synchronization
+
+/// `GET /events`: the log as Server-Sent Events (docs/openapi.yaml). Each event once it is
+/// durable, in log order, as
+///
+///     id: <position>
+///     event: <type>
+///     data: <its export line, docs/EVENTS.md>
+///     (blank line)
+///
+/// From `?from=P` (default: the end — only new events), or after the `Last-Event-ID` a
+/// reconnecting browser sends (the position it saw last), so a dropped stream resumes with no
+/// gap and no repeat. `?order_id=X` keeps one order's events (the console's order page). An
+/// idle stream sends a `: keep-alive` comment every `keepAlive`, which is also how a closed
+/// peer is found. At most `streamsMax` at once; `stop()` ends them all (shutdown).
+final class EventStreams: Sendable {
+    let store: OrderStore
+    let configuration: HTTPConfiguration
+    private let open = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+
+    init(store: OrderStore, configuration: HTTPConfiguration) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// Ends every stream within a second (they are written to no more).
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    var count: Int { open.load(ordering: .relaxed) }
+
+    func response(_ request: Request, _ context: APIContext) throws -> Response {
+        guard context.role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)") }
+        let query = request.uri.queryParameters
+        var from = store.endPosition
+        if let text = query.get("from") {
+            guard let p = UInt64(text) else { throw APIError.badParameter("from", "\"\(text)\" is not a position (a whole number ≥ 0)") }
+            from = p
+        }
+        if let last = request.headers[HTTPFields.lastEventID] {
+            guard let p = UInt64(last.filter { $0 != " " }), p < UInt64.max else {
+                throw APIError.badParameter("Last-Event-ID", "\"\(last)\" is not a position this stream sent")
+            }
+            from = p + 1
+        }
+        var filter: [UInt8]?
+        if let id = query.get("order_id") {
+            do { filter = Array(try OrderID(id).value.utf8) } catch { throw APIError(error) }
+        }
+        guard open.add(1, ordering: .relaxed).newValue <= configuration.streamsMax else {
+            open.subtract(1, ordering: .relaxed)
+            throw APIError(.serviceUnavailable, "too_many_streams", "\(configuration.streamsMax) event streams are open; try again later")
+        }
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
+        let (start, only) = (from, filter)
+        return Response(status: .ok, headers: headers, body: .init { [self] writer in
+            defer { open.subtract(1, ordering: .relaxed) }
+            try await stream(from: start, filter: only, to: &writer)
+        })
+    }
+
+    private func stream(from start: UInt64, filter: [UInt8]?, to writer: inout any ResponseBodyWriter) async throws {
+        var next = start
+        // The reconnect delay a browser should use, once.
+        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+        var idle = Duration.zero
+        while !stopped.load(ordering: .relaxed) {
+            let end = store.endPosition
+            if next < end {
+                var buffer = ByteBuffer()
+                var line = JSONBytes(capacity: 1024)
+                // At most ~1 MiB a write, so a stream from the start of a large log is sent in
+                // pieces (and the peer's pace holds the reading back).
+                let stopAt = try store.forEachEventView(from: next, to: end, keyMatches: { key in
+                    guard let filter else { return true }
+                    return key.elementsEqual(filter)
+                }) { e in
+                    line.bytes.removeAll(keepingCapacity: true)
+                    try e.writeExportLine(to: &line)
+                    buffer.writeString("id: \(e.stored.position)\nevent: \(e.event.type.rawValue)\ndata: ")
+                    buffer.writeBytes(line.bytes)
+                    buffer.writeString("\n\n")
+                    return buffer.readableBytes < 1 << 20
+                }
+                next = stopAt
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                idle = .zero
+                continue
+            }
+            // Wait for a durable event past `next`, a second at a time (so a stop is seen).
+            let waitFrom = next
+            let woke = await withTaskGroup(of: Bool.self) { [store] group in
+                group.addTask { await store.waitForRecords(after: waitFrom) }
+                group.addTask { try? await Task.sleep(for: .seconds(1)); return false }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if !woke {
+                idle += .seconds(1)
+                if idle >= configuration.keepAlive {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    idle = .zero
+                }
+            }
+        }
+        try await writer.finish(nil)
+    }
+}
+
+extension HTTPFields {
+    /// The header a reconnecting `EventSource` sends: the `id` of the last event it saw.
+    static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOPosix
+import OrderLogServer
+import OrderModel
+import OrderStore
+
+/// The HTTP API's routes (docs/openapi.yaml): JSON in the forms of docs/EVENTS.md, over the
+/// store — a thin shell. Reads and writes run on NIO's thread pool, not on the event loop
+/// (a large order's history or a totals as-of takes milliseconds).
+public struct OrderLogAPI: Sendable {
+    let store: OrderStore
+    let configuration: HTTPConfiguration
+    let streams: EventStreams
+    /// The Prometheus text of the process's metrics, when they are kept.
+    let metrics: (@Sendable () -> String)?
+
+    init(store: OrderStore, configuration: HTTPConfiguration, streams: EventStreams, metrics: (@Sendable () -> String)?) {
+        self.store = store
+        self.configuration = configuration
+        self.streams = streams
+        self.metrics = metrics
+    }
+
+    /// The router: every route behind `AccessMiddleware`.
+    func router(access: AccessPolicy) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: AccessMiddleware(access: access, limiter: RequestRateLimiter(perSecond: configuration.requestsPerSecond)))
+        router.get("/health") { _, _ in try await health() }
+        router.get("/metrics") { _, context in try metricsText(context) }
+        router.get("/orders/:id") { request, context in try await order(request, context) }
+        router.get("/orders/:id/events") { _, context in try await history(context) }
+        router.post("/orders/:id/events") { request, context in try await append(request, context) }
+        router.get("/customers/:id/orders") { request, context in try await customerOrders(request, context) }
+        router.get("/orders") { request, context in try await ordersByStatus(request, context) }
+        router.get("/totals") { request, context in try await totals(request, context) }
+        router.get("/events") { request, context in try streams.response(request, context) }
+        return router
+    }
+
+    // MARK: Reads
+
+    func health() async throws -> Response {
+        let end = store.endPosition, orders = store.orderCount
+        return json("{\"status\":\"ok\",\"events\":\(end),\"orders\":\(orders)}")
+    }
+
+    func metricsText(_ context: APIContext) throws -> Response {
+        try requireRead(context)
+        guard let metrics else { throw APIError.notFound("metrics are kept only with --metrics-port") }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics())))
+    }
+
+    func order(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireRead(context)
+        let id = try orderID(context)
+        let query = request.uri.queryParameters
+        let asOf = try query.get("as_of").map { try time("as_of", $0) }
+        let position = try query.get("position").map { try unsigned("position", $0) }
+        if asOf != nil && position != nil { throw APIError.badParameter("as_of", "give as_of or position, not both") }
+        let snapshot = try await offload {
+            if let asOf { return try store.snapshot(id, asOfTime: asOf.microseconds) }
+            if let position { return try store.snapshot(id, asOfPosition: position) }
+            return try store.snapshot(id)
+        }
+        guard let snapshot else { throw APIError.notFound("no order \(id.value)" + (asOf != nil || position != nil ? " at that point" : "")) }
+        return json(snapshot.json)
+    }
+
+    func history(_ context: APIContext) async throws -> Response {
+        try requireRead(context)
+        let id = try orderID(context)
+        let events = try await offload { try store.history(id) }
+        guard !events.isEmpty else { throw APIError.notFound("no order \(id.value)") }
+        var body = "{\"order_id\":" + JSONWriter.quoted(id.value) + ",\"version\":\(events.count),\"events\":["
+        for (k, e) in events.enumerated() {
+            if k > 0 { body += "," }
+            do { body += try e.exportLine() } catch { throw APIError(error) }
+        }
+        return json(body + "]}")
+    }
+
+    func customerOrders(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireRead(context)
+        guard let customer = context.parameters.get("id"), !customer.isEmpty, customer.utf8.count <= 256 else {
+            throw APIError.badParameter("id", "a customer id is 1–256 bytes")
+        }
+        let (cursor, limit) = try paging(request)
+        let page = try await offload { try store.orders(ofCustomer: customer, after: cursor, limit: limit) }
+        return try await pageResponse(page, extra: "\"customer_id\":" + JSONWriter.quoted(customer))
+    }
+
+    func ordersByStatus(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireRead(context)
+        guard let name = request.uri.queryParameters.get("status") else {
+            throw APIError.badParameter("status", "required: one of " + OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        guard let status = OrderSnapshot.Status(rawValue: name) else {
+            throw APIError.badParameter("status", "\"\(name)\" is not one of " + OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let (cursor, limit) = try paging(request)
+        let page = try await offload { store.orders(withStatus: status, after: cursor, limit: limit) }
+        return try await pageResponse(page, extra: "\"status\":" + JSONWriter.quoted(status.rawValue))
+    }
+
+    func totals(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireRead(context)
+        let asOf = try request.uri.queryParameters.get("as_of").map { try time("as_of", $0) }
+        let rows = try await offload { try store.totals(asOf: asOf?.microseconds) }
+        let items = rows.map { r in
+            "{\"currency\":\(JSONWriter.quoted(r.currency)),\"channel\":\(JSONWriter.quoted(r.channel)),\"orders\":\(r.orders),\"total_minor\":\(r.total),\"captured_minor\":\(r.captured),\"refunded_minor\":\(r.refunded),\"net_minor\":\(r.net)}"
+        }
+        return json("{\"as_of\":" + (asOf.map { JSONWriter.quoted($0.rfc3339) } ?? "null") + ",\"totals\":[" + items.joined(separator: ",") + "]}")
+    }
+
+    /// A page of orders as their snapshots, with the list's size and the next cursor.
+    private func pageResponse(_ page: OrderPage, extra: String) async throws -> Response {
+        let snapshots = try await offload { try page.ids.compactMap { try store.snapshot($0) } }
+        let next = page.next.map(JSONWriter.quoted) ?? "null"
+        return json("{" + extra + ",\"total\":\(page.total),\"next\":" + next + ",\"orders\":[" + snapshots.map(\.json).joined(separator: ",") + "]}")
+    }
+
+    // MARK: Writes
+
+    /// `POST /orders/{id}/events`: one event object or an array, every one for the order of
+    /// the path, stored all or none through the same checks as every other way in.
+    func append(_ request: Request, _ context: APIContext) async throws -> Response {
+        guard context.role?.mayAppend == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not append (producer or admin may)") }
+        let id = try orderID(context)
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: configuration.bodyBytesMax) } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "the body is over \(configuration.bodyBytesMax) bytes")
+        }
+        let records: [OrderEvent.JSONRecord]
+        do { records = try OrderEvent.decodeJSONRecords(body: Array(body.readableBytesView)) } catch { throw APIError(error) }
+        for (k, r) in records.enumerated() where r.orderID != id {
+            throw APIError(.badRequest, "invalid_order_id", "events[\(k)] is for order \(r.orderID.value), not \(id.value) of the path", orderID: r.orderID.value, field: "order_id", index: k)
+        }
+        let appends = records.map {
+            AppendRecord(orderID: $0.orderID, type: $0.type, payload: $0.payload, expectedVersion: $0.expectedVersion, recordedAt: $0.recordedAt)
+        }
+        let results: [AppendResult]
+        do {
+            let pending = try await offload { try store.write(try store.check(appends)) }
+            results = try await store.waitUntilDurable(pending)
+        } catch let error as StoreError {
+            throw APIError(error)
+        }
+        let items = results.map { r -> String in
+            switch r {
+            case .stored(let p, let seq): "{\"position\":\(p),\"seq\":\(seq),\"duplicate\":false}"
+            case .duplicate(let p): "{\"position\":\(p),\"duplicate\":true}"
+            }
+        }
+        let stored = results.contains { if case .stored = $0 { true } else { false } }
+        return json("{\"order_id\":" + JSONWriter.quoted(id.value) + ",\"results\":[" + items.joined(separator: ",") + "]}", status: stored ? .created : .ok)
+    }
+
+    // MARK: Parts
+
+    private func requireRead(_ context: APIContext) throws {
+        guard context.role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)") }
+    }
+
+    private func orderID(_ context: APIContext) throws -> OrderID {
+        let text = context.parameters.get("id") ?? ""
+        do { return try OrderID(text) } catch { throw APIError(error) }
+    }
+
+    private func time(_ name: String, _ text: String) throws -> EventTime {
+        do { return try EventTime(rfc3339: text) } catch { throw APIError.badParameter(name, error.message) }
+    }
+
+    private func unsigned(_ name: String, _ text: String) throws -> UInt64 {
+        guard let v = UInt64(text) else { throw APIError.badParameter(name, "\"\(text)\" is not a whole number ≥ 0") }
+        return v
+    }
+
+    private func paging(_ request: Request) throws -> (cursor: String?, limit: Int) {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query.get("limit") {
+            guard let n = Int(text), (1...configuration.pageLimitMax).contains(n) else {
+                throw APIError.badParameter("limit", "must be 1…\(configuration.pageLimitMax), got \"\(text)\"")
+            }
+            limit = n
+        }
+        return (query.get("after").flatMap { $0.isEmpty ? nil : $0 }, limit)
+    }
+
+    private func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Runs `body` on NIO's thread pool: store calls block on I/O and locks.
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch let error as StoreError {
+            throw APIError(error)
+        } catch let error as OrderError {
+            throw APIError(error)
+        }
+    }
+}
