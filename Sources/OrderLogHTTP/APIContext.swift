@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import OrderLogServer
@@ -12,6 +13,19 @@ public struct APIContext: RequestContext {
     let connection: ObjectIdentifier?
     /// Set by `AccessMiddleware` before any route runs.
     public var role: Role?
+    /// The console's agent name (its sign-in cookie), if any.
+    public var agent: String?
+    /// The server's tokens and roles (for the console's sign-in).
+    var access: AccessPolicy?
+
+    /// A path parameter, percent-decoded (`/customers/CUST%3C1%3E/orders` names `CUST<1>`).
+    func pathParameter(_ name: String) -> String? {
+        guard let raw = parameters.get(name) else { return nil }
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    /// The role `token` would give this request's peer.
+    func role(token: String) -> Role? { access?.role(token: token, address: remoteAddress) }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -18,9 +18,20 @@ struct AccessMiddleware: RouterMiddleware {
             e.headers[.retryAfter] = "1"
             throw e
         }
+        var context = context
+        context.access = access
+        // The console's cookies: a token (with --tokens) and the agent's name.
+        let cookies = request.cookies
+        context.agent = cookies[Console.agentCookie].flatMap { $0.value.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
+        let path = request.uri.path
+        if path == "/console/login" { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : (cookies[Console.tokenCookie].flatMap { $0.value.removingPercentEncoding } ?? "")
         guard let role = access.role(token: token, address: context.remoteAddress) else {
+            // A browser on a console page is sent to sign in.
+            if access.tokens != nil && (path == "/" || path.hasPrefix("/console/")) && request.method == .get {
+                return Response(status: .seeOther, headers: [.location: "/console/login"])
+            }
             if access.tokens == nil {
                 throw APIError(.forbidden, "forbidden", "without --tokens only clients on this machine are served")
             }
@@ -28,7 +39,6 @@ struct AccessMiddleware: RouterMiddleware {
             e.headers[.wwwAuthenticate] = "Bearer"
             throw e
         }
-        var context = context
         context.role = role
         return try await next(request, context)
     }

@@ -31,7 +31,7 @@ public final class HTTPService: Sendable {
         let logger = logger ?? Logger(label: "orderlog.http", factory: { _ in SwiftLogNoOpLogHandler() })
         let streams = EventStreams(store: store, configuration: configuration)
         let bound = BoundPort()
-        let app = application(store: store, configuration: configuration, access: access, streams: streams, metrics: metrics, logger: logger) { channel in
+        let app = try application(store: store, configuration: configuration, access: access, streams: streams, metrics: metrics, logger: logger) { channel in
             bound.resolve(.success(channel.localAddress?.port ?? configuration.port))
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
@@ -50,10 +50,10 @@ public final class HTTPService: Sendable {
     /// HummingbirdTesting).
     static func application(store: OrderStore, configuration: HTTPConfiguration, access: AccessPolicy, streams: EventStreams,
                             metrics: (@Sendable () -> String)?, logger: Logger,
-                            onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
+                            onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let api = OrderLogAPI(store: store, configuration: configuration, streams: streams, metrics: metrics)
         return Application(
-            router: api.router(access: access),
+            router: try api.router(access: access),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "orderlog"),
             onServerRunning: onServerRunning,
             logger: logger)

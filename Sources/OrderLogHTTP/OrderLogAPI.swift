@@ -23,10 +23,11 @@ public struct OrderLogAPI: Sendable {
         self.metrics = metrics
     }
 
-    /// The router: every route behind `AccessMiddleware`.
-    func router(access: AccessPolicy) -> Router<APIContext> {
+    /// The router: every route behind `AccessMiddleware`; the console's pages on the same port.
+    func router(access: AccessPolicy) throws -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: AccessMiddleware(access: access, limiter: RequestRateLimiter(perSecond: configuration.requestsPerSecond)))
+        try Console(api: self, tokens: access.tokens != nil).add(to: router)
         router.get("/health") { _, _ in try await health() }
         router.get("/metrics") { _, context in try metricsText(context) }
         router.get("/orders/:id") { request, context in try await order(request, context) }
@@ -83,7 +84,7 @@ public struct OrderLogAPI: Sendable {
 
     func customerOrders(_ request: Request, _ context: APIContext) async throws -> Response {
         try requireRead(context)
-        guard let customer = context.parameters.get("id"), !customer.isEmpty, customer.utf8.count <= 256 else {
+        guard let customer = context.pathParameter("id"), !customer.isEmpty, customer.utf8.count <= 256 else {
             throw APIError.badParameter("id", "a customer id is 1–256 bytes")
         }
         let (cursor, limit) = try paging(request)
@@ -137,16 +138,7 @@ public struct OrderLogAPI: Sendable {
         for (k, r) in records.enumerated() where r.orderID != id {
             throw APIError(.badRequest, "invalid_order_id", "events[\(k)] is for order \(r.orderID.value), not \(id.value) of the path", orderID: r.orderID.value, field: "order_id", index: k)
         }
-        let appends = records.map {
-            AppendRecord(orderID: $0.orderID, type: $0.type, payload: $0.payload, expectedVersion: $0.expectedVersion, recordedAt: $0.recordedAt)
-        }
-        let results: [AppendResult]
-        do {
-            let pending = try await offload { try store.write(try store.check(appends)) }
-            results = try await store.waitUntilDurable(pending)
-        } catch let error as StoreError {
-            throw APIError(error)
-        }
+        let results = try await storeRecords(records)
         let items = results.map { r -> String in
             switch r {
             case .stored(let p, let seq): "{\"position\":\(p),\"seq\":\(seq),\"duplicate\":false}"
@@ -157,6 +149,20 @@ public struct OrderLogAPI: Sendable {
         return json("{\"order_id\":" + JSONWriter.quoted(id.value) + ",\"results\":[" + items.joined(separator: ",") + "]}", status: stored ? .created : .ok)
     }
 
+    /// Stores `records` all or none through the store's checks, once durable; a refusal as
+    /// the `APIError` naming the event and the rule.
+    func storeRecords(_ records: [OrderEvent.JSONRecord]) async throws -> [AppendResult] {
+        let appends = records.map {
+            AppendRecord(orderID: $0.orderID, type: $0.type, payload: $0.payload, expectedVersion: $0.expectedVersion, recordedAt: $0.recordedAt)
+        }
+        do {
+            let pending = try await offload { try store.write(try store.check(appends)) }
+            return try await store.waitUntilDurable(pending)
+        } catch let error as StoreError {
+            throw APIError(error)
+        }
+    }
+
     // MARK: Parts
 
     private func requireRead(_ context: APIContext) throws {
@@ -164,7 +170,7 @@ public struct OrderLogAPI: Sendable {
     }
 
     private func orderID(_ context: APIContext) throws -> OrderID {
-        let text = context.parameters.get("id") ?? ""
+        let text = context.pathParameter("id") ?? ""
         do { return try OrderID(text) } catch { throw APIError(error) }
     }
 
@@ -193,14 +199,16 @@ public struct OrderLogAPI: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// Runs `body` on NIO's thread pool: store calls block on I/O and locks.
-    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
-        } catch let error as StoreError {
-            throw APIError(error)
-        } catch let error as OrderError {
-            throw APIError(error)
-        }
+}
+
+/// Runs `body` on NIO's thread pool: store calls block on I/O and locks, and must not hold an
+/// event loop. Store and model errors come back as `APIError`s.
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    do {
+        return try await NIOThreadPool.singleton.runIfActive(body)
+    } catch let error as StoreError {
+        throw APIError(error)
+    } catch let error as OrderError {
+        throw APIError(error)
     }
 }

@@ -41,7 +41,10 @@ final class HTTPFixture: Sendable {
     func request(_ method: String, _ target: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Answer {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
-        if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        if let body {
+            if headers["Content-Type"] == nil { text += "Content-Type: application/json\r\n" }
+            text += "Content-Length: \(body.utf8.count)\r\n"
+        }
         text += "\r\n" + (body ?? "")
         let raw = try await exchange(Array(text.utf8))
         return Self.parse(raw)
