@@ -17,24 +17,28 @@ enum AgentAction: String, CaseIterable {
         }
     }
 
+    struct Field { var name: String; var label: String; var value: String; var required: Bool }
+
     /// The forms the order page shows, with sensible defaults from the order.
-    static func forms(for s: OrderSnapshot) -> [[String: Any]] {
+    static func forms(for s: OrderSnapshot) -> [(action: AgentAction, fields: [Field])] {
         let sku = s.lines.first?.sku ?? ""
         let openReturn = s.returns.first { $0.received == nil }?.id ?? ""
         let payment = s.payments.first { $0.captured > $0.refunded }?.id ?? ""
-        func field(_ name: String, _ label: String, _ value: String = "", required: Bool = true) -> [String: Any] {
-            ["name": name, "label": label, "value": value, "required": required]
+        func field(_ name: String, _ label: String, _ value: String = "", required: Bool = true) -> Field {
+            Field(name: name, label: label, value: value, required: required)
         }
-        let fields: [AgentAction: [[String: Any]]] = [
-            .note: [field("text", "Note")],
-            .cancelItems: [field("sku", "SKU", sku), field("qty", "Quantity", "1"), field("reason", "Reason", "customer request")],
-            .cancelOrder: [field("reason", "Reason", "customer request")],
-            .requestReturn: [field("return_id", "Return id", "RET-\(s.version + 1)"), field("sku", "SKU", sku), field("qty", "Quantity", "1"), field("reason", "Reason", "")],
-            .receiveReturn: [field("return_id", "Return id", openReturn)],
-            .refund: [field("refund_id", "Refund id", "RF-\(s.version + 1)"), field("amount", "Amount (\(s.currency))"),
-                      field("payment_id", "Payment id", payment, required: false), field("return_id", "Return id", openReturn, required: false)],
-        ]
-        return allCases.map { a in ["name": a.rawValue, "label": a.label, "orderURL": ConsoleViews.pathSegment(s.orderID.value), "fields": fields[a] ?? []] }
+        return allCases.map { a in
+            let fields: [Field] = switch a {
+            case .note: [field("text", "Note")]
+            case .cancelItems: [field("sku", "SKU", sku), field("qty", "Quantity", "1"), field("reason", "Reason", "customer request")]
+            case .cancelOrder: [field("reason", "Reason", "customer request")]
+            case .requestReturn: [field("return_id", "Return id", "RET-\(s.version + 1)"), field("sku", "SKU", sku), field("qty", "Quantity", "1"), field("reason", "Reason", "")]
+            case .receiveReturn: [field("return_id", "Return id", openReturn)]
+            case .refund: [field("refund_id", "Refund id", "RF-\(s.version + 1)"), field("amount", "Amount (\(s.currency))"),
+                           field("payment_id", "Payment id", payment, required: false), field("return_id", "Return id", openReturn, required: false)]
+            }
+            return (a, fields)
+        }
     }
 
     /// The event's JSON for `form` (the form's fields by name), or a message saying which

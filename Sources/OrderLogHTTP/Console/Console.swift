@@ -139,7 +139,7 @@ struct Console: Sendable {
         var model = ConsoleViews.order(snapshot, history: history, canAct: context.role?.mayAppend == true)
         if let flash = request.uri.queryParameters.get("done") { model["flash"] = ["kind": "ok", "text": flash] }
         if request.uri.queryParameters.get("fragment") != nil {
-            let html = library.getTemplate(named: "orderBody")?.render(model, library: library) ?? ""
+            let html = model["orderBody"] as? String ?? ""
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
         return page("order", title: "Order \(id.value)", request, context, model)

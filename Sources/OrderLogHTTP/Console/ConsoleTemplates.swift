@@ -12,7 +12,7 @@ enum ConsoleTemplates {
     }
 
     static let all: [(String, String)] = [
-        ("layout", layout), ("home", home), ("login", login), ("customer", customer), ("order", order), ("orderBody", orderBody),
+        ("layout", layout), ("home", home), ("login", login), ("customer", customer), ("order", order),
         ("queue", queue), ("dashboard", dashboard), ("search", search), ("message", message),
     ]
 
@@ -95,7 +95,7 @@ enum ConsoleTemplates {
 
     static let order = """
     {{<layout}}{{$body}}
-    <div id="order" data-order="{{id}}" data-next="{{next}}">{{>orderBody}}</div>
+    <div id="order" data-order="{{id}}" data-next="{{next}}">{{{orderBody}}}</div>
     <script>
     (function () {
       var box = document.getElementById('order');
@@ -115,37 +115,6 @@ enum ConsoleTemplates {
     })();
     </script>
     {{/body}}{{/layout}}
-    """
-
-    static let orderBody = """
-    <h1>Order {{id}} <span class="badge {{statusClass}}" id="status">{{status}}</span> <span class="badge {{paymentClass}}" id="payment">payment {{payment}}</span> <span class="badge {{returnClass}}" id="returns">returns {{returns}}</span></h1>
-    <p>Customer <a href="/console/customers/{{customerURL}}" id="customer">{{customer}}</a> · channel {{channel}} · currency {{currency}} · version <span id="version">{{version}}</span> <span class="live">· updates live</span></p>
-    {{#attention}}<p class="flash err">Attention: {{.}}</p>{{/attention}}
-    <div class="cards">{{#money}}<div class="card"><div class="k">{{k}}</div><div class="v">{{v}}</div></div>{{/money}}</div>
-    <h2>Lines</h2>
-    <table id="lines"><tr><th>SKU</th><th class="num">Unit price</th><th class="num">Ordered</th><th class="num">Cancelled</th><th class="num">Shipped</th><th class="num">Delivered</th><th class="num">Returned</th></tr>
-    {{#lines}}<tr data-sku="{{sku}}"><td>{{sku}}</td><td class="num">{{price}}</td><td class="num">{{ordered}}</td><td class="num">{{cancelled}}</td><td class="num">{{shipped}}</td><td class="num">{{delivered}}</td><td class="num">{{returned}}</td></tr>{{/lines}}</table>
-    <h2>Payments</h2>
-    {{#hasPayments}}<table id="payments"><tr><th>Payment</th><th class="num">Authorized</th><th class="num">Captured</th><th class="num">Voided</th><th class="num">Refunded</th><th>Last failure</th></tr>
-    {{#payments}}<tr><td>{{id}}</td><td class="num">{{authorized}}</td><td class="num">{{captured}}</td><td class="num">{{voided}}</td><td class="num">{{refunded}}</td><td>{{failure}}</td></tr>{{/payments}}</table>{{/hasPayments}}{{^hasPayments}}<p class="muted">None.</p>{{/hasPayments}}
-    <h2>Fulfillments</h2>
-    {{#hasFulfillments}}<table id="fulfillments"><tr><th>Fulfillment</th><th>Location</th><th>State</th><th>Carrier</th><th>Tracking</th><th>Lines</th></tr>
-    {{#fulfillments}}<tr><td>{{id}}</td><td>{{location}}</td><td><span class="badge {{stateClass}}">{{state}}</span></td><td>{{carrier}}</td><td>{{tracking}}</td><td>{{lines}}</td></tr>{{/fulfillments}}</table>{{/hasFulfillments}}{{^hasFulfillments}}<p class="muted">None.</p>{{/hasFulfillments}}
-    <h2>Returns and refunds</h2>
-    {{#hasReturns}}<table id="returns-table"><tr><th>Return</th><th>Lines</th><th>Reason</th><th>Received</th></tr>
-    {{#returnsList}}<tr><td>{{id}}</td><td>{{lines}}</td><td>{{reason}}</td><td>{{received}}</td></tr>{{/returnsList}}</table>{{/hasReturns}}
-    {{#hasRefunds}}<table id="refunds"><tr><th>Refund</th><th class="num">Amount</th><th>Payment</th><th>Return</th></tr>
-    {{#refunds}}<tr><td>{{id}}</td><td class="num">{{amount}}</td><td>{{payment}}</td><td>{{returnID}}</td></tr>{{/refunds}}</table>{{/hasRefunds}}
-    {{^hasReturns}}{{^hasRefunds}}<p class="muted">None.</p>{{/hasRefunds}}{{/hasReturns}}
-    <h2>Milestones</h2>
-    <p id="milestones">{{#milestones}}<span class="badge b-info">{{k}} {{v}}</span> {{/milestones}}{{^milestones}}<span class="muted">none yet</span>{{/milestones}}</p>
-    {{#canAct}}<h2>Act on this order</h2>
-    {{#actions}}<form class="action" method="post" action="/console/orders/{{orderURL}}/actions" id="action-{{name}}"><input type="hidden" name="action" value="{{name}}"><b>{{label}}</b>
-    {{#fields}}<label>{{label}}<input name="{{name}}" value="{{value}}" {{#required}}required{{/required}}></label>{{/fields}}<button>{{label}}</button></form>{{/actions}}
-    {{/canAct}}
-    <h2>Timeline</h2>
-    <table id="timeline"><tr><th class="num">Seq</th><th>Time</th><th>Event</th><th>Actor</th><th>Channel</th><th>Details</th></tr>
-    {{#timeline}}<tr data-seq="{{seq}}"><td class="num">{{seq}}</td><td>{{time}}</td><td>{{type}}</td><td>{{actor}}</td><td>{{channel}}</td><td><code>{{data}}</code></td></tr>{{/timeline}}</table>
     """
 
     static let queue = """

@@ -55,53 +55,96 @@ enum ConsoleViews {
         ]
     }
 
-    /// The order page: the snapshot's every part, the timeline, the actions a role may take.
+    /// The order page's model: the body (`orderBody`, HTML) and what the page's script needs.
     static func order(_ s: OrderSnapshot, history: [StoredEvent], canAct: Bool) -> [String: Any] {
-        let c = s.currency
-        var money: [[String: String]] = [
-            ["k": "Total", "v": money(s.totalMinor, c)], ["k": "Captured", "v": money(s.capturedMinor, c)],
-            ["k": "Refunded", "v": money(s.refundedMinor, c)], ["k": "Net paid", "v": money(s.netPaidMinor, c)],
-        ]
-        if s.openAuthorizationMinor > 0 { money.append(["k": "Open authorization", "v": ConsoleViews.money(s.openAuthorizationMinor, c)]) }
-        let milestones: [[String: String]] = [("placed", s.placedAt), ("paid", s.paidAt), ("shipped", s.shippedAt), ("delivered", s.deliveredAt)]
-            .compactMap { k, t in t.map { ["k": k, "v": time($0)] } }
-        let payments = s.payments.map { p -> [String: Any] in
-            ["id": p.id, "authorized": ConsoleViews.money(p.authorized, c), "captured": ConsoleViews.money(p.captured, c), "voided": ConsoleViews.money(p.voided, c),
-             "refunded": ConsoleViews.money(p.refunded, c), "failure": p.lastFailureReason ?? ""]
-        }
-        let fulfillments = s.fulfillments.map { f -> [String: Any] in
-            ["id": f.id, "location": f.location, "state": f.state.rawValue,
-             "stateClass": f.state == .delivered ? "b-good" : f.state == .cancelled ? "b-bad" : "b-info",
-             "carrier": f.carrier ?? "", "tracking": f.trackingNo ?? "", "lines": lines(f.lines)]
-        }
-        let returns = s.returns.map { r -> [String: Any] in
-            ["id": r.id, "lines": lines(r.lines), "reason": r.reason, "received": r.received.map { lines($0) } ?? "not yet"]
-        }
-        let refunds = s.refunds.map { r -> [String: Any] in
-            ["id": r.id, "amount": ConsoleViews.money(r.amountMinor, c), "payment": r.paymentID ?? "", "returnID": r.returnID ?? ""]
-        }
-        let timeline = history.reversed().map { e -> [String: Any] in
-            ["seq": e.seq, "time": time(e.event.ts?.microseconds ?? e.recordedAt), "type": e.event.type.rawValue,
-             "actor": e.event.actor.map { "\($0.kind.rawValue) \($0.id)" } ?? "", "channel": e.event.channel ?? "", "data": e.event.data.json]
-        }
-        return [
-            "id": s.orderID.value, "orderURL": pathSegment(s.orderID.value), "version": s.version, "next": (s.lastPosition ?? 0) + 1,
-            "status": s.status.rawValue, "statusClass": statusClass(s.status),
-            "payment": s.paymentStatus.rawValue, "paymentClass": paymentClass(s.paymentStatus),
-            "returns": s.returnStatus.rawValue, "returnClass": returnClass(s.returnStatus),
-            "customer": s.customerID, "customerURL": pathSegment(s.customerID), "channel": s.channel, "currency": c,
-            "attention": s.fulfilledUnpaid ? ["fulfilled but not paid"] : [String](),
-            "money": money, "milestones": milestones,
-            "lines": s.lines.map { l -> [String: Any] in
-                ["sku": l.sku, "price": ConsoleViews.money(l.unitPriceMinor, c), "ordered": l.ordered, "cancelled": l.cancelled,
-                 "shipped": l.shipped, "delivered": l.delivered, "returned": l.returned]
-            },
-            "payments": payments, "hasPayments": !payments.isEmpty,
-            "fulfillments": fulfillments, "hasFulfillments": !fulfillments.isEmpty,
-            "returnsList": returns, "hasReturns": !returns.isEmpty, "refunds": refunds, "hasRefunds": !refunds.isEmpty,
-            "timeline": timeline, "canAct": canAct, "actions": canAct ? AgentAction.forms(for: s) : [],
+        [
+            "id": s.orderID.value, "next": (s.lastPosition ?? 0) + 1, "orderBody": orderBody(s, history: history, canAct: canAct),
             "typesJSON": "[" + EventType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]",
         ]
+    }
+
+    /// The order's every part as HTML: status badges, money, lines, payments, fulfillments
+    /// (carrier, tracking), returns, refunds, milestones, the actions a role may take, and the
+    /// timeline newest first. What a live update fetches again (`?fragment=1`).
+    static func orderBody(_ s: OrderSnapshot, history: [StoredEvent], canAct: Bool) -> String {
+        let c = s.currency
+        var h = HTMLWriter()
+        h.raw("<h1>Order "); h.value(s.orderID.value)
+        h.raw(" <span class=\"badge \(statusClass(s.status))\" id=\"status\">\(s.status.rawValue)</span>")
+        h.raw(" <span class=\"badge \(paymentClass(s.paymentStatus))\" id=\"payment\">payment \(s.paymentStatus.rawValue)</span>")
+        h.raw(" <span class=\"badge \(returnClass(s.returnStatus))\" id=\"returns\">returns \(s.returnStatus.rawValue)</span></h1>")
+        h.raw("<p>Customer <a id=\"customer\" href=\"/console/customers/\(pathSegment(s.customerID))\">"); h.value(s.customerID)
+        h.raw("</a> · channel "); h.value(s.channel); h.raw(" · currency "); h.value(c)
+        h.raw(" · version <span id=\"version\">\(s.version)</span> <span class=\"live\">· updates live</span></p>")
+        if s.fulfilledUnpaid { h.raw("<p class=\"flash err\">Attention: fulfilled but not paid</p>") }
+        var cards: [(String, Money)] = [("Total", s.totalMinor), ("Captured", s.capturedMinor), ("Refunded", s.refundedMinor), ("Net paid", s.netPaidMinor)]
+        if s.openAuthorizationMinor > 0 { cards.append(("Open authorization", s.openAuthorizationMinor)) }
+        h.raw("<div class=\"cards\">")
+        for (k, v) in cards { h.raw("<div class=\"card\"><div class=\"k\">\(k)</div><div class=\"v\">"); h.value(money(v, c)); h.raw("</div></div>") }
+        h.raw("</div><h2>Lines</h2><table id=\"lines\"><tr><th>SKU</th><th class=\"num\">Unit price</th><th class=\"num\">Ordered</th><th class=\"num\">Cancelled</th><th class=\"num\">Shipped</th><th class=\"num\">Delivered</th><th class=\"num\">Returned</th></tr>")
+        for l in s.lines {
+            h.row([l.sku, money(l.unitPriceMinor, c), "\(l.ordered)", "\(l.cancelled)", "\(l.shipped)", "\(l.delivered)", "\(l.returned)"],
+                  numeric: [1, 2, 3, 4, 5, 6], attributes: " data-sku=\"\(HTMLWriter.escape(l.sku))\"")
+        }
+        h.raw("</table><h2>Payments</h2>")
+        let payments = s.payments
+        if payments.isEmpty { h.raw("<p class=\"muted\">None.</p>") } else {
+            h.raw("<table id=\"payments\"><tr><th>Payment</th><th class=\"num\">Authorized</th><th class=\"num\">Captured</th><th class=\"num\">Voided</th><th class=\"num\">Refunded</th><th>Last failure</th></tr>")
+            for p in payments {
+                h.row([p.id, money(p.authorized, c), money(p.captured, c), money(p.voided, c), money(p.refunded, c), p.lastFailureReason ?? ""], numeric: [1, 2, 3, 4])
+            }
+            h.raw("</table>")
+        }
+        h.raw("<h2>Fulfillments</h2>")
+        let fulfillments = s.fulfillments
+        if fulfillments.isEmpty { h.raw("<p class=\"muted\">None.</p>") } else {
+            h.raw("<table id=\"fulfillments\"><tr><th>Fulfillment</th><th>Location</th><th>State</th><th>Carrier</th><th>Tracking</th><th>Lines</th></tr>")
+            for f in fulfillments {
+                let badge = f.state == .delivered ? "b-good" : f.state == .cancelled ? "b-bad" : "b-info"
+                h.raw("<tr><td>"); h.value(f.id); h.raw("</td><td>"); h.value(f.location)
+                h.raw("</td><td><span class=\"badge \(badge)\">\(f.state.rawValue)</span></td><td>"); h.value(f.carrier ?? "")
+                h.raw("</td><td>"); h.value(f.trackingNo ?? ""); h.raw("</td><td>"); h.value(lines(f.lines)); h.raw("</td></tr>")
+            }
+            h.raw("</table>")
+        }
+        h.raw("<h2>Returns and refunds</h2>")
+        let returns = s.returns, refunds = s.refunds
+        if returns.isEmpty && refunds.isEmpty { h.raw("<p class=\"muted\">None.</p>") }
+        if !returns.isEmpty {
+            h.raw("<table id=\"returns-table\"><tr><th>Return</th><th>Lines</th><th>Reason</th><th>Received</th></tr>")
+            for r in returns { h.row([r.id, lines(r.lines), r.reason, r.received.map { lines($0) } ?? "not yet"]) }
+            h.raw("</table>")
+        }
+        if !refunds.isEmpty {
+            h.raw("<table id=\"refunds\"><tr><th>Refund</th><th class=\"num\">Amount</th><th>Payment</th><th>Return</th></tr>")
+            for r in refunds { h.row([r.id, money(r.amountMinor, c), r.paymentID ?? "", r.returnID ?? ""], numeric: [1]) }
+            h.raw("</table>")
+        }
+        h.raw("<h2>Milestones</h2><p id=\"milestones\">")
+        let milestones = [("placed", s.placedAt), ("paid", s.paidAt), ("shipped", s.shippedAt), ("delivered", s.deliveredAt)].compactMap { k, t in t.map { (k, $0) } }
+        if milestones.isEmpty { h.raw("<span class=\"muted\">none yet</span>") }
+        for (k, t) in milestones { h.raw("<span class=\"badge b-info\">\(k) "); h.value(time(t)); h.raw("</span> ") }
+        h.raw("</p>")
+        if canAct {
+            h.raw("<h2>Act on this order</h2>")
+            let orderURL = pathSegment(s.orderID.value)
+            for form in AgentAction.forms(for: s) {
+                h.raw("<form class=\"action\" method=\"post\" action=\"/console/orders/\(orderURL)/actions\" id=\"action-\(form.action.rawValue)\">")
+                h.raw("<input type=\"hidden\" name=\"action\" value=\"\(form.action.rawValue)\"><b>\(form.action.label)</b>")
+                for f in form.fields {
+                    h.raw("<label>"); h.value(f.label); h.raw("<input name=\"\(f.name)\" value=\""); h.value(f.value); h.raw("\"\(f.required ? " required" : "")></label>")
+                }
+                h.raw("<button>\(form.action.label)</button></form>")
+            }
+        }
+        h.raw("<h2>Timeline</h2><table id=\"timeline\"><tr><th class=\"num\">Seq</th><th>Time</th><th>Event</th><th>Actor</th><th>Channel</th><th>Details</th></tr>")
+        for e in history.reversed() {
+            h.raw("<tr data-seq=\"\(e.seq)\"><td class=\"num\">\(e.seq)</td><td>"); h.value(time(e.event.ts?.microseconds ?? e.recordedAt))
+            h.raw("</td><td>\(e.event.type.rawValue)</td><td>"); h.value(e.event.actor.map { "\($0.kind.rawValue) \($0.id)" } ?? "")
+            h.raw("</td><td>"); h.value(e.event.channel ?? ""); h.raw("</td><td><code>"); h.value(e.event.data.json); h.raw("</code></td></tr>")
+        }
+        h.raw("</table>")
+        return h.text
     }
 
     /// `text` percent-encoded for one path segment (ids may hold characters a URL reserves).

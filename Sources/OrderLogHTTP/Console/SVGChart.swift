@@ -44,18 +44,5 @@ enum SVGChart {
 
     private static func f(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLWriter.escape(s) }
 }
