@@ -60,10 +60,17 @@ public struct OrderLogAPI: Sendable {
         let asOf = try query.get("as_of").map { try time("as_of", $0) }
         let position = try query.get("position").map { try unsigned("position", $0) }
         if asOf != nil && position != nil { throw APIError.badParameter("as_of", "give as_of or position, not both") }
-        let snapshot = try await offload {
-            if let asOf { return try store.snapshot(id, asOfTime: asOf.microseconds) }
-            if let position { return try store.snapshot(id, asOfPosition: position) }
-            return try store.snapshot(id)
+        let snapshot: OrderSnapshot?
+        if asOf == nil && position == nil {
+            // The current snapshot is one cache lookup or one read of a stored entry (tens of
+            // µs): read here, on the event loop — a hop to the thread pool and back cost more
+            // than the read (docs/BENCHMARKS.md). As-of reads replay: they go to the pool.
+            do { snapshot = try store.snapshot(id) } catch let error as StoreError { throw APIError(error) }
+        } else {
+            snapshot = try await offload {
+                if let asOf { return try store.snapshot(id, asOfTime: asOf.microseconds) }
+                return try store.snapshot(id, asOfPosition: position!)
+            }
         }
         guard let snapshot else { throw APIError.notFound("no order \(id.value)" + (asOf != nil || position != nil ? " at that point" : "")) }
         return json(snapshot.json)
