@@ -127,7 +127,10 @@ try:
     subprocess.run([binary, "import", "-", "--server", native, "--token", token], input=json.dumps(note) + "\n", text=True, check=True, capture_output=True)
     acknowledged = time.monotonic()
     try:
-        WebDriverWait(driver, 1.0, poll_frequency=0.02).until(lambda d: int(d.find_element(By.ID, "version").text) == version_before + 1)
+        # Read in the page (one script call): the live update replaces the element, and an
+        # element fetched first could be gone by the time its text is read.
+        WebDriverWait(driver, 1.0, poll_frequency=0.02).until(
+            lambda d: d.execute_script("var v = document.getElementById('version'); return v ? v.textContent : ''") == str(version_before + 1))
         seen = time.monotonic()
         live = True
     except Exception:

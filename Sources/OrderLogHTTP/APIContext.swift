@@ -11,6 +11,8 @@ public struct APIContext: RequestContext {
     public let remoteAddress: SocketAddress?
     /// The connection's identity, for per-connection limits (nil in tests without sockets).
     let connection: ObjectIdentifier?
+    /// The connection: a long response (an event stream) ends when it is gone.
+    let channel: (any Channel)?
     /// Set by `AccessMiddleware` before any route runs.
     public var role: Role?
     /// The console's agent name (its sign-in cookie), if any.
@@ -31,5 +33,6 @@ public struct APIContext: RequestContext {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
         connection = ObjectIdentifier(source.channel)
+        channel = source.channel
     }
 }

@@ -18,15 +18,30 @@ struct AccessMiddleware: RouterMiddleware {
             e.headers[.retryAfter] = "1"
             throw e
         }
+        // Without tokens every local client is admin: a page elsewhere whose name resolves to
+        // this machine (DNS rebinding) must not be one. Only loopback names are served then.
+        if access.tokens == nil, !Self.isLoopbackHost(request.head.authority) {
+            throw APIError(.forbidden, "forbidden", "without --tokens only requests to localhost, 127.0.0.1 or [::1] are served")
+        }
+        // A write from a page of another origin is refused, whatever it carries.
+        if request.method == .post, let origin = request.headers[.origin],
+           let host = request.head.authority, !origin.hasSuffix("//" + host) {
+            throw APIError(.forbidden, "forbidden", "a request from \(origin) may not write here")
+        }
         var context = context
         context.access = access
-        // The console's cookies: a token (with --tokens) and the agent's name.
-        let cookies = request.cookies
-        context.agent = cookies[Console.agentCookie].flatMap { $0.value.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
+        // The console's cookies: a token (with --tokens) and the agent's name — taken only on
+        // the console's own pages and the event stream its pages open, never for the API.
         let path = request.uri.path
+        let consolePath = path == "/" || path.hasPrefix("/console/") || (path == "/events" && request.method == .get)
+        let cookies = request.cookies
+        if consolePath {
+            context.agent = cookies[Console.agentCookie].flatMap { $0.value.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
+        }
         if path == "/console/login" { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : (cookies[Console.tokenCookie].flatMap { $0.value.removingPercentEncoding } ?? "")
+        let cookieToken = consolePath ? cookies[Console.tokenCookie].flatMap { $0.value.removingPercentEncoding } : nil
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : (cookieToken ?? "")
         guard let role = access.role(token: token, address: context.remoteAddress) else {
             // A browser on a console page is sent to sign in.
             if access.tokens != nil && (path == "/" || path.hasPrefix("/console/")) && request.method == .get {
@@ -44,30 +59,51 @@ struct AccessMiddleware: RouterMiddleware {
     }
 }
 
+extension AccessMiddleware {
+    /// Whether `authority` (the Host header) names this machine's loopback: `localhost`,
+    /// `127.x.x.x` or `[::1]`, with any port.
+    static func isLoopbackHost(_ authority: String?) -> Bool {
+        guard var host = authority?.lowercased() else { return false }
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            return host[host.index(after: host.startIndex)..<close] == "::1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in UInt8(p) != nil }
+    }
+}
+
 /// A token bucket per connection: `perSecond` sustained, twice that in a burst. Buckets of
 /// connections gone quiet are dropped (at most one per open connection is kept).
 final class RequestRateLimiter: Sendable {
     let perSecond: Int
     private struct Bucket { var tokens: Double; var last: ContinuousClock.Instant }
-    private let buckets = Mutex<[ObjectIdentifier: Bucket]>([:])
+    private struct State { var buckets: [ObjectIdentifier: Bucket] = [:]; var pruneAt = 4096 }
+    private let state = Mutex(State())
 
     init(perSecond: Int) { self.perSecond = perSecond }
 
     func take(_ connection: ObjectIdentifier) -> Bool {
         let now = ContinuousClock.now
         let burst = Double(2 * perSecond)
-        return buckets.withLock { b in
-            var bucket = b[connection] ?? Bucket(tokens: burst, last: now)
+        return state.withLock { st in
+            var bucket = st.buckets[connection] ?? Bucket(tokens: burst, last: now)
             let elapsed = now - bucket.last
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             bucket.tokens = min(burst, bucket.tokens + seconds * Double(perSecond))
             bucket.last = now
             let granted = bucket.tokens >= 1
             if granted { bucket.tokens -= 1 }
-            b[connection] = bucket
+            st.buckets[connection] = bucket
             // Forget buckets idle long enough to be full again (their connections are likely
             // gone; a returning one starts full, as it would be).
-            if b.count > 4096 { b = b.filter { now - $0.value.last < .seconds(2) } }
+            if st.buckets.count > st.pruneAt {
+                st.buckets = st.buckets.filter { now - $0.value.last < .seconds(2) }
+                // Not again until the map has doubled past what is still active.
+                st.pruneAt = max(4096, 2 * st.buckets.count)
+            }
             return granted
         }
     }

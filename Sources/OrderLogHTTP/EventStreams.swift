@@ -16,8 +16,8 @@ import Synchronization
 /// From `?from=P` (default: the end — only new events), or after the `Last-Event-ID` a
 /// reconnecting browser sends (the position it saw last), so a dropped stream resumes with no
 /// gap and no repeat. `?order_id=X` keeps one order's events (the console's order page). An
-/// idle stream sends a `: keep-alive` comment every `keepAlive`, which is also how a closed
-/// peer is found. At most `streamsMax` at once; `stop()` ends them all (shutdown).
+/// idle stream sends a `: keep-alive` comment every `keepAlive` (10 s), which is also how a
+/// closed peer is found. At most `streamsMax` at once; `stop()` ends them all (shutdown).
 final class EventStreams: Sendable {
     let store: OrderStore
     let configuration: HTTPConfiguration
@@ -33,6 +33,8 @@ final class EventStreams: Sendable {
     func stop() { stopped.store(true, ordering: .relaxed) }
 
     var count: Int { open.load(ordering: .relaxed) }
+
+    fileprivate func release() { open.subtract(1, ordering: .relaxed) }
 
     func response(_ request: Request, _ context: APIContext) throws -> Response {
         guard context.role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)") }
@@ -56,27 +58,34 @@ final class EventStreams: Sendable {
             open.subtract(1, ordering: .relaxed)
             throw APIError(.serviceUnavailable, "too_many_streams", "\(configuration.streamsMax) event streams are open; try again later")
         }
+        // The slot is given back when the body is done with — or never run (a peer gone
+        // before the head was written): the closure holding it is then released.
+        let slot = Slot(self)
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
-        let (start, only) = (from, filter)
+        let (start, only, channel) = (from, filter, context.channel)
         return Response(status: .ok, headers: headers, body: .init { [self] writer in
-            defer { open.subtract(1, ordering: .relaxed) }
-            try await stream(from: start, filter: only, to: &writer)
+            withExtendedLifetime(slot) {}
+            try await stream(from: start, filter: only, channel: channel, to: &writer)
         })
     }
 
-    private func stream(from start: UInt64, filter: [UInt8]?, to writer: inout any ResponseBodyWriter) async throws {
+    private func stream(from start: UInt64, filter: [UInt8]?, channel: (any Channel)?, to writer: inout any ResponseBodyWriter) async throws {
         var next = start
         // The reconnect delay a browser should use, once.
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
         var idle = Duration.zero
-        while !stopped.load(ordering: .relaxed) {
+        // A peer that went away is found by a write failing (the keep-alive comments) or, when
+        // its close has been read, by the channel no longer active (checked every second).
+        while !stopped.load(ordering: .relaxed), channel?.isActive ?? true {
             let end = store.endPosition
             if next < end {
                 var buffer = ByteBuffer()
                 var line = JSONBytes(capacity: 1024)
                 // At most ~1 MiB a write, so a stream from the start of a large log is sent in
                 // pieces (and the peer's pace holds the reading back).
-                let stopAt = try store.forEachEventView(from: next, to: end, keyMatches: { key in
+                // At most 65,536 records looked at a pass, matching or not: a filtered stream
+                // from far back reads the log in bounded steps, not in one call.
+                let stopAt = try store.forEachEventView(from: next, to: min(end, next + 65_536), keyMatches: { key in
                     guard let filter else { return true }
                     return key.elementsEqual(filter)
                 }) { e in
@@ -111,6 +120,13 @@ final class EventStreams: Sendable {
         }
         try await writer.finish(nil)
     }
+}
+
+/// One open stream's place among `streamsMax`, given back when released.
+private final class Slot: Sendable {
+    let streams: EventStreams
+    init(_ streams: EventStreams) { self.streams = streams }
+    deinit { streams.release() }
 }
 
 extension HTTPFields {

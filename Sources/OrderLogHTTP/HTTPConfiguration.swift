@@ -14,8 +14,9 @@ public struct HTTPConfiguration: Sendable {
     public var pageLimitMax = 1_000
     /// Live event streams (`GET /events`) open at once, server-wide; past it, 503. Default 1,024.
     public var streamsMax = 1_024
-    /// How often an idle event stream sends a comment, so proxies and dead peers are found.
-    public var keepAlive: Duration = .seconds(15)
+    /// How often an idle event stream sends a comment, so proxies keep it and a peer that
+    /// went away is found (its place among `streamsMax` given back) at the write after.
+    public var keepAlive: Duration = .seconds(10)
 
     public init() {}
 }

@@ -34,7 +34,12 @@ public final class HTTPService: Sendable {
         let app = try application(store: store, configuration: configuration, access: access, streams: streams, metrics: metrics, logger: logger) { channel in
             bound.resolve(.success(channel.localAddress?.port ?? configuration.port))
         }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        // A shutdown waits at most 5 s for requests in flight (a client that stopped reading
+        // its event stream must not keep the server from closing the store), then cancels.
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         let running = Task {
             do { try await group.run() } catch {
                 bound.resolve(.failure(error))

@@ -63,8 +63,8 @@ public struct OrderLogAPI: Sendable {
         let snapshot: OrderSnapshot?
         if asOf == nil && position == nil {
             // The current snapshot is one cache lookup or one read of a stored entry (tens of
-            // µs): read here, on the event loop — a hop to the thread pool and back cost more
-            // than the read (docs/BENCHMARKS.md). As-of reads replay: they go to the pool.
+            // µs): read here, in the handler's task — a hop to NIO's thread pool and back cost
+            // more than the read (docs/BENCHMARKS.md). As-of reads replay: they go to the pool.
             do { snapshot = try store.snapshot(id) } catch let error as StoreError { throw APIError(error) }
         } else {
             snapshot = try await offload {
@@ -136,14 +136,24 @@ public struct OrderLogAPI: Sendable {
     func append(_ request: Request, _ context: APIContext) async throws -> Response {
         guard context.role?.mayAppend == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not append (producer or admin may)") }
         let id = try orderID(context)
+        // JSON only: a form or text/plain body (what a page elsewhere can send without asking
+        // first) is refused before anything is read.
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the events as Content-Type: application/json")
+        }
         let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: configuration.bodyBytesMax) } catch {
+        do { body = try await request.body.collect(upTo: configuration.bodyBytesMax) } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, "body_too_large", "the body is over \(configuration.bodyBytesMax) bytes")
         }
         let records: [OrderEvent.JSONRecord]
         do { records = try OrderEvent.decodeJSONRecords(body: Array(body.readableBytesView)) } catch { throw APIError(error) }
-        for (k, r) in records.enumerated() where r.orderID != id {
-            throw APIError(.badRequest, "invalid_order_id", "events[\(k)] is for order \(r.orderID.value), not \(id.value) of the path", orderID: r.orderID.value, field: "order_id", index: k)
+        for (k, r) in records.enumerated() {
+            if r.orderID != id {
+                throw APIError(.badRequest, "invalid_order_id", "events[\(k)] is for order \(r.orderID.value), not \(id.value) of the path", orderID: r.orderID.value, field: "order_id", index: k)
+            }
+            if r.recordedAt != nil && context.role?.mayKeepRecordedTime != true {
+                throw APIError(.forbidden, "forbidden", "events[\(k)]: only role admin may set recorded_at (it says when the log learned of an event)", orderID: id.value, field: "recorded_at", index: k)
+            }
         }
         let results = try await storeRecords(records)
         let items = results.map { r -> String in
@@ -208,11 +218,20 @@ public struct OrderLogAPI: Sendable {
 
 }
 
-/// Runs `body` on NIO's thread pool: store calls block on I/O and locks, and must not hold an
-/// event loop. Store and model errors come back as `APIError`s.
-func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+/// One thread for the console's whole-log scans (a tracking-number search, the dashboard, the
+/// open returns): they queue behind each other — a second dashboard view finds the first's
+/// figures — and never hold the pool that appends and reads run on.
+let scanPool: NIOThreadPool = {
+    let pool = NIOThreadPool(numberOfThreads: 1)
+    pool.start()
+    return pool
+}()
+
+/// Runs `body` on NIO's thread pool (or `pool`): store calls block on I/O and locks, and must
+/// not hold an event loop. Store and model errors come back as `APIError`s.
+func offload<T: Sendable>(on pool: NIOThreadPool = .singleton, _ body: @escaping @Sendable () throws -> T) async throws -> T {
     do {
-        return try await NIOThreadPool.singleton.runIfActive(body)
+        return try await pool.runIfActive(body)
     } catch let error as StoreError {
         throw APIError(error)
     } catch let error as OrderError {

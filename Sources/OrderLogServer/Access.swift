@@ -14,6 +14,10 @@ public enum Role: String, Sendable, CaseIterable {
     public var mayAppend: Bool { permits(.append) }
     /// Whether this role may read and subscribe (consumer, admin).
     public var mayRead: Bool { permits(.read) }
+    /// Whether this role may give an event its recorded time (`recorded_at`, restoring an
+    /// export): admin only, on every way in — a recorded time says when the log learned of
+    /// an event, and as-of answers, totals and ages depend on it.
+    public var mayKeepRecordedTime: Bool { self == .admin }
 
     func permits(_ request: RequestKind) -> Bool {
         switch (self, request) {

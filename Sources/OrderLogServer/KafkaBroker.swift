@@ -179,7 +179,7 @@ public final class KafkaBroker: Sendable {
                     }) }
                     return produce.acks == 0 ? .close("role may not produce") : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
                 }
-                let answer = await self.produce(produce)
+                let answer = await self.produce(produce, keepRecordedTime: session.role?.mayKeepRecordedTime ?? false)
                 return produce.acks == 0 ? .noResponse : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
             case .fetch(let fetch):
                 guard session.role?.permits(.read) ?? false else {
@@ -241,7 +241,7 @@ public final class KafkaBroker: Sendable {
         var left = RecordBatch.decompressedBytesMax
     }
 
-    private func produce(_ request: ProduceRequest) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
+    private func produce(_ request: ProduceRequest, keepRecordedTime: Bool) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
         var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
         let budget = DecompressionBudget()
         for topic in request.topics {
@@ -251,7 +251,7 @@ public final class KafkaBroker: Sendable {
                     partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
                     continue
                 }
-                partitions.append(await producePartition(p.index, p.records, acks: request.acks, budget: budget))
+                partitions.append(await producePartition(p.index, p.records, acks: request.acks, keepRecordedTime: keepRecordedTime, budget: budget))
             }
             answer.append((topic.name, partitions))
         }
@@ -260,7 +260,7 @@ public final class KafkaBroker: Sendable {
 
     /// One partition's records: each an order event in the JSON form of EVENTS.md, its key the
     /// order id (or none). All of them stored, in one atomic append, or none of them.
-    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16, budget: DecompressionBudget) async -> KafkaResponse.ProducePartition {
+    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16, keepRecordedTime: Bool, budget: DecompressionBudget) async -> KafkaResponse.ProducePartition {
         func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
             .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
         }
@@ -282,15 +282,15 @@ public final class KafkaBroker: Sendable {
         // An idempotent producer's batches to one partition are taken one at a time (as a
         // Kafka broker does under the partition's lock): a retry sent on a new connection
         // while its first try is still being stored waits for it, then gets its answer.
-        guard let first = batches.first, first.producerID >= 0 else { return await produceDecoded(index, batches, acks: acks) }
+        guard let first = batches.first, first.producerID >= 0 else { return await produceDecoded(index, batches, acks: acks, keepRecordedTime: keepRecordedTime) }
         let key = ProducerPartition(producer: first.producerID, partition: index)
         await idempotentTurns.acquire(key)
-        let answer = await produceDecoded(index, batches, acks: acks)
+        let answer = await produceDecoded(index, batches, acks: acks, keepRecordedTime: keepRecordedTime)
         await idempotentTurns.release(key)
         return answer
     }
 
-    private func produceDecoded(_ index: Int32, _ batches: [RecordBatch], acks: Int16) async -> KafkaResponse.ProducePartition {
+    private func produceDecoded(_ index: Int32, _ batches: [RecordBatch], acks: Int16, keepRecordedTime: Bool) async -> KafkaResponse.ProducePartition {
         func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
             .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
         }
@@ -327,6 +327,10 @@ public final class KafkaBroker: Sendable {
                 guard let value = record.value else { problems.append((k, "invalid_field: a record's value must be an order event (docs/EVENTS.md), not null")); continue }
                 do {
                     let decoded = try OrderEvent.decodeJSONRecord(value)
+                    if decoded.recordedAt != nil && !keepRecordedTime {
+                        problems.append((k, "unauthorized: only role admin may set recorded_at (it says when the log learned of an event)"))
+                        continue
+                    }
                     if let key = record.key, !key.elementsEqual(decoded.orderID.value.utf8) {
                         problems.append((k, "invalid_order_id: the record's key \"\(String(decoding: key, as: UTF8.self))\" is not its event's order_id \"\(decoded.orderID.value)\""))
                         continue

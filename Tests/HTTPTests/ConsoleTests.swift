@@ -35,6 +35,8 @@ struct ConsoleTests {
         #expect(AgentAction.minorUnits("-5", "EUR") == nil)
         #expect(AgentAction.minorUnits("0", "EUR") == nil)
         #expect(AgentAction.minorUnits("99999999999999999999", "EUR") == nil)
+        #expect(AgentAction.minorUnits("12.\u{663}", "EUR") == nil)  // an Arabic-Indic digit
+        #expect(AgentAction.minorUnits("1999", "ABC") == 1999)  // a code ISO 4217 lacks: minor units, as shown
     }
 
     @Test("forms decode + and %XX; ids are escaped as path segments; chart labels are escaped")
@@ -93,6 +95,33 @@ struct ConsoleTests {
         a = try await f.request("GET", "/console/orders/A-1")
         #expect(a.status == 303 && a.headers["location"] == "/console/login")
         #expect(f.store.endPosition == end)
+        await f.stop()
+    }
+
+    @Test("the returns queue lists a return requested and not received, and drops it once received")
+    func returnsQueue() async throws {
+        let f = try await HTTPFixture()
+        let events = [
+            placedJSON("Q-1"),
+            #"{"order_id":"Q-1","type":"PaymentAuthorized","data":{"payment_id":"p","amount_minor":200}}"#,
+            #"{"order_id":"Q-1","type":"PaymentCaptured","data":{"payment_id":"p","amount_minor":200}}"#,
+            #"{"order_id":"Q-1","type":"FulfillmentRequested","data":{"fulfillment_id":"f","location":"L","lines":[{"sku":"A","qty":2}]}}"#,
+            #"{"order_id":"Q-1","type":"Shipped","data":{"fulfillment_id":"f","carrier":"UPS","tracking_no":"T-9"}}"#,
+            #"{"order_id":"Q-1","type":"Delivered","data":{"fulfillment_id":"f"}}"#,
+            #"{"order_id":"Q-1","type":"ReturnRequested","data":{"return_id":"r1","lines":[{"sku":"A","qty":1}],"reason":"x"}}"#,
+        ]
+        #expect(try await f.request("POST", "/orders/Q-1/events", body: "[" + events.joined(separator: ",") + "]").status == 201)
+        _ = try await f.request("POST", "/orders/Q-2/events", body: placedJSON("Q-2"))
+        var a = try await f.request("GET", "/console/queues?status=returns&hours=0")
+        #expect(a.body.contains("href=\"/console/orders/Q-1\"") && a.body.contains("return r1"))
+        #expect(!a.body.contains("href=\"/console/orders/Q-2\""))
+        // Search by tracking number finds the order.
+        #expect(try await f.request("GET", "/console/search?q=T-9").headers["location"] == "/console/orders/Q-1")
+        _ = try await f.request("POST", "/orders/Q-1/events", body: #"{"order_id":"Q-1","type":"ReturnReceived","data":{"return_id":"r1"}}"#)
+        a = try await f.request("GET", "/console/queues?status=returns&hours=0")
+        #expect(!a.body.contains("href=\"/console/orders/Q-1\""))
+        // A page far past the end is an empty page, not a trap.
+        #expect(try await f.request("GET", "/console/queues?status=returns&hours=0&after=9223372036854775807").status == 200)
         await f.stop()
     }
 }

@@ -17,7 +17,7 @@ struct EventStreamTests {
     }
 
     private func open(_ f: HTTPFixture, _ target: String, headers: String = "", until count: Int) async throws -> [UInt8] {
-        let request = "GET \(target) HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\(headers)\r\n"
+        let request = "GET \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nConnection: close\r\n\(headers)\r\n"
         return try await f.exchange(Array(request.utf8)) { self.ids($0).count >= count }
     }
 
@@ -40,6 +40,29 @@ struct EventStreamTests {
         // One order.
         #expect(ids(try await open(f, "/events?from=0&order_id=S-1", until: 2)) == [1, 4])
         #expect(try await f.request("GET", "/events?from=x").status == 400)
+        await f.stop()
+    }
+
+    @Test("a stream's place is given back when its client goes: more streams than the limit, one after another, are all served; past the limit at once, 503")
+    func streamSlotsAreGivenBack() async throws {
+        // A gone peer is found at the stream's next write: keep-alive comments every second.
+        let f = try await HTTPFixture { $0.streamsMax = 2; $0.keepAlive = .seconds(1) }
+        _ = try await f.request("POST", "/orders/S-1/events", body: placedJSON("S-1"))
+        // Each client goes as soon as it has its event; its place is free after the next
+        // keep-alive or two.
+        for _ in 0..<4 {
+            #expect(ids(try await open(f, "/events?from=0", until: 1)) == [0])
+            try await Task.sleep(for: .milliseconds(1500))
+        }
+        try await Task.sleep(for: .milliseconds(1500))
+        // Two held open: a third is refused.
+        async let a = open(f, "/events?from=0&order_id=S-1", until: 2)
+        async let b = open(f, "/events?from=0&order_id=S-1", until: 2)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await f.request("GET", "/events?from=0").status == 503)
+        _ = try await f.request("POST", "/orders/S-1/events", body: #"{"order_id":"S-1","type":"NoteAdded","data":{"text":"x"}}"#)
+        #expect(try await ids(a) == [0, 1])
+        #expect(try await ids(b) == [0, 1])
         await f.stop()
     }
 }

@@ -132,7 +132,7 @@ struct HTTPAPITests {
         let f = try await HTTPFixture { $0.requestsPerSecond = 5 }
         // Pipelined on one connection: a burst of 10 is allowed, the rest refused.
         var text = ""
-        for k in 0..<14 { text += "GET /health HTTP/1.1\r\nHost: x\r\n" + (k == 13 ? "Connection: close\r\n" : "") + "\r\n" }
+        for k in 0..<14 { text += "GET /health HTTP/1.1\r\nHost: localhost\r\n" + (k == 13 ? "Connection: close\r\n" : "") + "\r\n" }
         let raw = String(decoding: try await f.exchange(Array(text.utf8)), as: UTF8.self)
         let statuses = raw.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
         #expect(statuses.count == 14)
@@ -142,5 +142,34 @@ struct HTTPAPITests {
         // A new connection has its own budget.
         #expect(try await f.request("GET", "/health").status == 200)
         await f.stop()
+    }
+
+    @Test("writes a page elsewhere could make are refused and store nothing: a non-JSON body 415, another Origin 403, a Host that is not loopback without tokens 403; a producer may not set recorded_at, an admin may")
+    func crossSiteAndRecordedTime() async throws {
+        let f = try await HTTPFixture()
+        var a = try await f.request("POST", "/orders/X-1/events", body: placedJSON("X-1"), headers: ["Content-Type": "text/plain"])
+        #expect(a.status == 415)
+        a = try await f.request("POST", "/orders/X-1/events", body: placedJSON("X-1"), headers: ["Origin": "http://evil.example"])
+        #expect(a.status == 403)
+        // DNS rebinding: the request reaches loopback under another name.
+        var raw = "GET /health HTTP/1.1\r\nHost: evil.example:8080\r\nConnection: close\r\n\r\n"
+        #expect(HTTPFixture.parse(try await f.exchange(Array(raw.utf8))).status == 403)
+        raw = "GET /health HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n"
+        #expect(HTTPFixture.parse(try await f.exchange(Array(raw.utf8))).status == 200)
+        #expect(f.store.endPosition == 0)
+        await f.stop()
+
+        let access = AccessPolicy(tokens: ["admin-token-000000001": .admin, "producer-token-0000001": .producer])
+        let g = try await HTTPFixture(access: access)
+        let withTime = placedJSON("X-2", extra: #","recorded_at":"2020-01-01T00:00:00Z""#)
+        a = try await g.request("POST", "/orders/X-2/events", body: withTime, headers: ["Authorization": "Bearer producer-token-0000001"])
+        #expect(a.status == 403 && a.body.contains("recorded_at"))
+        #expect(g.store.endPosition == 0)
+        a = try await g.request("POST", "/orders/X-2/events", body: withTime, headers: ["Authorization": "Bearer admin-token-000000001"])
+        #expect(a.status == 201)
+        // The console's cookie is not a token for the API.
+        a = try await g.request("GET", "/orders/X-2", headers: ["Cookie": "orderlog_token=admin-token-000000001"])
+        #expect(a.status == 401)
+        await g.stop()
     }
 }

@@ -206,7 +206,7 @@ struct KafkaSaslTests {
         return w.bytes
     }
 
-    @Test("with tokens, nothing but the handshake is read before SASL/PLAIN names a token; the token's role then decides (a consumer may not produce, a producer may not fetch)")
+    @Test("with tokens, nothing but the handshake is read before SASL/PLAIN names a token; the token's role then decides (a consumer may not produce, a producer may not fetch nor set recorded_at)")
     func rolesAfterAuthentication() async throws {
         let (broker, store, path) = try broker()
         defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
@@ -239,6 +239,16 @@ struct KafkaSaslTests {
         #expect(store.endPosition == 1)
         let fetched = try readFetch(try #require({ if case .respond(let b) = $0 { b } else { nil } }(await broker.handle(KafkaRequests.fetch([(0, 0)]), session: &producer))))
         #expect(fetched[0]?.error == KafkaErrorCode.topicAuthorizationFailed.rawValue)
+        // A producer may not set recorded_at (when the log learned of an event): as on every way in.
+        let backdated = RecordBatch(baseOffset: 0, lastOffsetDelta: 0, baseTimestamp: 0, maxTimestamp: 0, records: [
+            KafkaRecord(offsetDelta: 0, timestampDelta: 0, key: Array("ORD-2".utf8),
+                        value: Array(#"{"order_id":"ORD-2","type":"OrderPlaced","recorded_at":"2020-01-01T00:00:00Z","data":{"customer_id":"C","channel":"web","currency":"EUR","lines":[{"sku":"A","qty":1,"unit_price_minor":1}]}}"#.utf8)),
+        ]).encoded()
+        guard case .respond(let refusal) = await broker.handle(KafkaRequests.produce([(0, backdated)]), session: &producer) else { Issue.record("no answer"); return }
+        var b = KafkaReader(refusal)
+        _ = try b.int32(); _ = try b.arrayCount(); _ = try b.string(); _ = try b.arrayCount(); _ = try b.int32()
+        #expect(try b.int16() == KafkaErrorCode.invalidRecord.rawValue)
+        #expect(store.endPosition == 1)
     }
 }
 

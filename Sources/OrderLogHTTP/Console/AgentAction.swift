@@ -101,7 +101,9 @@ enum AgentAction: String, CaseIterable {
     /// `12.34` in major units of `currency` as minor units (1234 for two decimals), or nil
     /// for text that is not a positive amount with at most the currency's decimals.
     static func minorUnits(_ text: String, _ currency: String) -> Int64? {
-        let exponent = Currency.exponent(of: currency) ?? 2
+        // A code ISO 4217 does not list is shown in minor units (`Currency.format`): read so.
+        let exponent = Currency.exponent(of: currency) ?? 0
+        guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }) else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0 else { return nil }
         var fraction = parts.count == 2 ? String(parts[1]) : ""
