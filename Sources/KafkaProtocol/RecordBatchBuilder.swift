@@ -24,14 +24,33 @@ public struct RecordBatchBuilder {
     public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?,
                                 headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = [],
                                 writeValue: (inout [UInt8]) -> Void) {
+        withoutActuallyEscaping(writeValue) { w in
+            appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, headers: headers, writeValue: w)
+        }
+    }
+
+    /// Appends one record with its value copied from `value` (nil: Kafka's null).
+    public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                                headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = []) {
+        appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, headers: headers,
+                     writeValue: value.map { v in { $0.append(contentsOf: v) } })
+    }
+
+    /// The one writer of a record: a nil `writeValue` is a null value (length -1).
+    private mutating func appendRecord(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?,
+                                       headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)], writeValue: ((inout [UInt8]) -> Void)?) {
         let recordLength = reserveVarint()
         batch.int8(0)
         batch.varlong(timestampDelta)
         batch.varint(offsetDelta)
         Self.bytes(&batch, key)
-        let valueLength = reserveVarint()
-        writeValue(&batch.bytes)
-        fillVarint(at: valueLength)
+        if let writeValue {
+            let valueLength = reserveVarint()
+            writeValue(&batch.bytes)
+            fillVarint(at: valueLength)
+        } else {
+            batch.varint(-1)
+        }
         batch.varint(Int32(headers.count))
         for h in headers {
             Self.bytes(&batch, h.key)
@@ -39,29 +58,6 @@ public struct RecordBatchBuilder {
         }
         fillVarint(at: recordLength)
         count += 1
-    }
-
-    /// Appends one record with its value copied from `value` (nil: Kafka's null).
-    public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
-                                headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = []) {
-        guard let value else {
-            // A null value has no length to fill in: written whole here.
-            let recordLength = reserveVarint()
-            batch.int8(0)
-            batch.varlong(timestampDelta)
-            batch.varint(offsetDelta)
-            Self.bytes(&batch, key)
-            batch.varint(-1)
-            batch.varint(Int32(headers.count))
-            for h in headers {
-                Self.bytes(&batch, h.key)
-                Self.bytes(&batch, h.value)
-            }
-            fillVarint(at: recordLength)
-            count += 1
-            return
-        }
-        append(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, headers: headers) { $0.append(contentsOf: value) }
     }
 
     /// Room for a length that is known only once what follows is written: two bytes, the
