@@ -43,6 +43,9 @@ struct ConsoleTests {
     func escaping() {
         #expect(Console.decodeForm("a=x+y&b=%C3%A9%26&c") == ["a": "x y", "b": "é&", "c": ""])
         #expect(ConsoleViews.pathSegment("a b/é") == "a%20b%2F%C3%A9")
+        #expect(HTMLWriter.escape("<a href=\"x\">'&'</a> é") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt; é")
+        #expect(ConsoleViews.time(0) == "1970-01-01 00:00:00 UTC")
+        #expect(ConsoleViews.time(1_795_000_000_123_456) == "2026-11-18 11:06:40 UTC")
         #expect(SVGChart.columns([("<x>", 3)]).contains("&lt;x&gt;"))
         #expect(!SVGChart.columns([("<x>", 3)]).contains("<x>"))
     }

@@ -8,9 +8,9 @@ enum ConsoleViews {
     /// the timeline's exported JSON; lists compare better in one zone).
     static func time(_ micros: Int64?) -> String {
         guard let micros else { return "" }
-        let text = EventTime(microseconds: micros).rfc3339  // 2026-03-01T10:00:00.123456Z
-        let seconds = text.prefix(19).replacingOccurrences(of: "T", with: " ")
-        return seconds + " UTC"
+        var b = Array(EventTime(microseconds: micros).rfc3339.utf8.prefix(19))  // 2026-03-01T10:00:00
+        if b.count == 19 { b[10] = 0x20 }
+        return String(decoding: b, as: UTF8.self) + " UTC"
     }
 
     static func money(_ minor: Money, _ currency: String) -> String { Currency.format(minor, currency) }
