@@ -127,4 +127,26 @@ struct ConsoleTests {
         #expect(try await f.request("GET", "/console/queues?status=returns&hours=0&after=9223372036854775807").status == 200)
         await f.stop()
     }
+
+    @Test("signing in checks the token and sets HttpOnly, SameSite=Strict cookies; a wrong token is refused and sets none")
+    func signIn() async throws {
+        let access = AccessPolicy(tokens: ["console-admin-token-0002": .admin])
+        let f = try await HTTPFixture(access: access)
+        let form = ["Content-Type": "application/x-www-form-urlencoded"]
+        var a = try await f.request("POST", "/console/login", body: "agent=Ada+L&token=wrong-token-0000000", headers: form)
+        #expect(a.status == 401 && a.headers["set-cookie"] == nil)
+        a = try await f.request("POST", "/console/login", body: "agent=Ada+L&token=console-admin-token-0002", headers: form)
+        #expect(a.status == 303 && a.headers["location"] == "/")
+        let body = "agent=Ada+L&token=console-admin-token-0002"
+        let request = "POST /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        let raw = String(decoding: try await f.exchange(Array(request.utf8)), as: UTF8.self)
+        let cookies = raw.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("set-cookie:") }
+        #expect(cookies.count == 2)
+        #expect(cookies.allSatisfy { $0.contains("HttpOnly") && $0.contains("SameSite=Strict") })
+        #expect(cookies.contains { $0.contains("orderlog_agent=Ada%20L") })
+        // Signed in by cookie, the console's pages are served, named for the agent.
+        a = try await f.request("GET", "/", headers: ["Cookie": "orderlog_token=console-admin-token-0002; orderlog_agent=Ada%20L"])
+        #expect(a.status == 200 && a.body.contains("agent Ada L"))
+        await f.stop()
+    }
 }

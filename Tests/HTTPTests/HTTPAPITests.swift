@@ -102,11 +102,16 @@ struct HTTPAPITests {
         await f.stop()
     }
 
-    @Test("a body over the limit is 413 and stores nothing")
+    @Test("a body over the limit is 413 and stores nothing, with a length or chunked")
     func bodyLimit() async throws {
         let f = try await HTTPFixture { $0.bodyBytesMax = 1024 }
         let a = try await f.request("POST", "/orders/B-1/events", body: placedJSON("B-1", extra: #","attributes":{"pad":"\#(String(repeating: "x", count: 2000))"}"#))
         #expect(a.status == 413)
+        // Chunked, with no length given: refused as it passes the limit.
+        let chunk = String(repeating: "x", count: 800)
+        let chunked = "POST /orders/B-1/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n"
+        #expect(HTTPFixture.parse(try await f.exchange(Array(chunked.utf8))).status == 413)
         #expect(f.store.endPosition == 0)
         await f.stop()
     }
