@@ -21,6 +21,15 @@ enum JSONEventFuzzHarness {
             checkJSONRoundTrip(parsed)
             checkBinaryRoundTrip(parsed.event)
         }
+        // The bytes as an HTTP body (one event or an array of them): read or refused, never a
+        // trap; what reads is a bounded list of events whose binary forms read back.
+        if let records = try? OrderEvent.decodeJSONRecords(body: bytes) {
+            precondition(!records.isEmpty && records.count <= OrderEvent.bodyEventsMax, "a body read as \(records.count) events")
+            for r in records {
+                let reads = r.payload.withUnsafeBytes { (try? EventView.read(type: r.type, $0)) != nil }
+                precondition(reads, "a body's event does not read back from its binary form")
+            }
+        }
         // The same bytes as the stored binary form of each event type: what a server decodes
         // from an APPEND frame and a reader from a record (docs/EVENTS.md §5).
         bytes.withUnsafeBytes { buffer in
@@ -44,7 +53,22 @@ enum JSONEventFuzzHarness {
         guard let position = parsed.position, let seq = parsed.seq, let recordedAt = parsed.recordedAt,
               EventTime(microseconds: recordedAt).isInRange else { return }
         let stored = StoredEvent(event: event, position: position, seq: seq, recordedAt: recordedAt)
-        let exported = try? OrderEvent.decodeJSONLine(Array(event.jsonLine(stored: stored).utf8))
+        let line = event.jsonLine(stored: stored)
+        // Written from the stored bytes (a fetch, a stream) it is the same line.
+        var fromBytes = JSONBytes()
+        var plain = event
+        plain.ts = nil
+        let wrote: Bool = plain.encodeBinary().withUnsafeBytes { raw in
+            guard var view = try? EventView.read(type: event.type, raw) else { return false }
+            view.ts = event.ts
+            var id = event.orderID.value
+            return id.withUTF8 { id in
+                (try? StoredEventView(orderID: UnsafeRawBufferPointer(id), event: view,
+                                      stored: .init(position: position, seq: seq, recordedAt: recordedAt)).writeExportLine(to: &fromBytes)) != nil
+            }
+        }
+        precondition(wrote && String(decoding: fromBytes.bytes, as: UTF8.self) == line, "\(stored): the export line from its bytes differs")
+        let exported = try? OrderEvent.decodeJSONLine(Array(line.utf8))
         var expected = event
         expected.ts = event.ts ?? EventTime(microseconds: recordedAt)
         precondition(exported?.event == expected && exported?.position == position && exported?.seq == seq && exported?.recordedAt == recordedAt,
