@@ -25,7 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 base, native, binary, data, token, shots = sys.argv[1:7]
@@ -49,7 +49,8 @@ for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disa
     options.add_argument(arg)
 options.binary_location = "/usr/bin/chromium"
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 10)
+# A page in transition can answer any command with an error: waits retry through them.
+wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
 
 
 def text(css):
@@ -62,11 +63,16 @@ def submit_action(name, fields):
         box = form.find_element(By.NAME, field)
         box.clear()
         box.send_keys(value)
-    page = driver.find_element(By.TAG_NAME, "html")
-    form.find_element(By.TAG_NAME, "button").click()
-    # The answer is a new page (after a redirect, or the refusal): wait until this one is gone.
-    wait.until(EC.staleness_of(page))
-    wait.until(lambda d: d.find_elements(By.ID, "flash"))
+    return submit_and_wait(form.find_element(By.TAG_NAME, "button"))
+
+
+def submit_and_wait(button):
+    """Clicks `button` and waits for the new page (after a redirect, or a refusal) to have
+    loaded with its flash message: a mark set on this page's window is gone on the next."""
+    driver.execute_script("window.__before = true")
+    button.click()
+    wait.until(lambda d: d.execute_script(
+        "return window.__before === undefined && document.readyState === 'complete' && !!document.getElementById('flash')"))
     return driver.find_element(By.ID, "flash")
 
 
@@ -76,11 +82,8 @@ try:
     check("/console/login" in driver.current_url, "a browser without a token is sent to sign in")
     driver.find_element(By.ID, "agent").send_keys("Ada Agent")
     driver.find_element(By.ID, "token").send_keys("not-a-token-at-all")
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, "sign-in").click()
-    wait.until(EC.staleness_of(page))
-    wait.until(lambda d: d.find_elements(By.ID, "flash"))
-    check("not one of the server's" in driver.find_element(By.ID, "flash").text, "a wrong token is refused with a message")
+    flash = submit_and_wait(driver.find_element(By.ID, "sign-in"))
+    check("not one of the server's" in flash.text, "a wrong token is refused with a message")
     driver.get(base + "/console/login")
     driver.find_element(By.ID, "agent").send_keys("Ada Agent")
     driver.find_element(By.ID, "token").send_keys(token)
