@@ -10,8 +10,6 @@ public struct RecordBatchBuilder {
     /// varint length, attributes, deltas, key, value, headers).
     private var batch: KafkaWriter
     public private(set) var count = 0
-    /// Bytes of the records so far (without the header).
-    public var recordBytes: Int { batch.bytes.count - RecordBatch.headerBytes }
 
     public init(capacity: Int = 4096) {
         batch = KafkaWriter(capacity: RecordBatch.headerBytes + capacity)

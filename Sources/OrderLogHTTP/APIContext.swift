@@ -26,6 +26,16 @@ public struct APIContext: RequestContext {
         return raw.removingPercentEncoding ?? raw
     }
 
+    /// Throws 403 unless the role may read (consumer, admin).
+    func requireRead() throws {
+        guard role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(role?.rawValue ?? "none") may not read (consumer or admin may)") }
+    }
+
+    /// Throws 403 unless the role may append (producer, admin); `what` names the attempt.
+    func requireAppend(_ what: String = "append") throws {
+        guard role?.mayAppend == true else { throw APIError(.forbidden, "forbidden", "role \(role?.rawValue ?? "none") may not \(what) (producer or admin may)") }
+    }
+
     /// The role `token` would give this request's peer.
     func role(token: String) -> Role? { access?.role(token: token, address: remoteAddress) }
 

@@ -32,12 +32,10 @@ final class EventStreams: Sendable {
     /// Ends every stream within a second (they are written to no more).
     func stop() { stopped.store(true, ordering: .relaxed) }
 
-    var count: Int { open.load(ordering: .relaxed) }
-
     fileprivate func release() { open.subtract(1, ordering: .relaxed) }
 
     func response(_ request: Request, _ context: APIContext) throws -> Response {
-        guard context.role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)") }
+        try context.requireRead()
         let query = request.uri.queryParameters
         var from = store.endPosition
         if let text = query.get("from") {

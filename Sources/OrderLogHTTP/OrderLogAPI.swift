@@ -48,13 +48,13 @@ public struct OrderLogAPI: Sendable {
     }
 
     func metricsText(_ context: APIContext) throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         guard let metrics else { throw APIError.notFound("metrics are kept only with --metrics-port") }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics())))
     }
 
     func order(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let id = try orderID(context)
         let query = request.uri.queryParameters
         let asOf = try query.get("as_of").map { try time("as_of", $0) }
@@ -77,7 +77,7 @@ public struct OrderLogAPI: Sendable {
     }
 
     func history(_ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let id = try orderID(context)
         let events = try await offload { try store.history(id) }
         guard !events.isEmpty else { throw APIError.notFound("no order \(id.value)") }
@@ -90,7 +90,7 @@ public struct OrderLogAPI: Sendable {
     }
 
     func customerOrders(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         guard let customer = context.pathParameter("id"), !customer.isEmpty, customer.utf8.count <= 256 else {
             throw APIError.badParameter("id", "a customer id is 1–256 bytes")
         }
@@ -100,7 +100,7 @@ public struct OrderLogAPI: Sendable {
     }
 
     func ordersByStatus(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         guard let name = request.uri.queryParameters.get("status") else {
             throw APIError.badParameter("status", "required: one of " + OrderSnapshot.Status.allCases.map(\.rawValue).joined(separator: ", "))
         }
@@ -113,7 +113,7 @@ public struct OrderLogAPI: Sendable {
     }
 
     func totals(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let asOf = try request.uri.queryParameters.get("as_of").map { try time("as_of", $0) }
         let rows = try await offload { try store.totals(asOf: asOf?.microseconds) }
         let items = rows.map { r in
@@ -134,7 +134,7 @@ public struct OrderLogAPI: Sendable {
     /// `POST /orders/{id}/events`: one event object or an array, every one for the order of
     /// the path, stored all or none through the same checks as every other way in.
     func append(_ request: Request, _ context: APIContext) async throws -> Response {
-        guard context.role?.mayAppend == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not append (producer or admin may)") }
+        try context.requireAppend()
         let id = try orderID(context)
         // JSON only: a form or text/plain body (what a page elsewhere can send without asking
         // first) is refused before anything is read.
@@ -182,9 +182,6 @@ public struct OrderLogAPI: Sendable {
 
     // MARK: Parts
 
-    private func requireRead(_ context: APIContext) throws {
-        guard context.role?.mayRead == true else { throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)") }
-    }
 
     private func orderID(_ context: APIContext) throws -> OrderID {
         let text = context.pathParameter("id") ?? ""

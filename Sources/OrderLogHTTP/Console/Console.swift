@@ -44,7 +44,7 @@ struct Console: Sendable {
     // MARK: Pages
 
     func home(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let store = api.store
         let wanted: [(OrderSnapshot.Status, Int, String)] = [
             (.paid, 24, "Paid, not shipped after 24 h"), (.authorized, 24, "Authorized, not captured after 24 h"),
@@ -87,7 +87,7 @@ struct Console: Sendable {
     /// on the console's scan thread, oldest first, at most 20 matches; about a second at 7.6 M
     /// events — no index of tracking numbers is kept).
     func search(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let q = (request.uri.queryParameters.get("q") ?? "").trimmingSpaces
         guard !q.isEmpty, q.utf8.count <= 256 else { return Response(status: .seeOther, headers: [.location: "/"]) }
         let store = api.store
@@ -115,7 +115,7 @@ struct Console: Sendable {
     }
 
     func customer(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let customer = context.pathParameter("id") ?? ""
         let after = request.uri.queryParameters.get("after")
         let store = api.store
@@ -134,7 +134,7 @@ struct Console: Sendable {
     }
 
     func order(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         guard let id = try? OrderID(context.pathParameter("id") ?? "") else { throw APIError.notFound("no such order") }
         let store = api.store
         // The page's live stream starts at the log's end as read before the order is: every
@@ -144,8 +144,7 @@ struct Console: Sendable {
         guard let snapshot else {
             return page("message", title: "Not found", request, context, ["heading": "No order \(id.value)", "text": "Nothing is stored for this order id."], status: .notFound)
         }
-        var model = ConsoleViews.order(snapshot, history: history, canAct: context.role?.mayAppend == true)
-        model["next"] = end
+        var model = ConsoleViews.order(snapshot, history: history, canAct: context.role?.mayAppend == true, streamFrom: end)
         if let flash = request.uri.queryParameters.get("done") { model["flash"] = ["kind": "ok", "text": flash] }
         if request.uri.queryParameters.get("fragment") != nil {
             let html = model["orderBody"] as? String ?? ""
@@ -158,22 +157,17 @@ struct Console: Sendable {
     /// checks as any event; on refusal the order page again with the rule's message.
     func act(_ request: Request, _ context: APIContext) async throws -> Response {
         guard let id = try? OrderID(context.pathParameter("id") ?? "") else { throw APIError.notFound("no such order") }
-        guard context.role?.mayAppend == true else {
-            throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not act on orders (producer or admin may)")
-        }
-        // A form posted from another site carries no cookie (SameSite=Strict); one from a
-        // page of another origin is refused by its Origin header too.
-        if let origin = request.headers[.origin], let host = request.head.authority, !origin.hasSuffix("//" + host) {
-            throw APIError(.forbidden, "forbidden", "a form from \(origin) may not act here")
-        }
+        // (A form posted from another site carries no cookie — SameSite=Strict — and any POST
+        // from another Origin is refused before this: AccessMiddleware.)
+        try context.requireAppend("act on orders")
         let form = try await formFields(request)
         let store = api.store
         guard let snapshot = try await offload({ try store.snapshot(id) }) else { throw APIError.notFound("no order \(id.value)") }
         let agent = context.agent ?? "console"
         let back = "/console/orders/" + ConsoleViews.pathSegment(id.value)
         func refused(_ message: String) async throws -> Response {
-            let history = try await offload { try store.history(id) }
-            var model = ConsoleViews.order(snapshot, history: history, canAct: true)
+            let (end, history) = try await offload { (store.endPosition, try store.history(id)) }
+            var model = ConsoleViews.order(snapshot, history: history, canAct: true, streamFrom: end)
             model["flash"] = ["kind": "err", "text": message]
             return page("order", title: "Order \(id.value)", request, context, model, status: .unprocessableContent)
         }
@@ -197,7 +191,7 @@ struct Console: Sendable {
     /// Orders with a status, oldest first within a page of the status list, with how long each
     /// has been in it (since the milestone that put it there, else since its last change).
     func queue(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let query = request.uri.queryParameters
         if query.get("status") == "returns" { return try await returnsQueue(request, context) }
         let status = OrderSnapshot.Status(rawValue: query.get("status") ?? "paid") ?? .paid
@@ -263,7 +257,7 @@ struct Console: Sendable {
     }
 
     func dashboardPage(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireRead(context)
+        try context.requireRead()
         let days = max(1, min(366, Int(request.uri.queryParameters.get("days") ?? "30") ?? 30))
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let dashboard = self.dashboard
@@ -301,11 +295,6 @@ struct Console: Sendable {
         return try store.events(from: position, limit: 1).first?.recordedAt
     }
 
-    private func requireRead(_ context: APIContext) throws {
-        guard context.role?.mayRead == true else {
-            throw APIError(.forbidden, "forbidden", "role \(context.role?.rawValue ?? "none") may not read (consumer or admin may)")
-        }
-    }
 
     private func page(_ template: String, title: String, _ request: Request, _ context: APIContext, _ model: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         var m = model

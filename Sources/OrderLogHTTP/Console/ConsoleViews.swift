@@ -55,10 +55,11 @@ enum ConsoleViews {
         ]
     }
 
-    /// The order page's model: the body (`orderBody`, HTML) and what the page's script needs.
-    static func order(_ s: OrderSnapshot, history: [StoredEvent], canAct: Bool) -> [String: Any] {
+    /// The order page's model: the body (`orderBody`, HTML) and what the page's script needs —
+    /// where its live stream starts (`streamFrom`: the log's end read before the order was).
+    static func order(_ s: OrderSnapshot, history: [StoredEvent], canAct: Bool, streamFrom: UInt64) -> [String: Any] {
         [
-            "id": s.orderID.value, "next": (s.lastPosition ?? 0) + 1, "orderBody": orderBody(s, history: history, canAct: canAct),
+            "id": s.orderID.value, "next": streamFrom, "orderBody": orderBody(s, history: history, canAct: canAct),
             "typesJSON": "[" + EventType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]",
         ]
     }
