@@ -147,7 +147,8 @@ let package = Package(
         .target(name: "FuzzCorpusSupport", path: "Tests/FuzzCorpusSupport"),
         .testTarget(name: "ServerTests", dependencies: ["OrderLogServer", "OrderLogClient", "OrderStore", "OrderModel", "OrderWorkload", "WireProtocol", "KafkaProtocol", "LogStorage", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "HTTPTests", dependencies: ["OrderLogHTTP", "OrderLogServer", "OrderStore", "OrderModel", "LogStorage",
-                                                    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+                                                    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "OrderModel", "OrderWorkload", "LogStorage", "CCRC32C"]),
         .testTarget(
             name: "LogStorageTests",

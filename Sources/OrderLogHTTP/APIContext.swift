@@ -9,9 +9,8 @@ import OrderLogServer
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
-    /// The connection's identity, for per-connection limits (nil in tests without sockets).
-    let connection: ObjectIdentifier?
-    /// The connection: a long response (an event stream) ends when it is gone.
+    /// The connection: its request-rate budget, and a long response (an event stream) ends
+    /// when it is gone (nil in tests without sockets).
     let channel: (any Channel)?
     /// Set by `AccessMiddleware` before any route runs.
     public var role: Role?
@@ -42,7 +41,6 @@ public struct APIContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
-        connection = ObjectIdentifier(source.channel)
         channel = source.channel
     }
 }

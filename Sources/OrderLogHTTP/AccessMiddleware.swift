@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import OrderLogServer
 import Synchronization
 
@@ -13,7 +14,7 @@ struct AccessMiddleware: RouterMiddleware {
     let limiter: RequestRateLimiter
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
-        if let connection = context.connection, !limiter.take(connection) {
+        if let channel = context.channel, !limiter.take(channel) {
             var e = APIError(.tooManyRequests, "too_many_requests", "more than \(limiter.perSecond) requests a second on this connection")
             e.headers[.retryAfter] = "1"
             throw e
@@ -77,19 +78,25 @@ extension AccessMiddleware {
 
 /// A token bucket per connection: `perSecond` sustained, twice that in a burst. Buckets of
 /// connections gone quiet are dropped (at most one per open connection is kept).
+///
+/// A bucket is found by its channel's address but belongs to that channel only: it holds the
+/// channel weakly, and a new connection allocated where a closed one was (the same
+/// `ObjectIdentifier`) starts with a full bucket instead of the old one's debt.
 final class RequestRateLimiter: Sendable {
     let perSecond: Int
-    private struct Bucket { var tokens: Double; var last: ContinuousClock.Instant }
+    private struct Bucket { weak var channel: (any Channel)?; var tokens: Double; var last: ContinuousClock.Instant }
     private struct State { var buckets: [ObjectIdentifier: Bucket] = [:]; var pruneAt = 4096 }
     private let state = Mutex(State())
 
     init(perSecond: Int) { self.perSecond = perSecond }
 
-    func take(_ connection: ObjectIdentifier) -> Bool {
+    func take(_ channel: any Channel) -> Bool {
         let now = ContinuousClock.now
         let burst = Double(2 * perSecond)
+        let connection = ObjectIdentifier(channel)
         return state.withLock { st in
-            var bucket = st.buckets[connection] ?? Bucket(tokens: burst, last: now)
+            var bucket = st.buckets[connection].flatMap { $0.channel === channel ? $0 : nil }
+                ?? Bucket(channel: channel, tokens: burst, last: now)
             let elapsed = now - bucket.last
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             bucket.tokens = min(burst, bucket.tokens + seconds * Double(perSecond))
