@@ -1,10 +1,10 @@
 import CCRC32C
 
 /// Builds a record batch (magic 2, docs/KAFKA.md §4) record by record in one growing buffer:
-/// what a fetch answers with. Each record's value is written in place by the caller (an export
-/// line straight from a stored event's bytes), its key and headers copied from wherever they
-/// are — no `KafkaRecord`, array or copy of the value a record. `RecordBatch.encoded` builds
-/// through it too: one writer of the format.
+/// what a fetch answers with. Each record's key, value and headers are copied once, from
+/// wherever they are (an export line written from a stored event's bytes), into a record
+/// sized before it is written — no `KafkaRecord` and no array a record.
+/// `RecordBatch.encoded` builds through it too: one writer of the format.
 public struct RecordBatchBuilder {
     /// The batch: 61 bytes of header (filled in by `finish`) and the records so far (each:
     /// varint length, attributes, deltas, key, value, headers).
@@ -16,75 +16,67 @@ public struct RecordBatchBuilder {
         batch.bytes.append(contentsOf: repeatElement(0, count: RecordBatch.headerBytes))
     }
 
-    /// Appends one record whose value `writeValue` appends to the array it is lent (the
-    /// batch's own buffer: the value is written once, where it stays). `headers` are (name,
-    /// value) byte pairs; a nil key is Kafka's null.
-    public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?,
-                                headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = [],
-                                writeValue: (inout [UInt8]) -> Void) {
-        withoutActuallyEscaping(writeValue) { w in
-            appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, headers: headers, writeValue: w)
-        }
-    }
+    /// A record header: its name and value bytes (a nil value is Kafka's null).
+    public typealias Header = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)
 
-    /// Appends one record with its value copied from `value` (nil: Kafka's null).
+    /// Appends one record, its key, value and headers copied from wherever they are (a nil
+    /// key or value is Kafka's null).
     public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
-                                headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)] = []) {
-        appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, headers: headers,
-                     writeValue: value.map { v in { $0.append(contentsOf: v) } })
+                                headers: [Header] = []) {
+        headers.withUnsafeBufferPointer { appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, value: value, headers: $0) }
     }
 
-    /// The one writer of a record: a nil `writeValue` is a null value (length -1).
-    private mutating func appendRecord(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?,
-                                       headers: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?)], writeValue: ((inout [UInt8]) -> Void)?) {
-        let recordLength = reserveVarint()
-        batch.int8(0)
-        batch.varlong(timestampDelta)
-        batch.varint(offsetDelta)
-        Self.bytes(&batch, key)
-        if let writeValue {
-            let valueLength = reserveVarint()
-            writeValue(&batch.bytes)
-            fillVarint(at: valueLength)
-        } else {
-            batch.varint(-1)
+    /// Appends one record with exactly two headers (what a fetch sends: no array a record).
+    public mutating func append(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                                _ header0: Header, _ header1: Header) {
+        withUnsafeTemporaryAllocation(of: Header.self, capacity: 2) { h in
+            h.initializeElement(at: 0, to: header0)
+            h.initializeElement(at: 1, to: header1)
+            appendRecord(offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, value: value, headers: UnsafeBufferPointer(h))
         }
-        batch.varint(Int32(headers.count))
-        for h in headers {
-            Self.bytes(&batch, h.key)
-            Self.bytes(&batch, h.value)
+    }
+
+    /// The one writer of a record. Every length is known before a byte is written, so the
+    /// record is sized once, appended as zeros and filled in place.
+    private mutating func appendRecord(offsetDelta: Int32, timestampDelta: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                                       headers: UnsafeBufferPointer<Header>) {
+        func bytesSize(_ b: UnsafeRawBufferPointer?) -> Int { b.map { Self.varintSize(Int64($0.count)) + $0.count } ?? 1 }
+        var body = 1 + Self.varintSize(timestampDelta) + Self.varintSize(Int64(offsetDelta)) + bytesSize(key) + bytesSize(value)
+            + Self.varintSize(Int64(headers.count))
+        for h in headers { body += bytesSize(h.key) + bytesSize(h.value) }
+        let at = batch.bytes.count
+        batch.bytes.append(contentsOf: repeatElement(0, count: Self.varintSize(Int64(body)) + body))
+        batch.bytes.withUnsafeMutableBytes { out in
+            var o = at
+            func varint(_ v: Int64) {
+                var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+                while u >= 0x80 { out[o] = UInt8(truncatingIfNeeded: u) | 0x80; o += 1; u >>= 7 }
+                out[o] = UInt8(u); o += 1
+            }
+            func bytes(_ b: UnsafeRawBufferPointer?) {
+                guard let b else { varint(-1); return }
+                varint(Int64(b.count))
+                if b.count > 0 { (out.baseAddress! + o).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+                o += b.count
+            }
+            varint(Int64(body))
+            o += 1  // attributes: 0
+            varint(timestampDelta)
+            varint(Int64(offsetDelta))
+            bytes(key)
+            bytes(value)
+            varint(Int64(headers.count))
+            for h in headers { bytes(h.key); bytes(h.value) }
+            assert(o == out.count)
         }
-        fillVarint(at: recordLength)
         count += 1
     }
 
-    /// Room for a length that is known only once what follows is written: two bytes, the
-    /// varint of any length below 8,192 (most records); `fillVarint` widens or narrows it.
-    private mutating func reserveVarint() -> Int {
-        let at = batch.bytes.count
-        batch.bytes.append(0)
-        batch.bytes.append(0)
-        return at
-    }
-
-    /// Writes at `at` the zigzag varint of the bytes written after its two reserved bytes,
-    /// moving them when the varint is not two bytes long.
-    private mutating func fillVarint(at: Int) {
-        let length = batch.bytes.count - at - 2
-        var v = KafkaWriter(capacity: 5)
-        v.varint(Int32(length))
-        if v.bytes.count == 2 {
-            batch.bytes[at] = v.bytes[0]
-            batch.bytes[at + 1] = v.bytes[1]
-        } else {
-            batch.bytes.replaceSubrange(at..<(at + 2), with: v.bytes)
-        }
-    }
-
-    private static func bytes(_ w: inout KafkaWriter, _ b: UnsafeRawBufferPointer?) {
-        guard let b else { w.varint(-1); return }
-        w.varint(Int32(b.count))
-        w.bytes.append(contentsOf: b)
+    /// Bytes of `v`'s zigzag varint.
+    @inline(__always)
+    private static func varintSize(_ v: Int64) -> Int {
+        let u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        return u == 0 ? 1 : (64 - u.leadingZeroBitCount + 6) / 7
     }
 
     /// The batch: `header`'s fields (its `records` are not read: this builder's are the

@@ -87,10 +87,10 @@ final class EventStreams: Sendable {
                     guard let filter else { return true }
                     return key.elementsEqual(filter)
                 }) { e in
-                    line.bytes.removeAll(keepingCapacity: true)
+                    line.removeAll()
                     try e.writeExportLine(to: &line)
                     buffer.writeString("id: \(e.stored.position)\nevent: \(e.event.type.rawValue)\ndata: ")
-                    buffer.writeBytes(line.bytes)
+                    line.withUnsafeBytes { _ = buffer.writeBytes($0) }
                     buffer.writeString("\n\n")
                     return buffer.readableBytes < 1 << 20
                 }

@@ -446,9 +446,9 @@ public final class KafkaBroker: Sendable {
                     // copy them on every record.
                     guard parts[k] != nil, parts[k]!.stoppedAt == nil, position >= parts[k]!.from else { return true }
                     let empty = parts[k]!.records.count == 0, size = parts[k]!.size, limit = parts[k]!.limit
-                    line.bytes.removeAll(keepingCapacity: true)
+                    line.removeAll()
                     try e.writeExportLine(to: &line)
-                    let bytes = line.bytes.count + e.orderID.count + 48
+                    let bytes = line.count + e.orderID.count + 48
                     let timestamp = e.stored.recordedAt / 1000
                     let first = parts[k]!.base ?? (position, timestamp)
                     // At least one record a partition, whatever the limits (so a large one is
@@ -464,15 +464,15 @@ public final class KafkaBroker: Sendable {
                         return false
                     }
                     parts[k]!.base = first
-                    seqText.bytes.removeAll(keepingCapacity: true)
+                    seqText.removeAll()
                     seqText.unsigned(UInt64(e.stored.seq))
                     let delta = Int32(position - first.offset)
                     var type = e.event.type.rawValue
                     type.withUTF8 { typeBytes in
-                        line.bytes.withUnsafeBytes { value in
-                            seqText.bytes.withUnsafeBytes { seq in
+                        line.withUnsafeBytes { value in
+                            seqText.withUnsafeBytes { seq in
                                 parts[k]!.records.append(offsetDelta: delta, timestampDelta: timestamp - first.timestamp, key: e.orderID, value: value,
-                                                         headers: [(Self.typeHeader, UnsafeRawBufferPointer(typeBytes)), (Self.seqHeader, seq)])
+                                                         (Self.typeHeader, UnsafeRawBufferPointer(typeBytes)), (Self.seqHeader, seq))
                             }
                         }
                     }

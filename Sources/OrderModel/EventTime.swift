@@ -110,7 +110,7 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
     public var rfc3339: String {
         var w = JSONBytes(capacity: 40)
         w.time(self)
-        return String(decoding: w.bytes.dropFirst().dropLast(), as: UTF8.self)
+        return w.withUnsafeBytes { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) }
     }
 
     /// The local (offset applied) calendar fields of the time, for formatting: proleptic

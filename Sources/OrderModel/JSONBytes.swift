@@ -4,12 +4,64 @@
 /// `\"`, `\\`, `\n`, `\r`, `\t`, other control characters as `\u00xx` (lowercase hex), every
 /// other byte as it is (the text is valid UTF-8: each byte of a multi-byte character is ≥ 0x80,
 /// so escaping byte by byte is escaping character by character).
-public struct JSONBytes {
-    public var bytes: [UInt8]
+///
+/// The bytes live in memory it owns, appended to through a pointer: an export line is ~60
+/// small appends, and `Array.append`'s capacity and uniqueness checks a call were the larger
+/// part of writing one (a Kafka fetch's profile). Noncopyable, so the memory has one owner.
+public struct JSONBytes: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    /// Bytes written so far.
+    public private(set) var count = 0
+    private var capacity: Int
 
     public init(capacity: Int = 512) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// A copy of the bytes written.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The bytes written, as UTF-8 text.
+    public var text: String { String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self) }
+
+    /// Lends `body` the bytes written (valid only during the call).
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Forgets what was written, keeping the memory (one writer reused line after line).
+    public mutating func removeAll() { count = 0 }
+
+    /// Forgets the bytes past the first `count`.
+    public mutating func truncate(to count: Int) {
+        precondition(count >= 0 && count <= self.count)
+        self.count = count
+    }
+
+    /// Room for `n` more bytes at `base + count`.
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if _slowPath(n > capacity - count) { grow(n) }
+    }
+
+    private mutating func grow(_ n: Int) {
+        let newCapacity = max(2 * capacity, count + n)
+        let new = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        new.update(from: base, count: count)
+        base.deallocate()
+        base = new
+        capacity = newCapacity
+    }
+
+    /// Appends one byte.
+    @inline(__always)
+    public mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
     }
 
     /// Appends `text` as it is (ASCII punctuation and keys known at compile time).
@@ -20,11 +72,17 @@ public struct JSONBytes {
 
     /// Appends already-valid JSON text as it is (a canonical `attributes` object).
     @inline(__always)
-    public mutating func raw(_ text: UnsafeRawBufferPointer) { bytes.append(contentsOf: text) }
+    public mutating func raw(_ text: UnsafeRawBufferPointer) {
+        let n = text.count
+        guard n > 0 else { return }
+        reserve(n)
+        UnsafeMutableRawPointer(base + count).copyMemory(from: text.baseAddress!, byteCount: n)
+        count += n
+    }
 
     /// Appends `text` (valid UTF-8) as a quoted, escaped JSON string.
     public mutating func string(_ text: UnsafeRawBufferPointer) {
-        bytes.append(0x22)
+        byte(0x22)
         var start = 0
         for i in 0..<text.count {
             let b = text[i]
@@ -32,20 +90,20 @@ public struct JSONBytes {
             if start < i { raw(UnsafeRawBufferPointer(rebasing: text[start..<i])) }
             start = i + 1
             switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
-            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
-            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0x22: byte(0x5C); byte(0x22)
+            case 0x5C: byte(0x5C); byte(0x5C)
+            case 0x0A: byte(0x5C); byte(0x6E)
+            case 0x0D: byte(0x5C); byte(0x72)
+            case 0x09: byte(0x5C); byte(0x74)
             default:
                 let hex: StaticString = "0123456789abcdef"
                 raw("\\u00")
-                bytes.append(hex.utf8Start[Int(b >> 4)])
-                bytes.append(hex.utf8Start[Int(b & 15)])
+                byte(hex.utf8Start[Int(b >> 4)])
+                byte(hex.utf8Start[Int(b & 15)])
             }
         }
         if start < text.count { raw(UnsafeRawBufferPointer(rebasing: text[start...])) }
-        bytes.append(0x22)
+        byte(0x22)
     }
 
     /// Appends `text` as a quoted, escaped JSON string.
@@ -59,51 +117,57 @@ public struct JSONBytes {
 
     /// Appends `value` in decimal.
     public mutating func int(_ value: Int64) {
-        if value < 0 { bytes.append(0x2D) }
+        if value < 0 { byte(0x2D) }
         // The magnitude as unsigned: -Int64.min does not fit an Int64.
         unsigned(value.magnitude)
     }
 
     /// Appends `value` in decimal.
     public mutating func unsigned(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes: a UInt64 has at most 20 digits
-        var n = 0
+        var digits = 1
         var v = value
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[31 - n] = UInt8(truncatingIfNeeded: v % 10) + 0x30
-                v /= 10
-                n += 1
-            } while v > 0
-            raw(UnsafeRawBufferPointer(rebasing: d[(32 - n)...]))
-        }
+        while v >= 10 { v /= 10; digits += 1 }
+        digitsOf(value, digits)
     }
 
     /// Appends `value` with at least `width` digits (zero-padded; `value` ≥ 0).
     mutating func padded(_ value: Int, _ width: Int) {
-        var count = 1
+        var digits = 1
         var v = value / 10
-        while v > 0 { count += 1; v /= 10 }
-        for _ in count..<max(count, width) { bytes.append(0x30) }
-        unsigned(UInt64(value))
+        while v > 0 { digits += 1; v /= 10 }
+        digitsOf(UInt64(value), max(digits, width))
+    }
+
+    /// Appends the last `digits` decimal digits of `value`, written from the right.
+    @inline(__always)
+    private mutating func digitsOf(_ value: UInt64, _ digits: Int) {
+        reserve(digits)
+        var v = value
+        var at = count + digits
+        while at > count {
+            at -= 1
+            base[at] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
+            v /= 10
+        }
+        count += digits
     }
 
     /// Appends `time` as a quoted RFC 3339 string, exactly as `EventTime.rfc3339` writes it.
     public mutating func time(_ time: EventTime) {
-        bytes.append(0x22)
+        byte(0x22)
         let f = time.civilFields
         if f.year >= 0 { padded(f.year, 4) } else { int(Int64(f.year)) }
-        bytes.append(0x2D); padded(f.month, 2); bytes.append(0x2D); padded(f.day, 2)
-        bytes.append(0x54)
-        padded(f.secondOfDay / 3600, 2); bytes.append(0x3A); padded(f.secondOfDay / 60 % 60, 2); bytes.append(0x3A); padded(f.secondOfDay % 60, 2)
-        if f.micros != 0 { bytes.append(0x2E); padded(f.micros, 6) }
+        byte(0x2D); padded(f.month, 2); byte(0x2D); padded(f.day, 2)
+        byte(0x54)
+        padded(f.secondOfDay / 3600, 2); byte(0x3A); padded(f.secondOfDay / 60 % 60, 2); byte(0x3A); padded(f.secondOfDay % 60, 2)
+        if f.micros != 0 { byte(0x2E); padded(f.micros, 6) }
         if time.offsetMinutes == 0 {
-            bytes.append(0x5A)
+            byte(0x5A)
         } else {
             let o = Int(abs(Int32(time.offsetMinutes)))
-            bytes.append(time.offsetMinutes < 0 ? 0x2D : 0x2B)
-            padded(o / 60, 2); bytes.append(0x3A); padded(o % 60, 2)
+            byte(time.offsetMinutes < 0 ? 0x2D : 0x2B)
+            padded(o / 60, 2); byte(0x3A); padded(o % 60, 2)
         }
-        bytes.append(0x22)
+        byte(0x22)
     }
 }

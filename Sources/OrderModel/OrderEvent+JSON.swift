@@ -180,7 +180,7 @@ extension OrderEvent {
             var id = orderID.value
             id.withUTF8 { view.writeJSONLine(to: &w, orderID: UnsafeRawBufferPointer($0), stored: stored.map { .init(position: $0.position, seq: $0.seq, recordedAt: $0.recordedAt) }) }
         }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return w.text
     }
 
     /// Lends `body` a view of the event's binary form. A `ts` outside years 0001–9999 has no
@@ -204,7 +204,7 @@ extension EventData {
     public var json: String {
         var w = JSONBytes()
         OrderEvent(orderID: OrderID(trusted: "-"), data: self).withView { $0.writeDataJSON(to: &w) }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return w.text
     }
 }
 

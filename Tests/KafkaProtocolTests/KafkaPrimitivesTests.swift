@@ -93,4 +93,18 @@ struct KafkaPrimitivesTests {
         let none: RecordBatch.Decompressor = { c, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "\(c)") }
         #expect(try RecordBatch.decodeAll(batch.encoded()[...], decompress: none) == [batch])
     }
+
+    @Test("a record appended with two headers as arguments is byte for byte the record appended with them as an array")
+    func twoHeaderAppendMatchesArray() {
+        let key = Array("ORD-9".utf8), value = Array(String(repeating: "v", count: 9_000).utf8), type = Array("shipped".utf8), seq = Array("12".utf8)
+        var a = RecordBatchBuilder(), b = RecordBatchBuilder()
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in type.withUnsafeBytes { t in seq.withUnsafeBytes { s in
+            for d in [Int64(-5), 0, 70_000] {
+                a.append(offsetDelta: Int32(d.magnitude), timestampDelta: d, key: k, value: v, headers: [(k, t), (s, nil)])
+                b.append(offsetDelta: Int32(d.magnitude), timestampDelta: d, key: k, value: v, (k, t), (s, nil))
+            }
+        } } } }
+        let header = RecordBatch(baseOffset: 1, lastOffsetDelta: 70_000, baseTimestamp: 0, maxTimestamp: 0, records: [])
+        #expect(a.finish(header) == b.finish(header))
+    }
 }
