@@ -1,5 +1,5 @@
 /// Writes Kafka's primitive types, big-endian, into a growing byte array (a response).
-public struct KafkaWriter {
+public struct KafkaWriter: Sendable {
     public var bytes: [UInt8]
 
     public init(capacity: Int = 256) {

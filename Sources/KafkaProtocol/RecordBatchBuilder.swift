@@ -5,7 +5,7 @@ import CCRC32C
 /// wherever they are (an export line written from a stored event's bytes), into a record
 /// sized before it is written — no `KafkaRecord` and no array a record.
 /// `RecordBatch.encoded` builds through it too: one writer of the format.
-public struct RecordBatchBuilder {
+public struct RecordBatchBuilder: Sendable {
     /// The batch: 61 bytes of header (filled in by `finish`) and the records so far (each:
     /// varint length, attributes, deltas, key, value, headers).
     private var batch: KafkaWriter

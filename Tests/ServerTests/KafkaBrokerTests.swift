@@ -22,10 +22,10 @@ enum KafkaRequests {
         return w.bytes
     }
 
-    static func fetch(_ partitions: [(Int32, Int64)], maxWaitMs: Int32 = 0, version: Int16 = 11) -> [UInt8] {
+    static func fetch(_ partitions: [(Int32, Int64)], maxWaitMs: Int32 = 0, version: Int16 = 11, maxBytes: Int32 = 64 << 20, partitionMaxBytes: Int32 = 1 << 20) -> [UInt8] {
         var w = KafkaWriter()
         header(&w, .fetch, version, 9)
-        w.int32(-1); w.int32(maxWaitMs); w.int32(1); w.int32(64 << 20); w.int8(0)
+        w.int32(-1); w.int32(maxWaitMs); w.int32(1); w.int32(maxBytes); w.int8(0)
         if version >= 7 { w.int32(0); w.int32(-1) }
         w.arrayCount(1); w.string("orders")
         w.arrayCount(partitions.count)
@@ -34,7 +34,7 @@ enum KafkaRequests {
             if version >= 9 { w.int32(-1) }
             w.int64(offset)
             if version >= 5 { w.int64(-1) }
-            w.int32(1 << 20)
+            w.int32(partitionMaxBytes)
         }
         if version >= 7 { w.arrayCount(0) }
         if version >= 11 { w.string("") }
@@ -71,13 +71,14 @@ func readFetch(_ bytes: [UInt8]) throws -> [Int32: (error: Int16, highWatermark:
 
 @Suite("Kafka broker, without sockets")
 struct KafkaBrokerTests {
-    func broker(partitions: Int = 4) throws -> (KafkaBroker, OrderStore, String) {
+    func broker(partitions: Int = 4, parallelFetchRecords: Int64 = 16_384) throws -> (KafkaBroker, OrderStore, String) {
         let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-test-\(UUID().uuidString.prefix(8))"
         var c = StoreConfiguration()
         c.log.durability = .none
         let store = try OrderStore.open(path: path, configuration: c)
         var k = KafkaConfiguration()
         k.partitions = partitions
+        k.parallelFetchRecords = parallelFetchRecords
         return (KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092), store, path)
     }
 
@@ -122,6 +123,49 @@ struct KafkaBrokerTests {
         let byOffset = Dictionary(uniqueKeysWithValues: fetched.map { ($0.offset, $0) })
         let stored = try store.events(from: 0, limit: events.count)
         for e in stored { #expect(byOffset[Int64(e.position)]?.value == (try e.exportLine())) }
+    }
+
+    @Test("a fetch of many partitions read by two scans at once answers byte for byte what one scan answers; under a small response budget every event still comes once, each partition's in order")
+    func parallelFetchMatchesOneScan() async throws {
+        let (parallel, store, path) = try broker(partitions: 5, parallelFetchRecords: 1)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(400, seed: 11)
+        for start in stride(from: 0, to: events.count, by: 500) {
+            _ = try await store.append(events[start..<min(start + 500, events.count)].map { AppendEvent($0) })
+        }
+        var k = KafkaConfiguration()
+        k.partitions = 5
+        k.parallelFetchRecords = .max
+        let single = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        let all = (Int32(0)..<5).map { ($0, Int64(0)) }
+        // Partition limits binding, the response's not: the same bytes, fetch after fetch.
+        var offsets = all
+        var rounds = 0
+        while true {
+            let request = KafkaRequests.fetch(offsets, partitionMaxBytes: 16 << 10)
+            let a = try respond(await parallel.handle(request)), b = try respond(await single.handle(request))
+            #expect(a == b, "round \(rounds)")
+            let parts = try readFetch(a)
+            guard parts.values.contains(where: { !$0.records.isEmpty }) else { break }
+            offsets = offsets.map { p, o in (p, parts[p]?.records.last.map { $0.offset + 1 } ?? o) }
+            rounds += 1
+        }
+        #expect(rounds > 1)
+        // A response budget smaller than what the partitions would take: split between the two
+        // scans; read to the end, each event once and each partition's in log order.
+        offsets = all
+        var seen: [Int32: [Int64]] = [:]
+        while true {
+            let parts = try readFetch(try respond(await parallel.handle(KafkaRequests.fetch(offsets, maxBytes: 24 << 10, partitionMaxBytes: 1 << 20))))
+            guard parts.values.contains(where: { !$0.records.isEmpty }) else { break }
+            for (p, part) in parts {
+                for r in part.records { #expect(KafkaPartitioner.partition(of: Array(r.key.utf8), partitions: 5) == Int(p)) }
+                seen[p, default: []] += part.records.map(\.offset)
+            }
+            offsets = offsets.map { p, o in (p, parts[p]?.records.last.map { $0.offset + 1 } ?? o) }
+        }
+        #expect(seen.values.flatMap { $0 }.sorted() == Array(0..<Int64(events.count)))
+        for list in seen.values { #expect(list == list.sorted()) }
     }
 
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
