@@ -67,7 +67,8 @@ public struct RecordBatchBuilder: Sendable {
             bytes(value)
             varint(Int64(headers.count))
             for h in headers { bytes(h.key); bytes(h.value) }
-            assert(o == out.count)
+            // Sized above field by field: a mismatch would have written out of bounds.
+            precondition(o == out.count, "a record written to a size other than its own")
         }
         count += 1
     }

@@ -104,10 +104,10 @@ final class RequestRateLimiter: Sendable {
             let granted = bucket.tokens >= 1
             if granted { bucket.tokens -= 1 }
             st.buckets[connection] = bucket
-            // Forget buckets idle long enough to be full again (their connections are likely
-            // gone; a returning one starts full, as it would be).
+            // Forget buckets of connections gone, and of those idle long enough to be full
+            // again (a returning one starts full, as it would be).
             if st.buckets.count > st.pruneAt {
-                st.buckets = st.buckets.filter { now - $0.value.last < .seconds(2) }
+                st.buckets = st.buckets.filter { $0.value.channel != nil && now - $0.value.last < .seconds(2) }
                 // Not again until the map has doubled past what is still active.
                 st.pruneAt = max(4096, 2 * st.buckets.count)
             }

@@ -433,11 +433,13 @@ public final class KafkaBroker: Sendable {
             }
         }
         var failed = false
-        let asked = parts.indices.filter { parts[$0] != nil }
+        // The partitions with records ahead of them (one at the end has nothing to read and
+        // takes no share of the budget).
+        let reading = parts.indices.filter { parts[$0].map { $0.from < end } ?? false }
         if let start = parts.compactMap({ $0?.from }).min(), start < end {
-            if asked.count > 1 && end - start >= configuration.parallelFetchRecords {
+            if reading.count > 1 && end - start >= configuration.parallelFetchRecords {
                 // Halves by alternate partition, so each half's share of the records is alike.
-                let halves = [asked.enumerated().filter { $0.offset % 2 == 0 }.map(\.element), asked.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)]
+                let halves = [reading.enumerated().filter { $0.offset % 2 == 0 }.map(\.element), reading.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)]
                 // Two threads, this one and a worker: with NIO as Swift's global executor a
                 // child task would be queued on this same event loop and run after, not beside.
                 var results = [(parts: [FetchPart?], failed: Bool)](repeating: ([], false), count: 2)
@@ -448,10 +450,11 @@ public final class KafkaBroker: Sendable {
                     DispatchQueue.concurrentPerform(iterations: 2) { h in
                         var mine = [FetchPart?](repeating: nil, count: n)  // this half's partitions only
                         for k in halves[h] { mine[k] = initial[k] }
-                        let failed = scan(&mine, end: end, budget: budget * halves[h].count / asked.count)
+                        let failed = scan(&mine, end: end, budget: budget * halves[h].count / reading.count)
                         slots[h] = (mine, failed)
                     }
                 }
+                // A damaged record met by either half fails the fetch, as one scan meeting it would.
                 for r in results {
                     failed = failed || r.failed
                     for k in r.parts.indices where r.parts[k] != nil { parts[k] = r.parts[k] }

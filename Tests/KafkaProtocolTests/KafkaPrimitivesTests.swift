@@ -94,17 +94,24 @@ struct KafkaPrimitivesTests {
         #expect(try RecordBatch.decodeAll(batch.encoded()[...], decompress: none) == [batch])
     }
 
-    @Test("a record appended with two headers as arguments is byte for byte the record appended with them as an array")
-    func twoHeaderAppendMatchesArray() {
+    @Test("a record appended with two headers as arguments is byte for byte the record appended with them as an array, and both read back with every delta, key, value and header, at the deltas' extremes")
+    func twoHeaderAppendMatchesArray() throws {
         let key = Array("ORD-9".utf8), value = Array(String(repeating: "v", count: 9_000).utf8), type = Array("shipped".utf8), seq = Array("12".utf8)
+        let deltas: [(offset: Int32, timestamp: Int64)] = [(0, -5), (1, 0), (-1, .min), (.max, .max), (.min, 70_000), (63, -64), (64, 63)]
         var a = RecordBatchBuilder(), b = RecordBatchBuilder()
         key.withUnsafeBytes { k in value.withUnsafeBytes { v in type.withUnsafeBytes { t in seq.withUnsafeBytes { s in
-            for d in [Int64(-5), 0, 70_000] {
-                a.append(offsetDelta: Int32(d.magnitude), timestampDelta: d, key: k, value: v, headers: [(k, t), (s, nil)])
-                b.append(offsetDelta: Int32(d.magnitude), timestampDelta: d, key: k, value: v, (k, t), (s, nil))
+            for d in deltas {
+                a.append(offsetDelta: d.offset, timestampDelta: d.timestamp, key: k, value: v, headers: [(k, t), (s, nil)])
+                b.append(offsetDelta: d.offset, timestampDelta: d.timestamp, key: k, value: v, (k, t), (s, nil))
             }
         } } } }
         let header = RecordBatch(baseOffset: 1, lastOffsetDelta: 70_000, baseTimestamp: 0, maxTimestamp: 0, records: [])
-        #expect(a.finish(header) == b.finish(header))
+        let bytes = b.finish(header)
+        #expect(a.finish(header) == bytes)
+        let none: RecordBatch.Decompressor = { c, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "\(c)") }
+        let back = try #require(try RecordBatch.decodeAll(bytes[...], decompress: none).first)
+        #expect(back.records == deltas.map { d in
+            KafkaRecord(offsetDelta: d.offset, timestampDelta: d.timestamp, key: key, value: value, headers: [("ORD-9", type), ("12", nil)])
+        })
     }
 }

@@ -166,6 +166,11 @@ struct KafkaBrokerTests {
         }
         #expect(seen.values.flatMap { $0 }.sorted() == Array(0..<Int64(events.count)))
         for list in seen.values { #expect(list == list.sorted()) }
+        // Partitions already at the end take no share: with one partition left to read, the
+        // budget is all its own, as one scan gives it.
+        let end = Int64(store.endPosition)
+        let oneLeft = KafkaRequests.fetch([(0, 0), (1, end), (2, end)], maxBytes: 24 << 10)
+        #expect(try respond(await parallel.handle(oneLeft)) == (try respond(await single.handle(oneLeft))))
     }
 
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
