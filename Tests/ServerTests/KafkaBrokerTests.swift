@@ -173,6 +173,61 @@ struct KafkaBrokerTests {
         #expect(try respond(await parallel.handle(oneLeft)) == (try respond(await single.handle(oneLeft))))
     }
 
+    /// Each partition's next fetch offset after a fetch response: its batch's last offset + 1.
+    static func nextOffsets(_ bytes: [UInt8], _ offsets: [(Int32, Int64)]) throws -> [(Int32, Int64)] {
+        var r = KafkaReader(bytes)
+        _ = try r.int32(); _ = try r.int32(); _ = try r.int16(); _ = try r.int32()
+        var next = Dictionary(uniqueKeysWithValues: offsets)
+        for _ in 0..<(try r.arrayCount() ?? 0) {
+            _ = try r.string()
+            for _ in 0..<(try r.arrayCount() ?? 0) {
+                let index = try r.int32()
+                _ = try r.int16(); _ = try r.int64(); _ = try r.int64(); _ = try r.int64(); _ = try r.arrayCount(); _ = try r.int32()
+                let batches = try RecordBatch.decodeAll(try r.nullableBytes() ?? [], decompress: { _, _, _ throws(KafkaError) in throw KafkaError(.unsupportedFormat, "") })
+                if let last = batches.last { next[index] = last.baseOffset + Int64(last.lastOffsetDelta) + 1 }
+            }
+        }
+        return offsets.map { ($0.0, next[$0.0]!) }
+    }
+
+    @Test("a consumer's next fetch, read ahead while it reads the last, is answered byte for byte as it would be on asking, its partitions named in any order — events appended meanwhile raise its high watermark; a fetch from elsewhere is read afresh; at the end nothing is read ahead")
+    func readAheadAnswersAsAsked() async throws {
+        let (ahead, store, path) = try broker(partitions: 3)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(300, seed: 5)
+        let half = events.count / 2
+        _ = try await store.append(events[..<half].map { AppendEvent($0) })
+        var k = KafkaConfiguration()
+        k.partitions = 3
+        k.readAhead = false
+        let asked = KafkaBroker(store: store, configuration: k, host: "127.0.0.1", port: 9092)
+        var session = ahead.newSession()
+        var offsets = (Int32(0)..<3).map { ($0, Int64(0)) }
+        var rounds = 0, readAhead = 0
+        while true {
+            // Each fetch names the partitions starting one further on, as librdkafka's do.
+            let r = rounds % offsets.count
+            let request = KafkaRequests.fetch(Array(offsets[r...] + offsets[..<r]), partitionMaxBytes: 8 << 10)
+            if let expected = session.readAhead {
+                if case .request(_, .fetch(let f)) = try KafkaRequest.decode(request), expected.request.readsTheSame(as: f) { readAhead += 1 }
+            }
+            let a = try respond(await ahead.handle(request, session: &session))
+            let b = try respond(await asked.handle(request))
+            #expect(a == b, "round \(rounds)")
+            let next = try Self.nextOffsets(a, offsets)
+            if next.map(\.1) == offsets.map(\.1) { break }
+            offsets = next
+            rounds += 1
+            // Events arrive while the consumer reads: the answer read ahead is still the answer.
+            if rounds == 2 { _ = try await store.append(events[half...].map { AppendEvent($0) }) }
+            // A consumer that seeks: its fetch is read afresh.
+            if rounds == 4 { offsets[1].1 = 7 }
+        }
+        #expect(rounds > 4)
+        #expect(readAhead >= rounds - 2, "\(readAhead) of \(rounds) fetches were the one read ahead")
+        #expect(session.readAhead == nil)
+    }
+
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
     func ruleBreakingRecordIsRefused() async throws {
         let (broker, store, path) = try broker(partitions: 1)

@@ -1,0 +1,72 @@
+import Dispatch
+import KafkaProtocol
+import Synchronization
+
+/// A fetch's answer as the broker builds it: the response's topics, the fetch a consumer
+/// makes next (each partition from where this one stopped; nil when every partition has
+/// reached the log's end), and the record bytes in it.
+struct FetchAnswer: Sendable {
+    var topics: [(name: String, partitions: [KafkaResponse.FetchPartition])]
+    var next: FetchRequest?
+    var bytes: Int
+}
+
+/// The answer to a fetch a consumer has not made yet, computed on a Dispatch worker while the
+/// consumer reads the answer before it: a consumer reading history spends as long taking in a
+/// response as the broker spends building one, and each waited for the other.
+///
+/// One a connection; dropped (its work finished and thrown away) when the next fetch is not
+/// the one it read for.
+final class FetchReadAhead: Sendable {
+    /// The fetch it answers.
+    let request: FetchRequest
+    private let answer = Mutex<FetchAnswer?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ request: FetchRequest, read: @escaping @Sendable () -> FetchAnswer) {
+        self.request = request
+        DispatchQueue.global().async {
+            let a = read()
+            self.answer.withLock { $0 = a }
+            self.done.signal()
+        }
+    }
+
+    /// The answer, waiting for it if it is still being read (as long as reading it now would
+    /// take, or less).
+    func take() -> FetchAnswer {
+        done.wait()
+        done.signal()  // taken again (by a test) without waiting forever
+        return answer.withLock { $0! }
+    }
+}
+
+extension FetchRequest {
+    /// Whether `other` asks for the same records: the same byte limits and the same
+    /// partitions from the same offsets with the same limits, in any order (librdkafka rotates
+    /// its partitions from one fetch to the next). How long a fetch may wait and how little
+    /// it takes do not change what is read.
+    func readsTheSame(as other: FetchRequest) -> Bool {
+        guard maxBytes == other.maxBytes, isolationLevel == other.isolationLevel, topics.count == other.topics.count else { return false }
+        for (a, b) in zip(topics, other.topics) {
+            guard a.name == b.name, a.partitions.count == b.partitions.count else { return false }
+            func key(_ p: Partition) -> [Int64] { [Int64(p.index), p.fetchOffset, Int64(p.partitionMaxBytes)] }
+            guard a.partitions.map(key).sorted(by: { $0.lexicographicallyPrecedes($1) }) == b.partitions.map(key).sorted(by: { $0.lexicographicallyPrecedes($1) }) else { return false }
+        }
+        return true
+    }
+}
+
+extension FetchAnswer {
+    /// The answer with each topic's partitions in the order `request` names them (an answer
+    /// read ahead was read for the same partitions, perhaps named in another order).
+    func ordered(as request: FetchRequest) -> FetchAnswer {
+        var a = self
+        for t in a.topics.indices where t < request.topics.count {
+            var byIndex: [Int32: [KafkaResponse.FetchPartition]] = [:]
+            for p in a.topics[t].partitions { byIndex[p.index, default: []].append(p) }
+            a.topics[t].partitions = request.topics[t].partitions.map { p in byIndex[p.index]!.removeFirst() }
+        }
+        return a
+    }
+}
