@@ -2,6 +2,7 @@ import Dispatch
 import KafkaProtocol
 import OrderModel
 import OrderStore
+import Synchronization
 
 /// How the Kafka front door is set up (docs/KAFKA.md §1).
 public struct KafkaConfiguration: Sendable {
@@ -247,41 +248,85 @@ public final class KafkaBroker: Sendable {
     // MARK: Produce
 
     /// Bytes a request's batches may expand to, in all (each batch alone is bounded too).
-    final class DecompressionBudget: @unchecked Sendable {
-        // @unchecked: used by one request's handling, one partition after another.
-        var left = RecordBatch.decompressedBytesMax
+    /// The bytes one request's batches may decompress to, all partitions together.
+    final class DecompressionBudget: Sendable {
+        private let left = Mutex(RecordBatch.decompressedBytesMax)
+        /// Takes up to `limit` bytes of what is left (the partitions of a request are read at once).
+        func reserve(_ limit: Int) -> Int { left.withLock { l in let r = min(limit, l); l -= r; return r } }
+        /// Gives back what a decompression reserved and did not use.
+        func giveBack(_ n: Int) { left.withLock { $0 += n } }
     }
 
+    /// One partition's records as read, before any of them is stored: its batches, and each
+    /// record read and checked as an order event (the first refusal names its record — its
+    /// index among the partition's records — and the rule). Pure: the partitions of a
+    /// request are read at once.
+    enum ReadPartition: Sendable {
+        case refused(KafkaResponse.ProducePartition)
+        case read(batches: [RecordBatch], appends: [AppendRecord], problems: [(index: Int32, message: String)])
+    }
+
+    /// Requests whose partitions' record bytes add up to at least this many are read on two
+    /// threads, partitions shared between them (below it a worker costs more than it saves).
+    static let parallelReadBytes = 64 << 10
+
     private func produce(_ request: ProduceRequest, keepRecordedTime: Bool) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
-        var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
         let budget = DecompressionBudget()
+        // Every partition's records read and checked first — on both cores when there is
+        // enough — then stored one partition after another.
+        let asked = request.topics.flatMap { t in t.partitions.map { (topic: t.name, index: $0.index, records: $0.records) } }
+        var read = [ReadPartition?](repeating: nil, count: asked.count)
+        let known = asked.indices.filter { knownPartition(asked[$0].topic, asked[$0].index) }
+        if known.count > 1 && known.reduce(0, { $0 + (asked[$1].records?.count ?? 0) }) >= Self.parallelReadBytes {
+            read.withUnsafeMutableBufferPointer { slots in
+                // Each iteration writes its own slots only; concurrentPerform returns once all have.
+                nonisolated(unsafe) let slots = slots
+                DispatchQueue.concurrentPerform(iterations: 2) { h in
+                    for (n, k) in known.enumerated() where n % 2 == h {
+                        slots[k] = readPartition(asked[k].index, asked[k].records, keepRecordedTime: keepRecordedTime, budget: budget)
+                    }
+                }
+            }
+        } else {
+            for k in known { read[k] = readPartition(asked[k].index, asked[k].records, keepRecordedTime: keepRecordedTime, budget: budget) }
+        }
+        var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
+        var k = 0
         for topic in request.topics {
             var partitions: [KafkaResponse.ProducePartition] = []
             for p in topic.partitions {
-                guard knownPartition(topic.name, p.index) else {
+                defer { k += 1 }
+                guard let r = read[k] else {
                     partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
                     continue
                 }
-                partitions.append(await producePartition(p.index, p.records, acks: request.acks, keepRecordedTime: keepRecordedTime, budget: budget))
+                partitions.append(await producePartition(p.index, r, acks: request.acks))
             }
             answer.append((topic.name, partitions))
         }
         return answer
     }
 
-    /// One partition's records: each an order event in the JSON form of EVENTS.md, its key the
-    /// order id (or none). All of them stored, in one atomic append, or none of them.
-    private func producePartition(_ index: Int32, _ records: ArraySlice<UInt8>?, acks: Int16, keepRecordedTime: Bool, budget: DecompressionBudget) async -> KafkaResponse.ProducePartition {
-        func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
-            .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
+    /// Reads one partition's record bytes: its batches (CRC32C checked, decompressed within
+    /// `budget`), each record's value as an order event in the JSON form of EVENTS.md, its key
+    /// the order id (or none).
+    private func readPartition(_ index: Int32, _ records: ArraySlice<UInt8>?, keepRecordedTime: Bool, budget: DecompressionBudget) -> ReadPartition {
+        func refuse(_ error: KafkaErrorCode, _ message: String) -> ReadPartition {
+            .refused(.init(index: index, error: error, baseOffset: -1, recordErrors: [], errorMessage: message))
         }
         guard let records, !records.isEmpty else { return refuse(.invalidRecord, "no records") }
         let batches: [RecordBatch]
         do {
             batches = try RecordBatch.decodeAll(records) { codec, bytes, limit throws(KafkaError) in
-                let out = try KafkaCompression.decompress(codec, bytes, limit: min(limit, budget.left))
-                budget.left -= out.count
-                return out
+                let allowed = budget.reserve(limit)
+                do throws(KafkaError) {
+                    let out = try KafkaCompression.decompress(codec, bytes, limit: allowed)
+                    budget.giveBack(allowed - out.count)
+                    return out
+                } catch {
+                    budget.giveBack(allowed)
+                    throw error
+                }
             }
         } catch {
             switch error.code {
@@ -290,18 +335,50 @@ public final class KafkaBroker: Sendable {
             default: return refuse(.invalidRecord, error.description)
             }
         }
+        var appends: [AppendRecord] = []
+        var problems: [(index: Int32, message: String)] = []
+        for batch in batches where !(batch.isTransactional || batch.isControl) {
+            for record in batch.records {
+                let k = Int32(appends.count + problems.count)
+                guard let value = record.value else { problems.append((k, "invalid_field: a record's value must be an order event (docs/EVENTS.md), not null")); continue }
+                do {
+                    let decoded = try OrderEvent.decodeJSONRecord(value)
+                    if decoded.recordedAt != nil && !keepRecordedTime {
+                        problems.append((k, "unauthorized: only role admin may set recorded_at (it says when the log learned of an event)"))
+                        continue
+                    }
+                    if let key = record.key, !key.elementsEqual(decoded.orderID.value.utf8) {
+                        problems.append((k, "invalid_order_id: the record's key \"\(String(decoding: key, as: UTF8.self))\" is not its event's order_id \"\(decoded.orderID.value)\""))
+                        continue
+                    }
+                    appends.append(AppendRecord(orderID: decoded.orderID, type: decoded.type, payload: decoded.payload,
+                                                expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
+                } catch {
+                    problems.append((k, "\(error.code.rawValue): \(error.detail)"))
+                }
+            }
+        }
+        return .read(batches: batches, appends: appends, problems: problems)
+    }
+
+    /// One partition's records, as read: all of them stored, in one atomic append, or none.
+    private func producePartition(_ index: Int32, _ read: ReadPartition, acks: Int16) async -> KafkaResponse.ProducePartition {
+        guard case .read(let batches, let appends, let problems) = read else {
+            if case .refused(let answer) = read { return answer }
+            fatalError("unreachable")
+        }
         // An idempotent producer's batches to one partition are taken one at a time (as a
         // Kafka broker does under the partition's lock): a retry sent on a new connection
         // while its first try is still being stored waits for it, then gets its answer.
-        guard let first = batches.first, first.producerID >= 0 else { return await produceDecoded(index, batches, acks: acks, keepRecordedTime: keepRecordedTime) }
+        guard let first = batches.first, first.producerID >= 0 else { return await produceDecoded(index, batches, appends, problems, acks: acks) }
         let key = ProducerPartition(producer: first.producerID, partition: index)
         await idempotentTurns.acquire(key)
-        let answer = await produceDecoded(index, batches, acks: acks, keepRecordedTime: keepRecordedTime)
+        let answer = await produceDecoded(index, batches, appends, problems, acks: acks)
         await idempotentTurns.release(key)
         return answer
     }
 
-    private func produceDecoded(_ index: Int32, _ batches: [RecordBatch], acks: Int16, keepRecordedTime: Bool) async -> KafkaResponse.ProducePartition {
+    private func produceDecoded(_ index: Int32, _ batches: [RecordBatch], _ appends: [AppendRecord], _ problems: [(index: Int32, message: String)], acks: Int16) async -> KafkaResponse.ProducePartition {
         func refuse(_ error: KafkaErrorCode, _ message: String, records: [(index: Int32, message: String)] = []) -> KafkaResponse.ProducePartition {
             .init(index: index, error: error, baseOffset: -1, recordErrors: records, errorMessage: message)
         }
@@ -322,36 +399,11 @@ public final class KafkaBroker: Sendable {
             case .unknownProducer: return refuse(.unknownProducerID, "producer id \(first.producerID) is unknown here")
             }
         }
+        if batches.contains(where: { $0.isTransactional || $0.isControl }) { return refuse(.invalidRecord, "transactional and control batches are not supported (docs/KAFKA.md §6)") }
         // Its sequence numbers are used up once it is answered, stored or refused by the rules.
         func used(_ baseOffset: Int64) {
             guard let i = idempotent else { return }
             try? producers.record(producer: i.producer, epoch: i.epoch, partition: index, base: i.base, count: i.count, baseOffset: baseOffset)
-        }
-        // Every record read and checked as an order event first: the first refusal names its
-        // record (its index among the partition's records) and the rule.
-        var appends: [AppendRecord] = []
-        var problems: [(index: Int32, message: String)] = []
-        for batch in batches {
-            if batch.isTransactional || batch.isControl { return refuse(.invalidRecord, "transactional and control batches are not supported (docs/KAFKA.md §6)") }
-            for record in batch.records {
-                let k = Int32(appends.count + problems.count)
-                guard let value = record.value else { problems.append((k, "invalid_field: a record's value must be an order event (docs/EVENTS.md), not null")); continue }
-                do {
-                    let decoded = try OrderEvent.decodeJSONRecord(value)
-                    if decoded.recordedAt != nil && !keepRecordedTime {
-                        problems.append((k, "unauthorized: only role admin may set recorded_at (it says when the log learned of an event)"))
-                        continue
-                    }
-                    if let key = record.key, !key.elementsEqual(decoded.orderID.value.utf8) {
-                        problems.append((k, "invalid_order_id: the record's key \"\(String(decoding: key, as: UTF8.self))\" is not its event's order_id \"\(decoded.orderID.value)\""))
-                        continue
-                    }
-                    appends.append(AppendRecord(orderID: decoded.orderID, type: decoded.type, payload: decoded.payload,
-                                                expectedVersion: decoded.expectedVersion, recordedAt: decoded.recordedAt))
-                } catch {
-                    problems.append((k, "\(error.code.rawValue): \(error.detail)"))
-                }
-            }
         }
         if let first = problems.first {
             used(-1)

@@ -228,6 +228,49 @@ struct KafkaBrokerTests {
         #expect(session.readAhead == nil)
     }
 
+    @Test("a produce of several partitions, read on two threads, stores each partition's batch or refuses it alone: a record that is not an event fails its own partition, naming it, and the others are stored in order")
+    func produceManyPartitionsAtOnce() async throws {
+        let (broker, store, path) = try broker(partitions: 4)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(120, seed: 9)
+        var byPartition: [Int32: [OrderEvent]] = [:]
+        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        // Partition 2's batch carries one record that is not an event, at index 5.
+        var batches: [(Int32, [UInt8])] = []
+        for p in Int32(0)..<4 {
+            let list = try #require(byPartition[p])
+            var records = list.enumerated().map { k, e in
+                KafkaRecord(offsetDelta: Int32(k), timestampDelta: 0, key: Array(e.orderID.value.utf8), value: Array(e.jsonLine().utf8))
+            }
+            if p == 2 { records[5].value = Array("{not an event".utf8) }
+            batches.append((p, RecordBatch(baseOffset: 0, lastOffsetDelta: Int32(records.count - 1), baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_000, records: records).encoded()))
+        }
+        #expect(batches.reduce(0) { $0 + $1.1.count } >= KafkaBroker.parallelReadBytes)
+        let bytes = try respond(await broker.handle(KafkaRequests.produce(batches)))
+        var r = KafkaReader(bytes)
+        _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string()
+        var errors: [Int32: (code: Int16, recordErrors: [Int32], message: String?)] = [:]
+        for _ in 0..<(try r.arrayCount() ?? 0) {
+            let index = try r.int32(), code = try r.int16()
+            _ = try r.int64(); _ = try r.int64(); _ = try r.int64()
+            var recordErrors: [Int32] = []
+            for _ in 0..<(try r.arrayCount() ?? 0) { recordErrors.append(try r.int32()); _ = try r.nullableString() }
+            errors[index] = (code, recordErrors, try r.nullableString())
+        }
+        for p in Int32(0)..<4 where p != 2 { #expect(errors[p]?.code == 0, "partition \(p)") }
+        #expect(errors[2]?.code == KafkaErrorCode.invalidRecord.rawValue)
+        #expect(errors[2]?.recordErrors == [5])
+        #expect(errors[2]?.message?.hasPrefix("record 5: ") == true)
+        // Stored: every event of the other partitions, none of partition 2's.
+        let stored = try store.events(from: 0, limit: events.count)
+        let expected = events.filter { KafkaPartitioner.partition(of: Array($0.orderID.value.utf8), partitions: 4) != 2 }
+        #expect(stored.count == expected.count)
+        #expect(Set(stored.map { $0.event.orderID }) == Set(expected.map(\.orderID)))
+        for id in Set(expected.map(\.orderID)) {
+            #expect(stored.filter { $0.event.orderID == id }.map(\.event) == expected.filter { $0.orderID == id })
+        }
+    }
+
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
     func ruleBreakingRecordIsRefused() async throws {
         let (broker, store, path) = try broker(partitions: 1)
