@@ -16,21 +16,39 @@ struct FetchAnswer: Sendable {
 /// response as the broker spends building one, and each waited for the other.
 ///
 /// One a connection; dropped (its work finished and thrown away) when the next fetch is not
-/// the one it read for.
+/// the one it read for. All connections' together hold at most `KafkaConfiguration.readAheadBytesMax`.
 final class FetchReadAhead: Sendable {
     /// The fetch it answers.
     let request: FetchRequest
     private let answer = Mutex<FetchAnswer?>(nil)
     private let done = DispatchSemaphore(value: 0)
+    private let reserved: Int
+    private let budget: Budget
 
-    init(_ request: FetchRequest, read: @escaping @Sendable () -> FetchAnswer) {
+    /// The bytes all connections' answers read ahead may hold at once: a read ahead is not
+    /// started while it has not room for one more answer of its fetch's size.
+    final class Budget: Sendable {
+        private let left: Mutex<Int>
+        init(bytes: Int) { left = Mutex(bytes) }
+        func reserve(_ n: Int) -> Bool { left.withLock { l in guard l >= n else { return false }; l -= n; return true } }
+        func release(_ n: Int) { left.withLock { $0 += n } }
+    }
+
+    /// Starts reading `request` ahead, when `budget` has room for `bytes` (the most its answer
+    /// holds); nil when it has not.
+    init?(_ request: FetchRequest, bytes: Int, budget: Budget, read: @escaping @Sendable () -> FetchAnswer) {
+        guard budget.reserve(bytes) else { return nil }
         self.request = request
+        self.reserved = bytes
+        self.budget = budget
         DispatchQueue.global().async {
             let a = read()
             self.answer.withLock { $0 = a }
             self.done.signal()
         }
     }
+
+    deinit { budget.release(reserved) }
 
     /// The answer, waiting for it if it is still being read (as long as reading it now would
     /// take, or less).

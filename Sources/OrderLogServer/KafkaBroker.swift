@@ -25,6 +25,9 @@ public struct KafkaConfiguration: Sendable {
     /// partition from where this one stopped) on a worker thread while it reads this answer;
     /// at most one such answer a connection (≤ `fetchBytesMax`). Default on.
     public var readAhead = true
+    /// The bytes all connections' answers read ahead may hold at once (each counted at its
+    /// fetch's most, `max_bytes` within `fetchBytesMax`). Default 256 MiB.
+    public var readAheadBytesMax = 256 << 20
     /// A fetch of more than one partition with at least this many records to read past its
     /// start reads them with two scans at once, each for half the partitions (both cores for
     /// one consumer); below it one scan (a second task would cost more than it saves).
@@ -48,6 +51,8 @@ public final class KafkaBroker: Sendable {
     let producers: KafkaProducers
     /// One idempotent batch at a time per producer and partition.
     let idempotentTurns = KeyedTurns<ProducerPartition>()
+    /// Room for answers read ahead, all connections together.
+    let readAheadBudget: FetchReadAhead.Budget
 
     /// Who may connect: with tokens, a client authenticates with SASL/PLAIN (its password the
     /// token) and gets the token's role; without, every client is served as admin (the
@@ -62,6 +67,7 @@ public final class KafkaBroker: Sendable {
         offsets = KafkaOffsets(directory: store.directory + "/kafka")
         producers = KafkaProducers(directory: store.directory + "/kafka")
         coordinator = KafkaGroupCoordinator(offsets: offsets, initialDelay: configuration.initialRebalanceDelay)
+        readAheadBudget = FetchReadAhead.Budget(bytes: configuration.readAheadBytesMax)
     }
 
     /// Why the committed offsets' or producers' file at start was not used, if one was not
@@ -478,7 +484,7 @@ public final class KafkaBroker: Sendable {
     /// ahead is off, or every partition has reached the end.
     private func readAhead(after answer: FetchAnswer) -> FetchReadAhead? {
         guard configuration.readAhead, answer.bytes > 0, let next = answer.next else { return nil }
-        return FetchReadAhead(next) { self.fetchOnce(next) }
+        return FetchReadAhead(next, bytes: min(Int(max(0, next.maxBytes)), configuration.fetchBytesMax), budget: readAheadBudget) { self.fetchOnce(next) }
     }
 
     /// The record headers' names (static text: valid for the process's life).

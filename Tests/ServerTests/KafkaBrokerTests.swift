@@ -226,6 +226,28 @@ struct KafkaBrokerTests {
         #expect(rounds > 4)
         #expect(readAhead >= rounds - 2, "\(readAhead) of \(rounds) fetches were the one read ahead")
         #expect(session.readAhead == nil)
+        // Room for answers read ahead is shared and bounded: with room for none, none is read
+        // ahead, and the answers are the same.
+        var tight = KafkaConfiguration()
+        tight.partitions = 3
+        tight.readAheadBytesMax = (1 << 20) - 1
+        let bounded = KafkaBroker(store: store, configuration: tight, host: "127.0.0.1", port: 9092)
+        var s2 = bounded.newSession()
+        let request = KafkaRequests.fetch((Int32(0)..<3).map { ($0, Int64(0)) }, maxBytes: 1 << 20, partitionMaxBytes: 8 << 10)
+        #expect(try respond(await bounded.handle(request, session: &s2)) == (try respond(await asked.handle(request))))
+        #expect(s2.readAhead == nil)
+        tight.readAheadBytesMax = 1 << 20
+        let roomForOne = KafkaBroker(store: store, configuration: tight, host: "127.0.0.1", port: 9092)
+        var s3 = roomForOne.newSession(), s4 = roomForOne.newSession()
+        _ = try respond(await roomForOne.handle(request, session: &s3))
+        _ = try respond(await roomForOne.handle(request, session: &s4))
+        #expect(s3.readAhead != nil && s4.readAhead == nil)
+        s3.readAhead = nil  // its room given back once its worker lets go of it
+        for _ in 0..<200 where s4.readAhead == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            _ = try respond(await roomForOne.handle(request, session: &s4))
+        }
+        #expect(s4.readAhead != nil)
     }
 
     @Test("a produce of several partitions, read on two threads, stores each partition's batch or refuses it alone: a record that is not an event fails its own partition, naming it, and the others are stored in order")
