@@ -13,6 +13,14 @@ public struct JSONBytes: ~Copyable {
     /// Bytes written so far.
     public private(set) var count = 0
     private var capacity: Int
+    /// Two whole local seconds `time` wrote lately, and their text `YYYY-MM-DDTHH:MM:SS` (19
+    /// bytes of the 24): a log's recorded times come in runs of one second, and the calendar
+    /// arithmetic was a sixth of writing an export line. Two, because each line writes two
+    /// times (`ts`, then `recorded_at`): the one that missed last is the one replaced, so a
+    /// line's changing `ts` does not push out its run's `recorded_at`.
+    private var cachedSecond: (Int64, Int64) = (.min, .min)
+    private var cachedText: ((UInt64, UInt64, UInt64), (UInt64, UInt64, UInt64)) = ((0, 0, 0), (0, 0, 0))
+    private var lastHit = 0
 
     public init(capacity: Int = 512) {
         self.capacity = max(capacity, 64)
@@ -155,12 +163,31 @@ public struct JSONBytes: ~Copyable {
     /// Appends `time` as a quoted RFC 3339 string, exactly as `EventTime.rfc3339` writes it.
     public mutating func time(_ time: EventTime) {
         byte(0x22)
-        let f = time.civilFields
-        if f.year >= 0 { padded(f.year, 4) } else { int(Int64(f.year)) }
-        byte(0x2D); padded(f.month, 2); byte(0x2D); padded(f.day, 2)
-        byte(0x54)
-        padded(f.secondOfDay / 3600, 2); byte(0x3A); padded(f.secondOfDay / 60 % 60, 2); byte(0x3A); padded(f.secondOfDay % 60, 2)
-        if f.micros != 0 { byte(0x2E); padded(f.micros, 6) }
+        let local = time.microseconds &+ Int64(time.offsetMinutes) &* 60_000_000
+        let seconds = local / 1_000_000 - (local % 1_000_000 < 0 ? 1 : 0)
+        var micros = Int(local % 1_000_000)
+        if micros < 0 { micros += 1_000_000 }
+        let hit = seconds == cachedSecond.0 ? 0 : seconds == cachedSecond.1 ? 1 : -1
+        if hit >= 0 {
+            lastHit = hit
+            let text = hit == 0 ? cachedText.0 : cachedText.1
+            Swift.withUnsafeBytes(of: text) { raw(UnsafeRawBufferPointer(rebasing: $0[..<19])) }
+        } else {
+            let start = count
+            let f = time.civilFields
+            if f.year >= 0 { padded(f.year, 4) } else { int(Int64(f.year)) }
+            byte(0x2D); padded(f.month, 2); byte(0x2D); padded(f.day, 2)
+            byte(0x54)
+            padded(f.secondOfDay / 3600, 2); byte(0x3A); padded(f.secondOfDay / 60 % 60, 2); byte(0x3A); padded(f.secondOfDay % 60, 2)
+            // 19 bytes (years 0–9999): kept, in the slot not used last, for the next time in the same second.
+            if count - start == 19 {
+                var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+                let written = UnsafeRawBufferPointer(start: base + start, count: 19)
+                Swift.withUnsafeMutableBytes(of: &text) { $0.copyMemory(from: written) }
+                if lastHit == 0 { cachedText.1 = text; cachedSecond.1 = seconds; lastHit = 1 } else { cachedText.0 = text; cachedSecond.0 = seconds; lastHit = 0 }
+            }
+        }
+        if micros != 0 { byte(0x2E); padded(micros, 6) }
         if time.offsetMinutes == 0 {
             byte(0x5A)
         } else {

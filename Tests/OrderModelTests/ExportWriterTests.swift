@@ -69,6 +69,29 @@ struct ExportWriterTests {
         #expect(odd.jsonLine().hasPrefix(#"{"order_id":"ORD-9","type":"NoteAdded","ts":"-"#))
     }
 
+    @Test("one writer's times, in runs of one second and apart, with fractions, offsets and years at and past the ends, are each what a fresh writer writes")
+    func timesInRuns() {
+        var rng = SystemRandomNumberGenerator()
+        var w = JSONBytes()
+        var expected = ""
+        var t: Int64 = 1_700_000_000_000_000
+        let edges: [Int64] = [-62_135_596_800_000_000, 253_402_300_799_999_999, -62_135_596_800_000_000 - 86_400_000_000 * 400, 253_402_300_799_999_999 + 86_400_000_000, -1, 0]
+        for k in 0..<20_000 {
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0: t += Int64.random(in: 1_000_000...3_600_000_000, using: &rng)  // another second
+            case 1: t = edges[k % edges.count]
+            default: t += Int64.random(in: 0...300, using: &rng)  // the same second, mostly
+            }
+            let time = EventTime(microseconds: t, offsetMinutes: Int16.random(in: 0..<4, using: &rng) == 0 ? Int16.random(in: -1439...1439, using: &rng) : 0)
+            // Each followed by a time of another second, as a line's recorded_at follows its ts.
+            let other = EventTime(microseconds: Int64.random(in: 0...4_000_000_000_000_000, using: &rng))
+            w.time(time)
+            w.time(other)
+            expected += "\"" + time.rfc3339 + "\"\"" + other.rfc3339 + "\""
+        }
+        #expect(w.text == expected)
+    }
+
     @Test("integers print in decimal across Int64 and UInt64, times pad every field")
     func numbersAndTimes() {
         var w = JSONBytes()
