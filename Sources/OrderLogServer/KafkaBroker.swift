@@ -128,6 +128,12 @@ public final class KafkaBroker: Sendable {
     }
 
     public func handle(_ frame: [UInt8], session: inout Session) async -> Outcome {
+        await handle(frame, session: &session, prepared: nil)
+    }
+
+    /// A request, its produce partitions perhaps already read by `prepare` (used when read as
+    /// this session's role would read them).
+    public func handle(_ frame: [UInt8], session: inout Session, prepared: PreparedProduce?) async -> Outcome {
         let decoded: KafkaDecoded
         do { decoded = try KafkaRequest.decode(frame) } catch { return .close("request does not read: \(error)") }
         // Before authentication only the handshake's requests are read (as Kafka's broker does).
@@ -197,7 +203,9 @@ public final class KafkaBroker: Sendable {
                     }) }
                     return produce.acks == 0 ? .close("role may not produce") : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
                 }
-                let answer = await self.produce(produce, keepRecordedTime: session.role?.mayKeepRecordedTime ?? false)
+                let keep = session.role?.mayKeepRecordedTime ?? false
+                let reads = prepared.flatMap { $0.keepRecordedTime == keep ? $0.take() : nil }
+                let answer = await self.produce(produce, keepRecordedTime: keep, reads: reads)
                 return produce.acks == 0 ? .noResponse : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
             case .fetch(let fetch):
                 guard session.role?.permits(.read) ?? false else {
@@ -267,7 +275,7 @@ public final class KafkaBroker: Sendable {
     /// record read and checked as an order event (the first refusal names its record — its
     /// index among the partition's records — and the rule). Pure: the partitions of a
     /// request are read at once.
-    enum ReadPartition: Sendable {
+    public enum ReadPartition: Sendable {
         case refused(KafkaResponse.ProducePartition)
         case read(batches: [RecordBatch], appends: [AppendRecord], problems: [(index: Int32, message: String)])
     }
@@ -276,10 +284,31 @@ public final class KafkaBroker: Sendable {
     /// threads, partitions shared between them (below it a worker costs more than it saves).
     static let parallelReadBytes = 64 << 10
 
-    private func produce(_ request: ProduceRequest, keepRecordedTime: Bool) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
+    private func produce(_ request: ProduceRequest, keepRecordedTime: Bool, reads: [ReadPartition?]? = nil) async -> [(name: String, partitions: [KafkaResponse.ProducePartition])] {
+        // Every partition's records read and checked first (here, or already by `prepare`),
+        // then stored one partition after another.
+        let read = reads ?? readPartitions(request, keepRecordedTime: keepRecordedTime)
+        var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
+        var k = 0
+        for topic in request.topics {
+            var partitions: [KafkaResponse.ProducePartition] = []
+            for p in topic.partitions {
+                defer { k += 1 }
+                guard k < read.count, let r = read[k] else {
+                    partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
+                    continue
+                }
+                partitions.append(await producePartition(p.index, r, acks: request.acks))
+            }
+            answer.append((topic.name, partitions))
+        }
+        return answer
+    }
+
+    /// Every partition of `request` read and checked (nil: not a partition of the topic), in
+    /// the request's order — on both cores when there is enough. Pure: it stores nothing.
+    func readPartitions(_ request: ProduceRequest, keepRecordedTime: Bool) -> [ReadPartition?] {
         let budget = DecompressionBudget()
-        // Every partition's records read and checked first — on both cores when there is
-        // enough — then stored one partition after another.
         let asked = request.topics.flatMap { t in t.partitions.map { (topic: t.name, index: $0.index, records: $0.records) } }
         var read = [ReadPartition?](repeating: nil, count: asked.count)
         let known = asked.indices.filter { knownPartition(asked[$0].topic, asked[$0].index) }
@@ -296,21 +325,7 @@ public final class KafkaBroker: Sendable {
         } else {
             for k in known { read[k] = readPartition(asked[k].index, asked[k].records, keepRecordedTime: keepRecordedTime, budget: budget) }
         }
-        var answer: [(name: String, partitions: [KafkaResponse.ProducePartition])] = []
-        var k = 0
-        for topic in request.topics {
-            var partitions: [KafkaResponse.ProducePartition] = []
-            for p in topic.partitions {
-                defer { k += 1 }
-                guard let r = read[k] else {
-                    partitions.append(.init(index: p.index, error: .unknownTopicOrPartition, baseOffset: -1, errorMessage: "no topic \(topic.name) partition \(p.index)"))
-                    continue
-                }
-                partitions.append(await producePartition(p.index, r, acks: request.acks))
-            }
-            answer.append((topic.name, partitions))
-        }
-        return answer
+        return read
     }
 
     /// Reads one partition's record bytes: its batches (CRC32C checked, decompressed within

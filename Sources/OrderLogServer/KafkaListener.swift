@@ -26,11 +26,29 @@ public final class KafkaListener: Sendable {
     /// A connection that sends nothing this long is closed (Kafka's `connections.max.idle.ms`
     /// is 10 minutes too; a consumer polls or heartbeats every few seconds).
     static let idleTimeout: Duration = .seconds(600)
+    /// Bytes of a connection's frames read and waiting to be answered, at most (one frame more
+    /// whatever its size): past it the connection's socket is not read until they are.
+    static let queuedBytesMax = 16 << 20
+
+    /// What a connection's reader hands its answerer: a frame (its produce partitions perhaps
+    /// being read already), or why the connection ends after what came before is answered.
+    enum Incoming: Sendable {
+        case frame([UInt8], PreparedProduce?)
+        case close(String)
+    }
 
     /// What the watchdog of one connection reads: whether it has authenticated, and when its
     /// last bytes came.
     final class ConnectionWatch: Sendable {
         let authenticated = Atomic<Bool>(false)
+        /// What the session's role allows, for the reader's `prepare` of produce requests.
+        let mayAppend = Atomic<Bool>(false)
+        let keepsRecordedTime = Atomic<Bool>(false)
+        func update(_ session: KafkaBroker.Session) {
+            authenticated.store(session.role != nil, ordering: .relaxed)
+            mayAppend.store(session.role?.permits(.append) ?? false, ordering: .relaxed)
+            keepsRecordedTime.store(session.role?.mayKeepRecordedTime ?? false, ordering: .relaxed)
+        }
         private let last = Atomic<Int64>(Int64(DispatchTime.now().uptimeNanoseconds))
         func touch() { last.store(Int64(DispatchTime.now().uptimeNanoseconds), ordering: .relaxed) }
         func lastFrame() -> ContinuousClock.Instant {
@@ -126,28 +144,59 @@ public final class KafkaListener: Sendable {
         defer { watchdog.cancel() }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var pending = ByteBuffer()
                 var session = broker.newSession()
-                watch.authenticated.store(session.role != nil, ordering: .relaxed)
-                for try await chunk in inbound {
-                    var chunk = chunk
-                    pending.writeBuffer(&chunk)
-                    watch.touch()
-                    // Every whole frame in what has arrived, in order.
-                    while pending.readableBytes >= 4 {
-                        let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
-                        // (A bare SASL token after a v0 handshake may be short; any request is at least 8 bytes.)
-                        // Before authentication, frames are small (Kafka's own limit is 512 KiB).
-                        let frameMax = session.role == nil ? 512 << 10 : KafkaRequest.frameBytesMax
-                        guard size >= (session.awaitingRawToken ? 1 : 8), size <= frameMax else {
-                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(size) bytes (at most \(frameMax))"])
+                watch.update(session)
+                // Two tasks: the reader cuts frames from the socket's bytes — starting to read a
+                // produce request's records on a worker as soon as it has come — and the
+                // answerer answers them one at a time, in order. A producer with several
+                // requests in flight has the next one's JSON read while this one is stored.
+                let queue = FrameQueue<Incoming>(bytesMax: Self.queuedBytesMax)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [broker] in
+                        defer { queue.close() }
+                        var pending = ByteBuffer()
+                        for try await chunk in inbound {
+                            var chunk = chunk
+                            pending.writeBuffer(&chunk)
+                            watch.touch()
+                            // Every whole frame in what has arrived, in order.
+                            while pending.readableBytes >= 4 {
+                                let size = Int(pending.getInteger(at: pending.readerIndex, as: Int32.self) ?? -1)
+                                // Before authentication, frames are small (Kafka's own limit is 512 KiB).
+                                // (A bare SASL token after a v0 handshake may be short: the answerer,
+                                // which knows, refuses other frames under 8 bytes.)
+                                let frameMax = watch.authenticated.load(ordering: .relaxed) ? KafkaRequest.frameBytesMax : 512 << 10
+                                guard size >= 1, size <= frameMax else {
+                                    _ = await queue.put(.close("a frame of \(size) bytes (at most \(frameMax))"), bytes: 0)
+                                    return
+                                }
+                                guard pending.readableBytes >= 4 + size else { break }
+                                pending.moveReaderIndex(forwardBy: 4)
+                                let frame = pending.readBytes(length: size)!
+                                let prepared = broker.prepare(frame, mayAppend: watch.mayAppend.load(ordering: .relaxed),
+                                                              keepRecordedTime: watch.keepsRecordedTime.load(ordering: .relaxed))
+                                guard await queue.put(.frame(frame, prepared), bytes: size) else { return }
+                            }
+                            pending.discardReadBytes()
+                        }
+                    }
+                    // The answerer. Leaving (a close, the peer gone) stops the reader too.
+                    defer {
+                        queue.close()
+                        group.cancelAll()
+                    }
+                    while let incoming = await queue.take() {
+                        guard case .frame(let frame, let prepared) = incoming else {
+                            if case .close(let reason) = incoming { logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "\(reason)"]) }
                             return
                         }
-                        guard pending.readableBytes >= 4 + size else { break }
-                        pending.moveReaderIndex(forwardBy: 4)
-                        let frame = pending.readBytes(length: size)!
-                        let outcome = session.awaitingRawToken ? broker.authenticateRaw(frame, session: &session) : await broker.handle(frame, session: &session)
-                        if session.role != nil { watch.authenticated.store(true, ordering: .relaxed) }
+                        // Any request is at least 8 bytes.
+                        guard frame.count >= 8 || session.awaitingRawToken else {
+                            logger.warning("kafka connection closed", metadata: ["peer": "\(peer)", "reason": "a frame of \(frame.count) bytes (at least 8)"])
+                            return
+                        }
+                        let outcome = session.awaitingRawToken ? broker.authenticateRaw(frame, session: &session) : await broker.handle(frame, session: &session, prepared: prepared)
+                        watch.update(session)
                         watch.touch()
                         switch outcome {
                         case .respond(let bytes):
@@ -174,7 +223,6 @@ public final class KafkaListener: Sendable {
                             return
                         }
                     }
-                    pending.discardReadBytes()
                 }
             }
         } catch {
