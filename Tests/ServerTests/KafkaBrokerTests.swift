@@ -293,6 +293,38 @@ struct KafkaBrokerTests {
         }
     }
 
+    @Test("a produce read ahead by prepare is answered and stored as one read on its turn; one read for another role (recorded_at allowed) is read again for the session's")
+    func preparedProduceAnswersAsOnItsTurn() async throws {
+        let (broker, store, path) = try broker(partitions: 1)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(10, seed: 4)
+        let frame = KafkaRequests.produce([(0, KafkaRequests.batch(Array(events[..<20])))])
+        var admin = broker.newSession()
+        let prepared = try #require(broker.prepare(frame, mayAppend: true, keepRecordedTime: true))
+        let a = try respond(await broker.handle(frame, session: &admin, prepared: prepared))
+        #expect(store.endPosition == 20)
+        // The same answer as the request read on its turn, on a store of its own.
+        let (plain, plainStore, plainPath) = try self.broker(partitions: 1)
+        defer { try? plainStore.close(); try? FileManager.default.removeItem(atPath: plainPath) }
+        #expect(try respond(await plain.handle(frame)) == a)
+        #expect(try plainStore.events(from: 0, limit: 20).map { $0.event } == (try store.events(from: 0, limit: 20).map { $0.event }))
+        // Not a produce, or a connection that may not append: nothing is read ahead.
+        #expect(broker.prepare(KafkaRequests.fetch([(0, 0)]), mayAppend: true, keepRecordedTime: true) == nil)
+        #expect(broker.prepare(frame, mayAppend: false, keepRecordedTime: false) == nil)
+        // A record with recorded_at, read ahead as admin, answered for a producer: refused.
+        let stamped = events[20]
+        var text = stamped.jsonLine()
+        text.removeLast()
+        let line = Array((text + ",\"recorded_at\":\"2023-11-14T22:13:20Z\"}").utf8)
+        let record = KafkaRecord(offsetDelta: 0, timestampDelta: 0, key: Array(stamped.orderID.value.utf8), value: line)
+        let stampedFrame = KafkaRequests.produce([(0, RecordBatch(baseOffset: 0, lastOffsetDelta: 0, baseTimestamp: 0, maxTimestamp: 0, records: [record]).encoded())])
+        var producer = KafkaBroker.Session(role: .producer)
+        let asAdmin = try #require(broker.prepare(stampedFrame, mayAppend: true, keepRecordedTime: true))
+        let answer = try respond(await broker.handle(stampedFrame, session: &producer, prepared: asAdmin))
+        #expect(String(decoding: answer, as: UTF8.self).contains("only role admin may set recorded_at"))
+        #expect(store.endPosition == 20)
+    }
+
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
     func ruleBreakingRecordIsRefused() async throws {
         let (broker, store, path) = try broker(partitions: 1)

@@ -107,4 +107,40 @@ struct KafkaListenerTests {
         _ = await running.result
         try store.close()
     }
+
+    @Test("requests sent back to back on one connection — produce requests read ahead of their turn — are answered in order, each stored; a bad frame after them closes the connection once they are answered")
+    func pipelinedRequestsAnsweredInOrder() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/orderlog-kafka-listener-\(UUID().uuidString.prefix(8))"
+        var c = StoreConfiguration()
+        c.log.durability = .always
+        let store = try OrderStore.open(path: path, configuration: c)
+        var kc = KafkaConfiguration()
+        kc.port = 0
+        let listener = try await KafkaListener.bind(store: store, host: "127.0.0.1", configuration: kc)
+        let running = Task { try await listener.run() }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let events = orderEvents(60, seed: 21)
+        var byPartition: [Int32: [OrderEvent]] = [:]
+        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: kc.partitions)), default: []].append(e) }
+        var bytes: [UInt8] = []
+        var expected: [Int32] = []
+        for (k, p) in byPartition.keys.sorted().enumerated() {
+            bytes += framed(KafkaRequests.produce([(p, KafkaRequests.batch(byPartition[p]!))], correlation: Int32(100 + k)))
+            expected.append(Int32(100 + k))
+            if k == 2 { bytes += apiVersions(50); expected.append(50) }
+        }
+        var unknownAPI = KafkaWriter()
+        unknownAPI.int16(9999); unknownAPI.int16(0); unknownAPI.int32(3); unknownAPI.nullableString("x")
+        bytes += framed(unknownAPI.bytes)
+        let answered = try await exchange(port: listener.port, bytes, wait: .seconds(10))
+        #expect(answered.correlations == expected)
+        #expect(answered.closed)
+        #expect(store.endPosition == UInt64(events.count))
+
+        await listener.shutdown()
+        running.cancel()
+        _ = await running.result
+        try store.close()
+    }
 }
