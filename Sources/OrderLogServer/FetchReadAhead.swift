@@ -20,10 +20,9 @@ struct FetchAnswer: Sendable {
 final class FetchReadAhead: Sendable {
     /// The fetch it answers.
     let request: FetchRequest
-    private let answer = Mutex<FetchAnswer?>(nil)
-    private let done = DispatchSemaphore(value: 0)
-    private let reserved: Int
-    private let budget: Budget
+    private let answer: WorkerResult<FetchAnswer>
+    /// Its room in the budget: given back once it is dropped and its worker is done.
+    private let reservation: Reservation
 
     /// The bytes all connections' answers read ahead may hold at once: a read ahead is not
     /// started while it has not room for one more answer of its fetch's size.
@@ -34,29 +33,28 @@ final class FetchReadAhead: Sendable {
         func release(_ n: Int) { left.withLock { $0 += n } }
     }
 
+    /// Bytes of a `Budget` held until the last holder lets go.
+    final class Reservation: Sendable {
+        let bytes: Int
+        let budget: Budget
+        init(_ bytes: Int, of budget: Budget) { self.bytes = bytes; self.budget = budget }
+        deinit { budget.release(bytes) }
+    }
+
     /// Starts reading `request` ahead, when `budget` has room for `bytes` (the most its answer
     /// holds); nil when it has not.
     init?(_ request: FetchRequest, bytes: Int, budget: Budget, read: @escaping @Sendable () -> FetchAnswer) {
         guard budget.reserve(bytes) else { return nil }
         self.request = request
-        self.reserved = bytes
-        self.budget = budget
-        DispatchQueue.global().async {
-            let a = read()
-            self.answer.withLock { $0 = a }
-            self.done.signal()
+        let reservation = Reservation(bytes, of: budget)
+        self.reservation = reservation
+        answer = WorkerResult {
+            withExtendedLifetime(reservation) { read() }
         }
     }
 
-    deinit { budget.release(reserved) }
-
-    /// The answer, waiting for it if it is still being read (as long as reading it now would
-    /// take, or less).
-    func take() -> FetchAnswer {
-        done.wait()
-        done.signal()  // taken again (by a test) without waiting forever
-        return answer.withLock { $0! }
-    }
+    /// The answer, once read (as long as reading it now would take, or less).
+    func take() async -> FetchAnswer { await answer.value }
 }
 
 extension FetchRequest {

@@ -3,11 +3,13 @@ import Synchronization
 /// The frames cut from one connection's bytes, waiting to be answered in order: the
 /// connection's reader puts them, its answerer takes them. While `bytesMax` bytes or more
 /// wait, the reader waits too — it stops reading the socket, so a client that sends faster
-/// than it is answered is held back by TCP, not by this server's memory.
+/// than it is answered is held back by TCP, not by this server's memory. One putter and one
+/// taker.
 final class FrameQueue<Item: Sendable>: Sendable {
     let bytesMax: Int
     private struct State: ~Copyable {
-        var items: [(item: Item, bytes: Int)] = []
+        /// Waiting items from `head` on; those before it were taken (nil: not kept alive).
+        var items: [(item: Item, bytes: Int)?] = []
         var head = 0
         var bytes = 0
         var closed = false
@@ -16,11 +18,19 @@ final class FrameQueue<Item: Sendable>: Sendable {
 
         /// The first item, and the putter to wake now that there is room.
         mutating func pop() -> (Item, CheckedContinuation<Void, Never>?)? {
-            guard head < items.count else { return nil }
-            let (item, n) = items[head]
+            guard head < items.count, let (item, n) = items[head] else { return nil }
+            items[head] = nil
             head += 1
             bytes -= n
-            if head == items.count { items.removeAll(keepingCapacity: true); head = 0 }
+            // The taken slots go once they are half the array (a queue that never empties
+            // would otherwise keep every slot it ever had).
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 64 && head * 2 >= items.count {
+                items.removeFirst(head)
+                head = 0
+            }
             var woken: CheckedContinuation<Void, Never>?
             if bytes < bytesMax { woken = putter; putter = nil }
             return (item, woken)
@@ -30,6 +40,9 @@ final class FrameQueue<Item: Sendable>: Sendable {
     private enum PutStep { case added(CheckedContinuation<Item?, Never>?), wait, closed }
     private enum TakeStep { case item(Item, CheckedContinuation<Void, Never>?), wait, end }
     private let state: Mutex<State>
+
+    /// Slots held, taken ones not yet dropped included (tests: they stay bounded).
+    var slotCount: Int { state.withLock { $0.items.count } }
 
     init(bytesMax: Int) {
         self.bytesMax = bytesMax
@@ -45,7 +58,7 @@ final class FrameQueue<Item: Sendable>: Sendable {
                 guard s.bytes < s.bytesMax else { return .wait }
                 if let taker = s.taker {
                     s.taker = nil
-                    return .added(taker)  // handed straight to the waiting taker
+                    return .added(taker)  // handed straight to the waiting taker (who waits only on an empty queue)
                 }
                 s.items.append((item, bytes))
                 s.bytes += bytes
@@ -60,6 +73,7 @@ final class FrameQueue<Item: Sendable>: Sendable {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLock { s in
                         if s.closed || s.bytes < s.bytesMax { return true }
+                        precondition(s.putter == nil, "one putter at a time")
                         s.putter = c
                         return false
                     }
@@ -86,6 +100,7 @@ final class FrameQueue<Item: Sendable>: Sendable {
                 let now: TakeStep = state.withLock { s in
                     if let (item, putter) = s.pop() { return .item(item, putter) }
                     if s.closed { return .end }
+                    precondition(s.taker == nil, "one taker at a time")
                     s.taker = c
                     return .wait
                 }

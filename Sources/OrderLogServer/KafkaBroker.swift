@@ -204,7 +204,8 @@ public final class KafkaBroker: Sendable {
                     return produce.acks == 0 ? .close("role may not produce") : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
                 }
                 let keep = session.role?.mayKeepRecordedTime ?? false
-                let reads = prepared.flatMap { $0.keepRecordedTime == keep ? $0.take() : nil }
+                var reads: [ReadPartition?]?
+                if let prepared, prepared.keepRecordedTime == keep { reads = await prepared.take() }
                 let answer = await self.produce(produce, keepRecordedTime: keep, reads: reads)
                 return produce.acks == 0 ? .noResponse : .respond(KafkaResponse.produce(correlationID: c, version: v, topics: answer))
             case .fetch(let fetch):
@@ -262,13 +263,13 @@ public final class KafkaBroker: Sendable {
     // MARK: Produce
 
     /// Bytes a request's batches may expand to, in all (each batch alone is bounded too).
-    /// The bytes one request's batches may decompress to, all partitions together.
+    /// The bytes one request's batches may decompress to, all partitions together (they may
+    /// be read at once: each decompresses within what is left, then is charged what it took).
     final class DecompressionBudget: Sendable {
         private let left = Mutex(RecordBatch.decompressedBytesMax)
-        /// Takes up to `limit` bytes of what is left (the partitions of a request are read at once).
-        func reserve(_ limit: Int) -> Int { left.withLock { l in let r = min(limit, l); l -= r; return r } }
-        /// Gives back what a decompression reserved and did not use.
-        func giveBack(_ n: Int) { left.withLock { $0 += n } }
+        var remaining: Int { left.withLock { $0 } }
+        /// Charges `n` bytes; false (nothing charged) when fewer are left.
+        func charge(_ n: Int) -> Bool { left.withLock { l in guard n <= l else { return false }; l -= n; return true } }
     }
 
     /// One partition's records as read, before any of them is stored: its batches, and each
@@ -339,15 +340,10 @@ public final class KafkaBroker: Sendable {
         let batches: [RecordBatch]
         do {
             batches = try RecordBatch.decodeAll(records) { codec, bytes, limit throws(KafkaError) in
-                let allowed = budget.reserve(limit)
-                do throws(KafkaError) {
-                    let out = try KafkaCompression.decompress(codec, bytes, limit: allowed)
-                    budget.giveBack(allowed - out.count)
-                    return out
-                } catch {
-                    budget.giveBack(allowed)
-                    throw error
-                }
+                let allowed = min(limit, budget.remaining)
+                let out = try KafkaCompression.decompress(codec, bytes, limit: allowed)
+                guard budget.charge(out.count) else { throw KafkaError(.limitExceeded, "\(codec) records expand past \(RecordBatch.decompressedBytesMax) bytes in all") }
+                return out
             }
         } catch {
             switch error.code {
@@ -458,14 +454,15 @@ public final class KafkaBroker: Sendable {
         if let ahead = session.readAhead {
             session.readAhead = nil
             if ahead.request.readsTheSame(as: request) {
-                var answer = ahead.take().ordered(as: request)
+                var answer = await ahead.take().ordered(as: request)
                 let end = Int64(store.endPosition)
                 for t in answer.topics.indices {
                     for p in answer.topics[t].partitions.indices where answer.topics[t].partitions[p].error == .none {
                         answer.topics[t].partitions[p].highWatermark = end
                     }
                 }
-                if answer.bytes > 0 {
+                // As an answer read on asking would be: enough for min_bytes, else read again (and wait).
+                if answer.bytes >= Int(request.minBytes) || answer.bytes > 0 && request.minBytes <= 0 {
                     session.readAhead = readAhead(after: answer)
                     return answer.topics
                 }

@@ -29,6 +29,9 @@ public final class KafkaListener: Sendable {
     /// Bytes of a connection's frames read and waiting to be answered, at most (one frame more
     /// whatever its size): past it the connection's socket is not read until they are.
     static let queuedBytesMax = 16 << 20
+    /// What each waiting frame is counted as besides its bytes (its place and its array):
+    /// many tiny frames fill the queue as surely as a few large ones.
+    static let queuedFrameOverhead = 256
 
     /// What a connection's reader hands its answerer: a frame (its produce partitions perhaps
     /// being read already), or why the connection ends after what came before is answered.
@@ -175,7 +178,12 @@ public final class KafkaListener: Sendable {
                                 let frame = pending.readBytes(length: size)!
                                 let prepared = broker.prepare(frame, mayAppend: watch.mayAppend.load(ordering: .relaxed),
                                                               keepRecordedTime: watch.keepsRecordedTime.load(ordering: .relaxed))
-                                guard await queue.put(.frame(frame, prepared), bytes: size) else { return }
+                                // What a waiting frame holds: its bytes, the records read from a produce
+                                // (about as many again), and its place. Before authentication one
+                                // frame fills the queue: nothing is read ahead of an unknown client.
+                                let charge = !watch.authenticated.load(ordering: .relaxed) ? Self.queuedBytesMax
+                                    : (prepared == nil ? size : 2 * size) + Self.queuedFrameOverhead
+                                guard await queue.put(.frame(frame, prepared), bytes: charge) else { return }
                             }
                             pending.discardReadBytes()
                         }

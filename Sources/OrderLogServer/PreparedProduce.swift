@@ -1,4 +1,3 @@
-import Dispatch
 import KafkaProtocol
 import Synchronization
 
@@ -12,25 +11,16 @@ public final class PreparedProduce: Sendable {
     /// Whether its records were read as a role that may set `recorded_at` (a session that
     /// answers otherwise reads the request again).
     let keepRecordedTime: Bool
-    private let reads = Mutex<[KafkaBroker.ReadPartition?]?>(nil)
-    private let done = DispatchSemaphore(value: 0)
+    private let reads: WorkerResult<[KafkaBroker.ReadPartition?]?>
 
     init(keepRecordedTime: Bool, read: @escaping @Sendable () -> [KafkaBroker.ReadPartition?]?) {
         self.keepRecordedTime = keepRecordedTime
-        DispatchQueue.global().async {
-            let r = read()
-            self.reads.withLock { $0 = r }
-            self.done.signal()
-        }
+        reads = WorkerResult(read)
     }
 
     /// Each partition's records as read (nil: the frame was not a produce request that reads),
-    /// waiting for them if they are still being read.
-    func take() -> [KafkaBroker.ReadPartition?]? {
-        done.wait()
-        done.signal()
-        return reads.withLock { $0 }
-    }
+    /// once they are.
+    func take() async -> [KafkaBroker.ReadPartition?]? { await reads.value }
 }
 
 extension KafkaBroker {

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import OrderLogServer
 
@@ -8,8 +9,11 @@ struct FrameQueueTests {
         let queue = FrameQueue<Int>(bytesMax: 10)
         #expect(await queue.put(1, bytes: 6))
         #expect(await queue.put(2, bytes: 6))  // 6 < 10 waiting: taken in
-        let third = Task { await queue.put(3, bytes: 1) }  // 12 waiting: held back
+        let putThird = Atomic<Bool>(false)
+        let third = Task { let put = await queue.put(3, bytes: 1); putThird.store(true, ordering: .relaxed); return put }  // 12 waiting: held back
         try await Task.sleep(for: .milliseconds(100))
+        let thirdWasPut = putThird.load(ordering: .relaxed)
+        #expect(!thirdWasPut, "a put past the byte limit waits")
         #expect(await queue.take() == 1)
         #expect(await third.value)
         #expect(await queue.take() == 2)
@@ -43,5 +47,16 @@ struct FrameQueueTests {
         try await Task.sleep(for: .milliseconds(50))
         queue.close()
         #expect(await held.value == false)
+    }
+
+    @Test("a queue that never empties — one put, one taken, a few always waiting — keeps a bounded number of slots")
+    func neverEmptyQueueStaysSmall() async {
+        let queue = FrameQueue<Int>(bytesMax: 1 << 20)
+        for k in 0..<3 { #expect(await queue.put(k, bytes: 1)) }
+        for k in 3..<10_000 {
+            #expect(await queue.put(k, bytes: 1))
+            #expect(await queue.take() == k - 3)
+        }
+        #expect(queue.slotCount < 200)
     }
 }

@@ -325,6 +325,35 @@ struct KafkaBrokerTests {
         #expect(store.endPosition == 20)
     }
 
+    @Test("a produce of several compressed partitions, read on two threads, stores every one (they share the request's decompression budget without taking each other's)")
+    func compressedPartitionsAtOnce() async throws {
+        let (broker, store, path) = try broker(partitions: 4)
+        defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
+        let events = orderEvents(400, seed: 13)
+        var byPartition: [Int32: [OrderEvent]] = [:]
+        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        var batches: [(Int32, [UInt8])] = []
+        for (k, p) in byPartition.keys.sorted().enumerated() {
+            let records = byPartition[p]!.enumerated().map { n, e in
+                KafkaRecord(offsetDelta: Int32(n), timestampDelta: 0, key: Array(e.orderID.value.utf8), value: Array(e.jsonLine().utf8))
+            }
+            let codec: RecordBatch.Compression = [.lz4, .zstd, .gzip, .snappy][k % 4]
+            batches.append((p, RecordBatch(baseOffset: 0, lastOffsetDelta: Int32(records.count - 1), baseTimestamp: 0, maxTimestamp: 0, records: records).encoded(compression: codec)))
+        }
+        #expect(batches.reduce(0) { $0 + $1.1.count } >= KafkaBroker.parallelReadBytes)
+        let bytes = try respond(await broker.handle(KafkaRequests.produce(batches)))
+        var r = KafkaReader(bytes)
+        _ = try r.int32(); _ = try r.arrayCount(); _ = try r.string()
+        for _ in 0..<(try r.arrayCount() ?? 0) {
+            let index = try r.int32(), code = try r.int16()
+            #expect(code == 0, "partition \(index)")
+            _ = try r.int64(); _ = try r.int64(); _ = try r.int64()
+            for _ in 0..<(try r.arrayCount() ?? 0) { _ = try r.int32(); _ = try r.nullableString() }
+            _ = try r.nullableString()
+        }
+        #expect(store.endPosition == UInt64(events.count))
+    }
+
     @Test("a record that breaks a rule fails its partition's batch with INVALID_RECORD naming the record and the rule, and nothing of that batch is stored")
     func ruleBreakingRecordIsRefused() async throws {
         let (broker, store, path) = try broker(partitions: 1)
