@@ -21,13 +21,6 @@ public struct KafkaConfiguration: Sendable {
     public var fetchBytesMax = 16 << 20
     /// The longest a fetch waits for new events, whatever a client asks. Default 30 s.
     public var fetchWaitMax: Duration = .seconds(30)
-    /// After answering a fetch that left records to read, read the consumer's next fetch (each
-    /// partition from where this one stopped) on a worker thread while it reads this answer;
-    /// at most one such answer a connection (≤ `fetchBytesMax`). Default on.
-    public var readAhead = true
-    /// The bytes all connections' answers read ahead may hold at once (each counted at its
-    /// fetch's most, `max_bytes` within `fetchBytesMax`). Default 256 MiB.
-    public var readAheadBytesMax = 256 << 20
     /// A fetch of more than one partition with at least this many records to read past its
     /// start reads them with two scans at once, each for half the partitions (both cores for
     /// one consumer); below it one scan (a second task would cost more than it saves).
@@ -51,8 +44,6 @@ public final class KafkaBroker: Sendable {
     let producers: KafkaProducers
     /// One idempotent batch at a time per producer and partition.
     let idempotentTurns = KeyedTurns<ProducerPartition>()
-    /// Room for answers read ahead, all connections together.
-    let readAheadBudget: FetchReadAhead.Budget
 
     /// Who may connect: with tokens, a client authenticates with SASL/PLAIN (its password the
     /// token) and gets the token's role; without, every client is served as admin (the
@@ -67,7 +58,6 @@ public final class KafkaBroker: Sendable {
         offsets = KafkaOffsets(directory: store.directory + "/kafka")
         producers = KafkaProducers(directory: store.directory + "/kafka")
         coordinator = KafkaGroupCoordinator(offsets: offsets, initialDelay: configuration.initialRebalanceDelay)
-        readAheadBudget = FetchReadAhead.Budget(bytes: configuration.readAheadBytesMax)
     }
 
     /// Why the committed offsets' or producers' file at start was not used, if one was not
@@ -97,8 +87,6 @@ public final class KafkaBroker: Sendable {
         public var role: Role?
         /// After a SaslHandshake v0, the next frame is a bare SASL token (no request header).
         public var awaitingRawToken = false
-        /// The fetch this connection is expected to make next, being read ahead of it.
-        var readAhead: FetchReadAhead?
         public init(role: Role?) { self.role = role }
     }
 
@@ -214,7 +202,7 @@ public final class KafkaBroker: Sendable {
                         (t.name, t.partitions.map { KafkaResponse.FetchPartition(index: $0.index, error: .topicAuthorizationFailed, highWatermark: -1, records: []) })
                     }))
                 }
-                return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: await self.fetch(fetch, session: &session)))
+                return .respond(KafkaResponse.fetch(correlationID: c, version: v, topics: await self.fetch(fetch)))
             case .listOffsets(let list):
                 guard session.role?.permits(.read) ?? false else {
                     return .respond(KafkaResponse.listOffsets(correlationID: c, version: v, topics: list.topics.map { t in
@@ -448,34 +436,12 @@ public final class KafkaBroker: Sendable {
 
     // MARK: Fetch
 
-    private func fetch(_ request: FetchRequest, session: inout Session) async -> [(name: String, partitions: [KafkaResponse.FetchPartition])] {
-        // The answer read ahead, when this is the fetch it was read for: the records between
-        // two offsets never change, so it is the answer now too, but for the high watermark.
-        if let ahead = session.readAhead {
-            session.readAhead = nil
-            if ahead.request.readsTheSame(as: request) {
-                var answer = await ahead.take().ordered(as: request)
-                let end = Int64(store.endPosition)
-                for t in answer.topics.indices {
-                    for p in answer.topics[t].partitions.indices where answer.topics[t].partitions[p].error == .none {
-                        answer.topics[t].partitions[p].highWatermark = end
-                    }
-                }
-                // As an answer read on asking would be: enough for min_bytes, else read again (and wait).
-                if answer.bytes >= Int(request.minBytes) || answer.bytes > 0 && request.minBytes <= 0 {
-                    session.readAhead = readAhead(after: answer)
-                    return answer.topics
-                }
-            }
-        }
+    private func fetch(_ request: FetchRequest) async -> [(name: String, partitions: [KafkaResponse.FetchPartition])] {
         let deadline = ContinuousClock.now + min(.milliseconds(Int(max(0, request.maxWaitMs))), configuration.fetchWaitMax)
         while true {
             let end = store.endPosition
             let answer = fetchOnce(request)
-            if answer.bytes >= Int(request.minBytes) || answer.bytes > 0 && request.minBytes <= 0 || ContinuousClock.now >= deadline {
-                session.readAhead = readAhead(after: answer)
-                return answer.topics
-            }
+            if answer.bytes >= Int(request.minBytes) || answer.bytes > 0 && request.minBytes <= 0 || ContinuousClock.now >= deadline { return answer.topics }
             // Nothing (or too little) yet: wait for a new durable event, or the deadline.
             let woke = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { await self.store.waitForRecords(after: end) }
@@ -489,14 +455,6 @@ public final class KafkaBroker: Sendable {
             }
             if !woke { return fetchOnce(request).topics }
         }
-    }
-
-    /// The next fetch `answer`'s consumer will make — each partition from where its read
-    /// stopped — read on a worker thread while the consumer reads this one; nil when reading
-    /// ahead is off, or every partition has reached the end.
-    private func readAhead(after answer: FetchAnswer) -> FetchReadAhead? {
-        guard configuration.readAhead, answer.bytes > 0, let next = answer.next else { return nil }
-        return FetchReadAhead(next, bytes: min(Int(max(0, next.maxBytes)), configuration.fetchBytesMax), budget: readAheadBudget) { self.fetchOnce(next) }
     }
 
     /// The record headers' names (static text: valid for the process's life).
@@ -592,21 +550,7 @@ public final class KafkaBroker: Sendable {
                 return .init(index: p.index, error: .none, highWatermark: end, records: part.records.finish(header))
             }))
         }
-        // The fetch that follows: each partition from where its read stopped. None when every
-        // partition has reached the end (a consumer then waits for new events), or on failure.
-        var next: FetchRequest?
-        if !failed, parts.contains(where: { ($0?.stoppedAt ?? end) < end }) {
-            var n = request
-            for t in n.topics.indices {
-                for p in n.topics[t].partitions.indices {
-                    let i = Int(n.topics[t].partitions[p].index)
-                    guard knownPartition(n.topics[t].name, Int32(i)), let part = parts[i], let stop = part.stoppedAt else { continue }
-                    n.topics[t].partitions[p].fetchOffset = stop
-                }
-            }
-            next = n
-        }
-        return FetchAnswer(topics: answers, next: next, bytes: answers.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + $1.records.count } })
+        return FetchAnswer(topics: answers, bytes: answers.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + $1.records.count } })
     }
 
     /// Reads the log from the smallest offset `parts` asks for to `end`, adding each record to
