@@ -50,6 +50,13 @@ enum KafkaRequests {
     }
 }
 
+/// `events` by the partition their order id's murmur2 names, each partition's in order.
+func eventsByPartition(_ events: [OrderEvent], partitions: Int) -> [Int32: [OrderEvent]] {
+    var byPartition: [Int32: [OrderEvent]] = [:]
+    for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: partitions)), default: []].append(e) }
+    return byPartition
+}
+
 /// A fetch response (v11) read back: per partition, its error, high watermark and records.
 func readFetch(_ bytes: [UInt8]) throws -> [Int32: (error: Int16, highWatermark: Int64, records: [(offset: Int64, key: String, value: String)])] {
     var r = KafkaReader(bytes)
@@ -93,8 +100,7 @@ struct KafkaBrokerTests {
         defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
         let events = orderEvents(60, seed: 3)
         // Each event in its key's partition, in batches of up to 40 per partition per request.
-        var byPartition: [Int32: [OrderEvent]] = [:]
-        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        let byPartition = eventsByPartition(events, partitions: 4)
         for (p, list) in byPartition {
             for start in stride(from: 0, to: list.count, by: 40) {
                 let bytes = try respond(await broker.handle(KafkaRequests.produce([(p, KafkaRequests.batch(Array(list[start..<min(start + 40, list.count)])))])))
@@ -178,8 +184,7 @@ struct KafkaBrokerTests {
         let (broker, store, path) = try broker(partitions: 4)
         defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
         let events = orderEvents(120, seed: 9)
-        var byPartition: [Int32: [OrderEvent]] = [:]
-        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        let byPartition = eventsByPartition(events, partitions: 4)
         // Partition 2's batch carries one record that is not an event, at index 5.
         var batches: [(Int32, [UInt8])] = []
         for p in Int32(0)..<4 {
@@ -253,8 +258,7 @@ struct KafkaBrokerTests {
         let (broker, store, path) = try broker(partitions: 4)
         defer { try? store.close(); try? FileManager.default.removeItem(atPath: path) }
         let events = orderEvents(400, seed: 13)
-        var byPartition: [Int32: [OrderEvent]] = [:]
-        for e in events { byPartition[Int32(KafkaPartitioner.partition(of: Array(e.orderID.value.utf8), partitions: 4)), default: []].append(e) }
+        let byPartition = eventsByPartition(events, partitions: 4)
         var batches: [(Int32, [UInt8])] = []
         for (k, p) in byPartition.keys.sorted().enumerated() {
             let records = byPartition[p]!.enumerated().map { n, e in
