@@ -84,7 +84,6 @@ struct KafkaListenerTests {
     @Test("hostile frames (a negative or huge size, a request that does not read, an unknown API, a frame cut short then silence) close their connection alone; a client on another connection is answered throughout")
     func hostileFramesCloseOnlyTheirConnection() async throws {
         try await withListener { listener, store in
-
             var unknownAPI = KafkaWriter()
             unknownAPI.int16(9999); unknownAPI.int16(0); unknownAPI.int32(3); unknownAPI.nullableString("x")
             var garbage = KafkaWriter()
@@ -121,7 +120,6 @@ struct KafkaListenerTests {
     @Test("requests sent back to back on one connection — produce requests read ahead of their turn — are answered in order, each stored; a bad frame after them closes the connection once they are answered")
     func pipelinedRequestsAnsweredInOrder() async throws {
         try await withListener { listener, store in
-
             let events = orderEvents(60, seed: 21)
             let byPartition = eventsByPartition(events, partitions: KafkaConfiguration().partitions)
             var bytes: [UInt8] = []
