@@ -481,7 +481,7 @@ public final class KafkaBroker: Sendable {
     /// log's reading once per partition). With more than one partition and enough to read,
     /// the partitions are split in two halves read by two scans at once — a consumer's fetch
     /// uses both cores — each with its share of the response's byte budget.
-    func fetchOnce(_ request: FetchRequest) -> FetchAnswer {
+    private func fetchOnce(_ request: FetchRequest) -> FetchAnswer {
         let end = Int64(store.endPosition)
         let n = configuration.partitions
         let budget = min(Int(max(0, request.maxBytes)), configuration.fetchBytesMax)
