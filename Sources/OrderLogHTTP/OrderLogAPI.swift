@@ -73,7 +73,10 @@ public struct OrderLogAPI: Sendable {
             }
         }
         guard let snapshot else { throw APIError.notFound("no order \(id.value)" + (asOf != nil || position != nil ? " at that point" : "")) }
-        return json(snapshot.json)
+        // Written as bytes and copied once into the body (no String on the way).
+        var body = JSONBytes(capacity: 2048)
+        snapshot.writeJSON(to: &body)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body.withUnsafeBytes { ByteBuffer(bytes: $0) }))
     }
 
     func history(_ context: APIContext) async throws -> Response {
