@@ -128,8 +128,17 @@ public struct OrderLogAPI: Sendable {
     /// A page of orders as their snapshots, with the list's size and the next cursor.
     private func pageResponse(_ page: OrderPage, extra: String) async throws -> Response {
         let snapshots = try await offload { try page.ids.compactMap { try store.snapshot($0) } }
-        let next = page.next.map(JSONWriter.quoted) ?? "null"
-        return json("{" + extra + ",\"total\":\(page.total),\"next\":" + next + ",\"orders\":[" + snapshots.map(\.json).joined(separator: ",") + "]}")
+        var body = JSONBytes(capacity: 1024 + 2048 * snapshots.count)
+        body.raw("{"); body.raw(extra)
+        body.raw(",\"total\":"); body.unsigned(UInt64(page.total))
+        body.raw(",\"next\":"); if let next = page.next { body.string(next) } else { body.raw("null") }
+        body.raw(",\"orders\":[")
+        for (i, snapshot) in snapshots.enumerated() {
+            if i > 0 { body.raw(",") }
+            snapshot.writeJSON(to: &body)
+        }
+        body.raw("]}")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body.withUnsafeBytes { ByteBuffer(bytes: $0) }))
     }
 
     // MARK: Writes

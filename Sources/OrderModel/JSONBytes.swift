@@ -78,6 +78,12 @@ public struct JSONBytes: ~Copyable {
         raw(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Appends already-valid JSON text as it is.
+    public mutating func raw(_ text: String) {
+        var text = text
+        text.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
+    }
+
     /// Appends already-valid JSON text as it is (a canonical `attributes` object).
     @inline(__always)
     public mutating func raw(_ text: UnsafeRawBufferPointer) {
