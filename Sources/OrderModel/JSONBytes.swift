@@ -43,12 +43,6 @@ public struct JSONBytes: ~Copyable {
     /// Forgets what was written, keeping the memory (one writer reused line after line).
     public mutating func removeAll() { count = 0 }
 
-    /// Forgets the bytes past the first `count`.
-    public mutating func truncate(to count: Int) {
-        precondition(count >= 0 && count <= self.count)
-        self.count = count
-    }
-
     /// Room for `n` more bytes at `base + count`.
     @inline(__always)
     private mutating func reserve(_ n: Int) {
